@@ -1,0 +1,42 @@
+# Two commands are all a newcomer needs (see README.md):
+#   make book   - install, generate the stand-in data, run every notebook, build _build/html
+#   make test   - install, run the test suite
+# Both create .venv from requirements.txt when it is missing or older than requirements.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PYTHON ?= python3
+QUIET_PIP := { grep -v "^WARNING: Location" || true; }
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= quick
+STUDY_ARGS ?=
+
+.PHONY: book test bench run clean-book clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -c "import mer_utils, tensorflow, dlib, cv2, papermill, jupyter_book"
+	@touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Run the notebook grid (papermill), then compile the book with Sphinx warnings as errors.
+run: $(STAMP)
+	$(BIN)/python -m mer_utils.study --profile $(PROFILE) $(STUDY_ARGS)
+
+book: run
+	$(BIN)/jupyter-book build . -W --keep-going
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean-book:
+	rm -rf _build book/datasets book/results book/generated
+
+clean: clean-book
+	rm -rf $(VENV) data .cache
