@@ -304,6 +304,9 @@ class ClipSet:
     excluded: pd.DataFrame
     params: dict = field(default_factory=dict)
     from_cache: bool = False
+    source: dict = field(default_factory=dict)
+    """Where the clips were read: ``root`` (dataset folder) and ``annotation`` (file name),
+    filled by :func:`load_clips` for the result records."""
 
 
 def stage_params(size: int, n_frames: int, detect_every_frame: bool = False, landmark_every: int = 1) -> dict:
@@ -366,7 +369,10 @@ def load_clips(dataset: str, dataset_dir: str | os.PathLike, profile: str | dict
 
     prof = config.profile(profile) if isinstance(profile, str) else profile
     table = datasets.load(dataset, dataset_dir)
-    return preprocess(table, prof["size"], prof["n_frames"], cache_dir=cache_dir, progress=progress)
+    clips = preprocess(table, prof["size"], prof["n_frames"], cache_dir=cache_dir, progress=progress)
+    annotation = table.attrs["report"].get("annotation") or table.attrs["report"].get("frames_from")
+    clips.source = {"root": str(dataset_dir), "annotation": Path(str(annotation)).name}
+    return clips
 
 
 def _compute(table: pd.DataFrame, params: dict, progress: bool, workers: int) -> ClipSet:
@@ -541,6 +547,7 @@ def figure_pipeline(table: pd.DataFrame, classes: Iterable[str] | None = None, s
                 ax.set_title(name)
         axes[r, 0].set_ylabel(f"{label}\n{row['subject']}/{row['clip']}", fontsize=8)
     fig.tight_layout()
+    plt.close(fig)  # returned for display; closed so it is not shown twice
     return fig
 
 
@@ -557,4 +564,5 @@ def montage(clips: ClipSet, index: int = 0):
     row = clips.rows.iloc[index]
     fig.suptitle(f"{row['subject']}/{row['clip']} ({row['label']})", fontsize=9)
     fig.tight_layout()
+    plt.close(fig)  # returned for display; closed so it is not shown twice
     return fig

@@ -391,7 +391,7 @@ def test_casme_sq_bad_rows(tmp_path):
         ([[2, "anger1_1", 1, 2, 3, "", "negative", "micro-expression", ""]],
          r"row 1: subject folder .*rawpic/s16 does not exist"),
         (base[:1] + [[1, "disgust1_3", 1, 2, 3, "", "fear", "micro-expression", ""]],
-         r"row 2: unknown CAS\(ME\)\^2 label 'fear'"),
+         r"row 2: unknown CAS\(ME\)² label 'fear'"),
         ([[1, "disgust1_1", 1, 2, 3, "", "negative", "micro", ""]],
          r"row 1: unknown expression type 'micro'"),
         (base[:2] + [[1, "disgust1_1", 11, 12, 13, "", "negative", "micro-expression", ""]],
@@ -482,7 +482,7 @@ def test_find_root_display_name_and_unknown_dataset(tmp_path):
     (tmp_path / "SAMM").mkdir()
     assert datasets.find_root("samm", tmp_path) == tmp_path / "SAMM"
     assert datasets.find_root("smic", tmp_path) is None
-    assert datasets.display_name("casme_sq") == "CAS(ME)^2"
+    assert datasets.display_name("casme_sq") == "CAS(ME)²"
     with pytest.raises(DatasetError, match=r"unknown dataset 'casme3'"):
         datasets.load("casme3", tmp_path)
 

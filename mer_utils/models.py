@@ -1,0 +1,180 @@
+"""Stage 3: the spatio-temporal 3D CNN classifier, its training and prediction.
+
+The paper (Irawan et al. 2024, "Stage 3") states only: a convolutional layer of 64 filters with a
+3x3 kernel, ReLU, pooling layers of size 2x2, dropout, Adam with learning rate 0.001, categorical
+cross-entropy, batch 16/24/32, 50 epochs (5 or 10 while tuning). Its Figure 4, which shows the
+model, is not in the text we have. Every other choice is ours and is listed in
+:data:`ARCHITECTURE_NOTES` (the book quotes it verbatim).
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from .config import CLASSES
+
+logger = logging.getLogger(__name__)
+
+HEAD_GRID: tuple[int, int, int] = (4, 6, 6)
+"""Upper bound on the (time, height, width) cells the head's average pooling leaves."""
+
+ARCHITECTURE_NOTES = """\
+The paper fixes: Conv3D with **64 filters** and **3x3** spatial kernels, **ReLU**, **2x2
+pooling**, **dropout**, a **softmax** over the 3 classes, **Adam (learning rate 0.001)** and
+**categorical cross-entropy**. Its Figure 4 is not available to us, so we chose the rest:
+
+1. **Input**: a clip of T gray frames, shape (T, H, W, 1), uint8; the model rescales it to
+   [-1, 1] (`Rescaling(1/127.5, offset=-1)`) as its first layer. Centred inputs trained in far
+   fewer steps than [0, 1] inputs on our toy clips (about 10 epochs instead of 30 to fit 48 clips
+   at 48x48x8), which matters with the few steps per epoch of these small datasets.
+2. **Convolutional blocks**: **one** block by default (`conv_blocks=1`), read literally from the
+   paper's text ("a convolutional layer consisting of 64 filters"): `Conv3D(64, kernel (3, 3, 3),
+   padding="same", activation="relu")`. The temporal extent of the kernel (3 frames) is our
+   choice: the paper gives a 2-D size (3x3) for a 3-D convolution. More blocks of the same form
+   can be stacked with `conv_blocks`.
+3. **Pooling**: after each convolution `MaxPooling3D((2, 2, 2), padding="same")`: the paper's
+   2x2 spatial pooling, extended to 2 frames in time (halves T as well as H and W).
+4. **Dropout**: rate 0.25 after each pooling layer and 0.5 before the output layer (common Keras
+   practice; the paper gives no rates).
+5. **Head**: `AveragePooling3D` to a coarse grid of at most 4 (time) x 6 x 6 cells, then
+   `Flatten`. Flattening the full feature map (the usual Keras 3D CNN) would give a dense layer
+   of 134 million weights at 128x128x16; global pooling would discard *where* on the face a
+   feature fires (brows vs mouth), which is what tells the classes apart. The grid keeps a coarse
+   face map with a parameter count independent of the input size.
+6. **Dense**: `Dense(64, activation="relu")`, dropout 0.5, then `Dense(3, activation="softmax")`.
+7. **Training**: Adam (lr 0.001), categorical cross-entropy, batch size and maximum epochs from
+   the run profile; weights from the epoch with the lowest **validation** loss
+   (`EarlyStopping(monitor="val_loss", patience=<profile>, restore_best_weights=True)`); the
+   test part is never seen during training or model selection.
+8. **Initialisation and seeds**: Keras defaults (Glorot uniform, zero bias), drawn once per run
+   after `keras.utils.set_random_seed(seed)`; every fold of a protocol starts from these same
+   initial weights and a fresh optimizer; each fold has its own seed for shuffling, dropout,
+   augmentation and SMOTE. TensorFlow's op determinism is switched on, so a run repeats
+   exactly on the same machine.
+
+With the defaults the model has about 0.6 million parameters at any input size (1,792 in the
+convolution); a training step costs about 6 x 27 x 64 multiply-adds per input voxel.
+"""
+"""The architectural choices, as a markdown numbered list (quoted by the book)."""
+
+
+def set_seeds(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend, and switch on TensorFlow's op determinism.
+
+    ``tf.config.experimental.enable_op_determinism()`` is process-wide; it is idempotent and,
+    for the CPU ops this model uses, it works (a repeated run gives identical weights).
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_model(input_shape: tuple[int, int, int, int], n_classes: int = len(CLASSES), *,
+                filters: int = 64, conv_blocks: int = 1, dropout: float = 0.25,
+                dense_units: int = 64, dense_dropout: float = 0.5,
+                learning_rate: float = 0.001):
+    """Build and compile the 3D CNN for clips of ``input_shape`` = (T, H, W, 1).
+
+    See :data:`ARCHITECTURE_NOTES` for every choice. Returns a compiled ``keras.Model`` whose
+    output is a softmax over ``n_classes`` classes (CLASSES order).
+    """
+    import keras
+    from keras import layers
+
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape must be (T, H, W, C), got {input_shape}")
+    inputs = keras.Input(shape=tuple(input_shape), name="clip")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
+    for b in range(1, conv_blocks + 1):
+        x = layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu",
+                          name=f"conv{b}")(x)
+        x = layers.MaxPooling3D((2, 2, 2), padding="same", name=f"pool{b}")(x)
+        x = layers.Dropout(dropout, name=f"dropout{b}")(x)
+    grid_pool = tuple(max(1, math.ceil(int(d) / g)) for d, g in zip(x.shape[1:4], HEAD_GRID))
+    x = layers.AveragePooling3D(grid_pool, padding="same", name="grid")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(dense_dropout, name="dropout_dense")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="softmax")(x)
+    model = keras.Model(inputs, outputs, name="mer_3dcnn")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    return model
+
+
+def model_for_profile(input_shape: tuple[int, int, int, int], profile: dict,
+                      n_classes: int = len(CLASSES)):
+    """Build the model with the profile's learning rate (and any ``model`` overrides in it)."""
+    kwargs = dict(profile.get("model", {}) or {})
+    return build_model(input_shape, n_classes, learning_rate=float(profile["learning_rate"]),
+                       **kwargs)
+
+
+def snapshot(model) -> list[np.ndarray]:
+    """Copy the complete fresh state of a compiled model: weights, dropout seed states and the
+    optimizer's variables (built here if needed). :func:`restore` puts it back.
+
+    The experiment builds one model per run and restores this state before every fold: training
+    a restored model is exactly training a newly built one with the same seed, without paying
+    TensorFlow's graph tracing (about 1-2 s) again for every fold.
+    """
+    model.optimizer.build(model.trainable_variables)
+    return [np.array(v.numpy(), copy=True) for v in _state_variables(model)]
+
+
+def restore(model, state: list[np.ndarray]) -> None:
+    """Put back a state taken by :func:`snapshot` from the same model."""
+    variables = _state_variables(model)
+    if len(variables) != len(state):
+        raise ValueError(f"state has {len(state)} arrays, the model {len(variables)} variables")
+    for var, value in zip(variables, state):
+        var.assign(value)
+
+
+def train(model, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,
+          y_val: np.ndarray, profile: dict, class_weight: dict[int, float] | None = None,
+          seed: int = 0) -> dict:
+    """Train ``model`` on the training part; select the epoch on the validation part only.
+
+    Uses the profile's ``epochs`` (maximum), ``batch_size`` and ``patience`` (early stopping on
+    validation loss, best weights restored). ``class_weight`` (e.g. from
+    :func:`mer_utils.balance.class_weights`) weighs the training loss. Returns ``epochs`` (epochs
+    run), ``best_epoch`` (1-based, the restored one) and the Keras ``history`` dict.
+    """
+    import keras
+
+    if len(X_val) == 0:
+        raise ValueError("the validation part is empty: model selection needs validation clips")
+    n_classes = model.output_shape[-1]
+    set_seeds(seed)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(profile["patience"]),
+                                         restore_best_weights=True)
+    hist = model.fit(
+        np.asarray(X_train, dtype=np.float32), _one_hot(y_train, n_classes),
+        validation_data=(np.asarray(X_val, dtype=np.float32), _one_hot(y_val, n_classes)),
+        epochs=int(profile["epochs"]), batch_size=int(profile["batch_size"]),
+        class_weight=class_weight, shuffle=True, callbacks=[stop], verbose=0)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    best = int(np.argmin(history["val_loss"])) + 1
+    logger.debug("trained %d epochs, best %d", len(history["loss"]), best)
+    return {"epochs": len(history["loss"]), "best_epoch": best, "history": history}
+
+
+def predict(model, X: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Predicted class indices (CLASSES order) for clips ``X``."""
+    if len(X) == 0:
+        return np.zeros(0, dtype=int)
+    proba = model.predict(np.asarray(X, dtype=np.float32), batch_size=batch_size, verbose=0)
+    return np.argmax(proba, axis=1).astype(int)
+
+
+def _state_variables(model) -> list:
+    return list(model.variables) + list(model.optimizer.variables)
+
+
+def _one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes, dtype=np.float32)[np.asarray(y, dtype=int)]

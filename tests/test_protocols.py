@@ -1,0 +1,112 @@
+"""Evaluation protocols: paper (clip-level), subject-independent, leave-one-subject-out."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from mer_utils import protocols
+
+PATTERN = ["negative"] * 3 + ["positive"] * 2 + ["surprise"]
+
+
+def _rows(n_subjects=10, per_subject=6):
+    return pd.DataFrame([{"subject": f"sub{s:02d}", "clip": f"c{s}_{i}",
+                          "label": PATTERN[i % len(PATTERN)]}
+                         for s in range(n_subjects) for i in range(per_subject)])
+
+
+def _check_partition(split, n):
+    parts = np.concatenate([split.train, split.val, split.test])
+    assert len(parts) == n and len(set(parts.tolist())) == n, "parts overlap or miss clips"
+    assert len(split.train) and len(split.val) and len(split.test)
+
+
+def _subjects(rows, idx):
+    return set(rows["subject"].to_numpy()[idx])
+
+
+def test_paper_split_is_stratified_80_10_10():
+    rows = _rows()
+    (split,) = protocols.splits(rows, "paper", seed=0)
+    _check_partition(split, len(rows))
+    assert (len(split.train), len(split.val), len(split.test)) == (48, 6, 6)
+    assert rows["label"].iloc[split.test].value_counts().to_dict() == {
+        "negative": 3, "positive": 2, "surprise": 1}
+    assert not split.info["fallback"]
+    # clip-level: the same person is in training and test (the leak the paper's protocol has)
+    assert _subjects(rows, split.train) & _subjects(rows, split.test)
+
+
+def test_paper_split_deterministic_and_seeded():
+    rows = _rows()
+    a, b, c = (protocols.splits(rows, "paper", seed=s)[0] for s in (1, 1, 2))
+    assert np.array_equal(a.test, b.test) and np.array_equal(a.val, b.val)
+    assert not np.array_equal(a.test, c.test)
+
+
+def test_paper_split_falls_back_when_a_class_is_tiny():
+    rows = _rows(3, 6)
+    rows.loc[rows["label"] == "surprise", "label"] = "negative"
+    rows.loc[0, "label"] = "surprise"  # a single surprise clip cannot be stratified
+    (split,) = protocols.splits(rows, "paper", seed=0)
+    _check_partition(split, len(rows))
+    assert split.info["fallback"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_subject_split_has_no_subject_in_two_parts(seed):
+    rows = _rows()
+    (split,) = protocols.splits(rows, "subject", seed=seed)
+    _check_partition(split, len(rows))
+    tr, va, te = (_subjects(rows, i) for i in (split.train, split.val, split.test))
+    assert not (tr & va) and not (tr & te) and not (va & te)
+    assert len(te) == 1 and len(va) == 1 and len(tr) == 8
+    assert set(rows["label"].iloc[split.test]) == set(PATTERN)
+
+
+def test_subject_split_prefers_a_test_part_with_every_class():
+    rows = _rows(10, 6)
+    # only sub03 and sub07 have surprise clips: most random draws miss it in test
+    rows.loc[~rows["subject"].isin(["sub03", "sub07"]) & (rows["label"] == "surprise"),
+             "label"] = "negative"
+    (split,) = protocols.splits(rows, "subject", seed=0)
+    assert set(rows["label"].iloc[split.test]) == set(PATTERN)
+    assert split.info["test_subjects"][0] in ("sub03", "sub07")
+
+
+def test_loso_one_fold_per_subject_without_overlap():
+    rows = _rows()
+    folds = protocols.splits(rows, "loso", seed=0)
+    assert len(folds) == 10
+    tested = []
+    for split in folds:
+        _check_partition(split, len(rows))
+        tr, va, te = (_subjects(rows, i) for i in (split.train, split.val, split.test))
+        assert len(te) == 1 and not (tr & va) and not (tr & te) and not (va & te)
+        assert len(va) == 1  # 10 % of 9 training subjects, at least one
+        assert split.name == f"loso-{next(iter(te))}"
+        tested.append(next(iter(te)))
+    assert sorted(tested) == sorted(rows["subject"].unique())
+
+
+def test_loso_deterministic():
+    rows = _rows()
+    a = protocols.splits(rows, "loso", seed=4)
+    b = protocols.splits(rows, "loso", seed=4)
+    assert all(np.array_equal(x.val, y.val) for x, y in zip(a, b))
+
+
+def test_positional_indices_with_any_index():
+    rows = _rows().set_index(np.arange(100, 160))
+    (split,) = protocols.splits(rows, "subject", seed=0)
+    assert split.test.max() < len(rows)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="unknown protocol"):
+        protocols.splits(_rows(), "kfold", seed=0)
+    with pytest.raises(ValueError, match="at least 3 subjects"):
+        protocols.splits(_rows(2), "subject", seed=0)
+    with pytest.raises(ValueError, match="at least 3 subjects"):
+        protocols.splits(_rows(2), "loso", seed=0)
+    with pytest.raises(ValueError, match="lacks columns"):
+        protocols.splits(_rows().drop(columns="subject"), "paper", seed=0)

@@ -1,0 +1,157 @@
+"""The runner: plan vs table of contents, committed notebooks, resume and failure collection."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from mer_utils import config, study
+
+REPO = study.REPO
+
+
+def _toc_files() -> set[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    found = {toc["root"]}
+
+    def walk(entries):
+        for entry in entries:
+            found.add(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc["parts"]:
+        walk(part["chapters"])
+    return found
+
+
+def _full_plan(book: Path = study.BOOK) -> list[study.Job]:
+    sources = {n: study.Source(n, "x", "stand-in") for n in config.DATASETS}
+    return study.plan(sources, "quick", config.load("grid")["variants"], ["paper"], 0, book=book)
+
+
+def test_every_page_of_the_grid_is_in_the_toc_and_back():
+    toc = _toc_files()
+    outputs = {j.output.removesuffix(".ipynb") for j in _full_plan()}
+    assert outputs <= toc, f"pages missing from _toc.yml: {sorted(outputs - toc)}"
+    generated = {f for f in toc if f.startswith(("book/datasets/", "book/summary/"))}
+    assert generated == outputs, f"toc entries no job writes: {sorted(generated - outputs)}"
+    for page in toc - outputs:  # the committed text pages exist
+        assert (REPO / f"{page}.md").exists(), page
+
+
+def test_plan_names_are_deterministic_and_narrowable():
+    sources = {"smic": study.Source("smic", "d/SMIC", "licensed")}
+    jobs = study.plan(sources, "smoke", ["MER-3DCNNST"], ["loso"], 3)
+    keys = [j.key for j in jobs]
+    assert "smic/10-MER-3DCNNST" in keys and "smic/11-MER-DA3DCNNST" not in keys
+    evaluation = next(j for j in jobs if j.key == "smic/20-evaluation")
+    assert evaluation.after == ["smic/10-MER-3DCNNST"]  # narrowed-away pages are no dependency
+    variant = next(j for j in jobs if j.key == "smic/10-MER-3DCNNST")
+    assert variant.output == "book/datasets/smic/10-MER-3DCNNST.ipynb"
+    assert variant.parameters["data_kind"] == "licensed"
+    assert variant.parameters["protocols"] == ["loso"] and variant.parameters["seed"] == 3
+    results = next(j for j in jobs if j.key == "summary/results")
+    assert set(results.after) == {k for k in keys if k.startswith("smic/")}
+
+
+@pytest.mark.parametrize("template", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_have_no_outputs_and_a_literal_parameters_cell(template):
+    nb = nbformat.read(template, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "outputs committed"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, ast.Assign), f"parameters cell holds only assignments: {ast.dump(node)}"
+        ast.literal_eval(node.value)  # raises if a parameter is not a literal
+
+
+def test_every_grid_template_exists_and_declares_the_parameters_the_runner_passes():
+    for job in _full_plan():
+        nb = nbformat.read(REPO / job.template, as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        declared = {t.id for n in ast.parse(cell.source).body for t in n.targets}
+        assert set(job.parameters) <= declared, (job.template, set(job.parameters) - declared)
+
+
+def test_sources_prefer_a_licensed_copy_and_fall_back_to_stand_ins(tmp_path):
+    (tmp_path / "SAMM").mkdir()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    sources = study.resolve_sources(["samm", "smic", "casme2"], str(tmp_path),
+                                    {"casme2": str(other)}, standins=Path("gen"))
+    assert sources["samm"].kind == "licensed" and sources["samm"].dir == str(tmp_path / "SAMM")
+    assert sources["casme2"].kind == "licensed" and sources["casme2"].dir == str(other)
+    assert sources["smic"] == study.Source("smic", "gen/SMIC", "stand-in")
+
+
+def test_dataset_dir_option_rejects_unknown_names():
+    with pytest.raises(SystemExit, match="NAME=DIR"):
+        study.main(["--dataset-dir", "nope=/x", "--list"])
+
+
+# ----------------------------------------------------------------------------- run_jobs
+def _notebook(path: Path, body: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('log = ""\nvalue = 0')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return str(path)
+
+
+def _job(tmp: Path, key: str, template: str, after=(), value=0) -> study.Job:
+    return study.Job(key=key, template=template, output=str(tmp / "out" / f"{key}.ipynb"),
+                     parameters={"log": str(tmp / f"{key}.log"), "value": value}, after=list(after))
+
+
+def _executions(tmp: Path, key: str) -> int:
+    log = tmp / f"{key}.log"
+    return len(log.read_text()) if log.exists() else 0
+
+
+@pytest.mark.slow
+def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
+    ok = _notebook(tmp_path / "ok.ipynb", "open(log, 'a').write('x')")
+    bad = _notebook(tmp_path / "bad.ipynb", "open(log, 'a').write('x')\nraise RuntimeError('boom')")
+    jobs = [_job(tmp_path, "a", ok), _job(tmp_path, "b", bad),
+            _job(tmp_path, "c", ok, after=["b"]), _job(tmp_path, "d", ok, after=["a"])]
+    updates = []
+    first = study.run_jobs(jobs, n_workers=2, on_update=lambda o: updates.append(dict(o)))
+    assert {k: r["status"] for k, r in first.items()} == {
+        "a": "ok", "b": "failed", "c": "skipped", "d": "ok"}
+    assert "RuntimeError" in first["b"]["error"] and "boom" in first["b"]["error"]
+    assert updates and all(k in updates[-1] for k in ("a", "b", "d"))
+    assert [_executions(tmp_path, k) for k in "abcd"] == [1, 1, 0, 1]
+    assert jobs[0].marker.exists() and not jobs[1].marker.exists()
+
+    second = study.run_jobs(jobs, n_workers=2)  # resume: only what failed is redone
+    assert {k: r["status"] for k, r in second.items()} == {
+        "a": "cached", "b": "failed", "c": "skipped", "d": "cached"}
+    assert [_executions(tmp_path, k) for k in "abcd"] == [1, 2, 0, 1]
+
+    jobs[3].marker.unlink()  # an interrupted page has no marker: redone
+    jobs[0].parameters["value"] = 1  # a changed parameter: redone, and so are its dependents
+    third = study.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
+    assert third["a"]["status"] == "ok" and third["d"]["status"] == "ok"
+    assert [_executions(tmp_path, k) for k in "ad"] == [2, 2]
+    marker = json.loads(jobs[0].marker.read_text())
+    assert marker["status"] == "ok" and marker["fingerprint"]
+
+
+def test_placeholders_fill_only_pages_never_executed(tmp_path):
+    book = tmp_path / "book"
+    selected = [j for j in _full_plan(book) if j.key.startswith("smic/")]
+    existing = book / "datasets" / "samm" / "00-overview.ipynb"
+    existing.parent.mkdir(parents=True)
+    existing.write_text("kept")
+    written = study.write_placeholders(selected, book=book)
+    assert str(existing) not in written and existing.read_text() == "kept"
+    assert not any("/smic/" in w for w in written)
+    page = nbformat.read(book / "datasets" / "casme2" / "10-MER-3DCNNST.ipynb", as_version=4)
+    assert "not executed" in page.cells[0].source and "CASME II" in page.cells[0].source
