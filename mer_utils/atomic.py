@@ -54,7 +54,7 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
 
 def write_json(target: str | os.PathLike, obj) -> Path:
     """Atomically write ``obj`` as indented JSON (numpy scalars converted)."""
-    return write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
 def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:
@@ -94,7 +94,8 @@ def update_file(target: str | os.PathLike, transform: Callable[[bytes | None], b
         return write_bytes(target, transform(old))
 
 
-def _json_default(obj):
+def json_default(obj):
+    """``json.dumps`` fallback for numpy scalars and arrays and paths."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -308,14 +308,18 @@ def records_table(records: list[dict] | pd.DataFrame) -> pd.DataFrame:
     return out.set_index("protocol")
 
 
+def _confusion_heatmap(ax, confusion, title: str) -> None:
+    """Draw one 3x3 confusion matrix (rows true, columns predicted, CLASSES order)."""
+    sns.heatmap(np.asarray(confusion, dtype=int), annot=True, fmt="d", cbar=False, cmap="Blues",
+                ax=ax, xticklabels=config.CLASSES, yticklabels=config.CLASSES)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+
+
 def _confusion_axes(records: pd.DataFrame, title) -> plt.Figure:
     n = len(records)
     fig, axes = plt.subplots(1, max(n, 1), figsize=(3.4 * max(n, 1), 3.2), squeeze=False)
     for ax, (_, rec) in zip(axes[0], records.iterrows()):
-        cm = np.asarray(rec["confusion"], dtype=int)
-        sns.heatmap(cm, annot=True, fmt="d", cbar=False, cmap="Blues", ax=ax,
-                    xticklabels=config.CLASSES, yticklabels=config.CLASSES)
-        ax.set(xlabel="predicted", ylabel="true", title=title(rec))
+        _confusion_heatmap(ax, rec["confusion"], title(rec))
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -384,8 +388,8 @@ def paper_table(results: pd.DataFrame, dataset: str):
         ["year", "method", "accuracy (%)", "F1", "row"]].fillna({"row": ""})
     number = config.load("reference")["tables"][dataset]["table"]
     return (out.style.hide(axis="index")
-            .format({"accuracy (%)": "{:.2f}", "F1": "{:.4f}"}, na_rep="–")
-            .format({"year": lambda v: "" if pd.isna(v) else str(v)})
+            .format({"accuracy (%)": "{:.2f}", "F1": "{:.4f}", "year": "{}"}, na_rep="–")
+            .set_table_attributes('class="dataframe"')
             .set_caption(f"Table {number}: {display_name(dataset)}, paper protocol "
                          "(clip-level 80/10/10)"))
 
@@ -476,12 +480,8 @@ def confusion_grid(results: pd.DataFrame, dataset: str) -> plt.Figure:
             if rec.empty:
                 ax.set_axis_off()
                 continue
-            rec = rec.iloc[0]
-            sns.heatmap(np.asarray(rec["confusion"], int), annot=True, fmt="d", cbar=False,
-                        cmap="Blues", ax=ax, xticklabels=config.CLASSES,
-                        yticklabels=config.CLASSES)
-            ax.set(title=f"{variant.replace('MER-', '')} / {protocol}", xlabel="predicted",
-                   ylabel="true")
+            _confusion_heatmap(ax, rec.iloc[0]["confusion"],
+                               f"{variant.replace('MER-', '')} / {protocol}")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -501,11 +501,8 @@ def confusion_overview(results: pd.DataFrame, protocol: str = "loso") -> plt.Fig
             if rec.empty:
                 ax.set_axis_off()
                 continue
-            sns.heatmap(np.asarray(rec.iloc[0]["confusion"], int), annot=True, fmt="d",
-                        cbar=False, cmap="Blues", ax=ax, xticklabels=config.CLASSES,
-                        yticklabels=config.CLASSES)
-            ax.set(title=f"{display_name(ds)}: {variant.replace('MER-', '')}", xlabel="predicted",
-                   ylabel="true")
+            _confusion_heatmap(ax, rec.iloc[0]["confusion"],
+                               f"{display_name(ds)}: {variant.replace('MER-', '')}")
     fig.tight_layout()
     plt.close(fig)
     return fig

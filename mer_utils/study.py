@@ -40,6 +40,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -264,6 +265,7 @@ def _papermill(pm, template: str, output: str, parameters: dict, started: float)
             progress_bar=False,
             log_output=False,
         )
+        move_native_logs(REPO / output, REPO / (output + ".log"))
         return {"status": "ok", "seconds": round(time.time() - started, 1), "error": ""}
     except Exception as exc:  # noqa: BLE001 - every failure is collected and reported
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
@@ -272,6 +274,43 @@ def _papermill(pm, template: str, output: str, parameters: dict, started: float)
             "seconds": round(time.time() - started, 1),
             "error": f"{type(exc).__name__}: {first_line[:500]}",
         }
+
+
+NATIVE_LOG = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\] .*)$"
+)
+"""Lines TensorFlow's C++ runtime writes to the kernel's stderr (start-up notes, CUDA probes)."""
+
+
+def move_native_logs(notebook: Path, log: Path) -> int:
+    """Move TensorFlow's C++ log lines out of an executed notebook's stderr outputs into ``log``.
+
+    ipykernel captures the kernel process's file descriptor 2, so TensorFlow's start-up chatter
+    would otherwise appear on the book's pages. Other stderr text (Python warnings) stays.
+    Returns the number of lines moved.
+    """
+    nb = nbformat.read(notebook, as_version=4)
+    moved: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept_outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = out["text"].splitlines(keepends=True)
+                native = [ln for ln in lines if NATIVE_LOG.match(ln.rstrip("\n"))]
+                moved += native
+                out["text"] = "".join(ln for ln in lines if ln not in native)
+                if not out["text"].strip():
+                    continue
+            kept_outputs.append(out)
+        cell["outputs"] = kept_outputs
+    if moved:
+        with open(log, "a") as fh:
+            fh.writelines(moved)
+        atomic.write_text(notebook, nbformat.writes(nb))
+    return len(moved)
 
 
 def run_jobs(
@@ -283,8 +322,8 @@ def run_jobs(
     """Execute ``jobs`` respecting their ``after`` order; return each job's outcome.
 
     Outcomes: ``ok`` (executed), ``cached`` (fingerprint unchanged, not re-run), ``failed``,
-    ``skipped`` (a dependency failed or was skipped). ``on_update(outcomes)`` is called after
-    every job that finishes, so the manifest is current when the summary pages read it.
+    ``skipped`` (a dependency failed or was skipped). ``on_update(outcomes)`` is called whenever
+    outcomes change, so the manifest is current when the summary pages read it.
     """
     code = code_stamp()
     by_key = {j.key: j for j in jobs}
@@ -293,8 +332,9 @@ def run_jobs(
     pending = list(jobs)
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=max(1, n_workers), mp_context=ctx) as pool:
-        running: dict[cf.Future, tuple[Job, str, float]] = {}
+        running: dict[cf.Future, tuple[Job, str]] = {}
         while pending or running:
+            settled = len(outcome)
             for job in list(pending):
                 deps = [outcome.get(k, {}).get("status") for k in job.after]
                 if any(s in ("failed", "skipped") for s in deps):
@@ -318,13 +358,17 @@ def run_jobs(
                 (REPO / job.output).parent.mkdir(parents=True, exist_ok=True)
                 log.info("run   %s", job.key)
                 fut = pool.submit(_execute, job.template, job.output, job.parameters)
-                running[fut] = (job, fp, time.time())
+                running[fut] = (job, fp)
                 pending.remove(job)
+            if on_update and len(outcome) > settled:  # pages found cached or skipped
+                on_update(outcome)
             if not running:
+                if pending and len(outcome) == settled:
+                    raise RuntimeError(f"pages wait on each other: {[j.key for j in pending]}")
                 continue
             done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
             for fut in done:
-                job, fp, _start = running.pop(fut)
+                job, fp = running.pop(fut)
                 result = fut.result()
                 result["finished"] = _now()
                 outcome[job.key] = result

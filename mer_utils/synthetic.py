@@ -566,7 +566,7 @@ class _Context:
                            tuple(params["clip_frames"]), params["amplitude"], self.size[0])
         self.quirks: list[str] = []
         self.extra_dropped: dict[str, int] = {}
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         total = sum(len(p) for p in self.plans)
         self.bar = tqdm(total=total, desc=f"stand-in {name}", unit="clip", disable=not progress)

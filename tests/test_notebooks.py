@@ -48,7 +48,7 @@ def test_every_page_of_the_grid_ran_without_error(smoke_run):
     assert {p.name for p in pages} == expected
     for page in pages:
         nb = nbformat.read(page, as_version=4)
-        assert nb.metadata["papermill"]["exception"] is False, page.name
+        assert not nb.metadata["papermill"]["exception"], page.name
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                   if o.get("output_type") == "error"]
         assert not errors, (page.name, errors)
@@ -75,7 +75,7 @@ def test_variant_pages_recorded_one_row_per_variant_and_protocol(smoke_run):
     loso = results[results["protocol"] == "loso"]
     standin = json.loads((smoke_run["tmp"] / "standins" / "CASME_sq" / "STANDIN.json").read_text())
     assert (loso["n_folds"] == loso["n_subjects"]).all()
-    assert loso["n_subjects"].iloc[0] <= standin["parameters"]["n_subjects"]
+    assert loso["n_subjects"].iloc[0] <= standin["params"]["n_subjects"]
     for rec in results.to_dict("records"):  # pooled test counts = confusion matrix total
         cm = json.loads(rec["confusion"])
         assert sum(map(sum, cm)) == sum(json.loads(rec["counts_test"]).values())
