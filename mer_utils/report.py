@@ -467,45 +467,42 @@ def protocol_figure(results: pd.DataFrame, datasets: Iterable[str] | None = None
     return fig
 
 
-def confusion_grid(results: pd.DataFrame, dataset: str) -> plt.Figure:
-    """Confusion matrices of every variant (rows) under every protocol (columns)."""
-    df = _ordered(results[results["dataset"] == dataset])
-    if df.empty:
-        return markdown("No result records for this dataset.")
-    fig, axes = plt.subplots(len(VARIANTS), len(PROTOCOLS), figsize=(9.5, 12), squeeze=False)
-    for i, variant in enumerate(VARIANTS):
-        for j, protocol in enumerate(PROTOCOLS):
-            ax = axes[i][j]
-            rec = df[(df["variant"] == variant) & (df["protocol"] == protocol)]
+def _confusion_table(records: pd.DataFrame, rows: tuple[str, list], cols: tuple[str, list],
+                     title, cell_size: tuple[float, float]) -> plt.Figure:
+    """A grid of confusion matrices: ``rows`` = (column name, values) down, ``cols`` across;
+    ``title(row_value, col_value)`` names each panel; a missing record leaves its panel blank."""
+    (row_key, row_values), (col_key, col_values) = rows, cols
+    fig, axes = plt.subplots(len(row_values), len(col_values), squeeze=False,
+                             figsize=(cell_size[0] * len(col_values), cell_size[1] * len(row_values)))
+    for i, rv in enumerate(row_values):
+        for j, cv in enumerate(col_values):
+            rec = records[(records[row_key] == rv) & (records[col_key] == cv)]
             if rec.empty:
-                ax.set_axis_off()
-                continue
-            _confusion_heatmap(ax, rec.iloc[0]["confusion"],
-                               f"{variant.replace('MER-', '')} / {protocol}")
+                axes[i][j].set_axis_off()
+            else:
+                _confusion_heatmap(axes[i][j], rec.iloc[0]["confusion"], title(rv, cv))
     fig.tight_layout()
     plt.close(fig)
     return fig
 
 
-def confusion_overview(results: pd.DataFrame, protocol: str = "loso") -> plt.Figure:
+def confusion_grid(results: pd.DataFrame, dataset: str):
+    """Confusion matrices of every variant (rows) under every protocol (columns)."""
+    df = results[results["dataset"] == dataset]
+    if df.empty:
+        return markdown("No result records for this dataset.")
+    return _confusion_table(df, ("variant", list(VARIANTS)), ("protocol", list(PROTOCOLS)),
+                            lambda v, p: f"{v.replace('MER-', '')} / {p}", (3.2, 3.0))
+
+
+def confusion_overview(results: pd.DataFrame, protocol: str = "loso"):
     """Confusion matrices of every dataset (rows) and variant (columns) under ``protocol``."""
     df = results[results["protocol"] == protocol]
     names = [d for d in config.DATASETS if d in set(df["dataset"])]
     if not names:
         return markdown(f"No `{protocol}` result records.")
-    fig, axes = plt.subplots(len(names), len(VARIANTS), figsize=(12, 3 * len(names)), squeeze=False)
-    for i, ds in enumerate(names):
-        for j, variant in enumerate(VARIANTS):
-            ax = axes[i][j]
-            rec = df[(df["dataset"] == ds) & (df["variant"] == variant)]
-            if rec.empty:
-                ax.set_axis_off()
-                continue
-            _confusion_heatmap(ax, rec.iloc[0]["confusion"],
-                               f"{display_name(ds)}: {variant.replace('MER-', '')}")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _confusion_table(df, ("dataset", names), ("variant", list(VARIANTS)),
+                            lambda d, v: f"{display_name(d)}: {v.replace('MER-', '')}", (3.0, 3.0))
 
 
 def recall_overview(results: pd.DataFrame) -> pd.DataFrame:
