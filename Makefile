@@ -39,4 +39,4 @@ clean-book:
 	rm -rf _build book/datasets book/results book/generated
 
 clean: clean-book
-	rm -rf $(VENV) data .cache
+	rm -rf $(VENV) data/standins .cache

@@ -421,6 +421,8 @@ def _list_frames(folder: Path, extensions: Iterable[str]) -> dict[int, str] | No
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
+                if entry.name.startswith("."):  # hidden files, e.g. macOS '._img12.jpg'
+                    continue
                 stem, dot, ext = entry.name.rpartition(".")
                 if not dot or ext.lower() not in exts:
                     continue

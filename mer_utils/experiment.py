@@ -43,7 +43,7 @@ VERSION_PACKAGES: dict[str, tuple[str, ...]] = {
 RECORD_COLUMNS: tuple[str, ...] = (
     "dataset", "variant", "protocol", "profile", "seed",
     "data_kind", "data_root", "data_annotation",
-    "n_clips", "n_subjects", "n_folds",
+    "n_clips", "n_excluded_stage1", "n_subjects", "n_folds",
     "augment", "smote", "class_weight",
     "accuracy", "precision_macro", "recall_macro", "f1_macro",
     "precision_weighted", "recall_weighted", "f1_weighted", "uf1", "uar",
@@ -74,11 +74,13 @@ def run(clips: Any, variant: str, protocol: str, profile: dict | str, seed: int,
     any, names it). ``data_source`` = ``{"kind": "stand-in" | "licensed", "root": ...,
     "annotation": <annotation file name>}``. With ``results_csv`` the record is appended to it
     (atomically, under a lock) and the pooled predictions are written to
-    ``<results_csv dir>/predictions/<dataset>__<variant>__<protocol>.csv``.
+    ``<results_csv dir>/predictions/<dataset>__<variant>__<protocol>__<profile>__seed<seed>.csv``.
+    Clips that stage 1 excluded (``clips.excluded``, when present) are counted in the record.
 
     Seeds: the model is built once per run with ``seed`` (so every fold starts from the same
-    initial weights, restored before each fold) and fold ``f`` uses ``seed * 1000 + f`` for
-    augmentation, SMOTE, shuffling and dropout; the same arguments give the same record.
+    initial weights and dropout seed state, restored before each fold) and fold ``f`` uses
+    ``seed * 1000 + f`` for augmentation, SMOTE and shuffling; the same arguments give the same
+    record.
 
     Nested values of the returned record (counts, confusion matrix, per-fold lists) are Python
     objects; in the CSV they are JSON strings.
@@ -130,7 +132,9 @@ def run(clips: Any, variant: str, protocol: str, profile: dict | str, seed: int,
         "profile": profile_name, "seed": int(seed),
         "data_kind": source["kind"], "data_root": str(source["root"]),
         "data_annotation": str(source["annotation"]),
-        "n_clips": int(len(rows)), "n_subjects": int(rows["subject"].nunique()),
+        "n_clips": int(len(rows)),
+        "n_excluded_stage1": int(len(getattr(clips, "excluded", ()))),
+        "n_subjects": int(rows["subject"].nunique()),
         "n_folds": len(folds),
         "augment": bool(switches["augment"]), "smote": bool(switches["smote"]),
         "class_weight": bool(switches["class_weight"]),
@@ -151,7 +155,7 @@ def run(clips: Any, variant: str, protocol: str, profile: dict | str, seed: int,
         "predictions_file": None,
     }
     if results_csv is not None:
-        pred_file = predictions_path(results_csv, dataset, variant, protocol)
+        pred_file = predictions_path(results_csv, dataset, variant, protocol, profile_name, seed)
         atomic.write_text(pred_file, pooled.to_csv(index=False))
         record["predictions_file"] = str(pred_file)
     record["seconds"] = round(time.perf_counter() - start, 2)
@@ -197,10 +201,12 @@ def resample(X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, seed: 
     return X, y, smote_info, weights
 
 
-def predictions_path(results_csv: str | Path, dataset: str, variant: str, protocol: str
-                     ) -> Path:
-    """``<results_csv dir>/predictions/<dataset>__<variant>__<protocol>.csv``."""
-    return Path(results_csv).parent / "predictions" / f"{dataset}__{variant}__{protocol}.csv"
+def predictions_path(results_csv: str | Path, dataset: str, variant: str, protocol: str,
+                     profile: str, seed: int) -> Path:
+    """``<results_csv dir>/predictions/<dataset>__<variant>__<protocol>__<profile>__seed<seed>.csv``
+    (one file per record key, so runs of other profiles or seeds never overwrite it)."""
+    name = f"{dataset}__{variant}__{protocol}__{profile}__seed{int(seed)}.csv"
+    return Path(results_csv).parent / "predictions" / name
 
 
 def append_record(results_csv: str | Path, record: dict) -> Path:

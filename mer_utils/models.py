@@ -50,8 +50,8 @@ pooling**, **dropout**, a **softmax** over the 3 classes, **Adam (learning rate 
    test part is never seen during training or model selection.
 8. **Initialisation and seeds**: Keras defaults (Glorot uniform, zero bias), drawn once per run
    after `keras.utils.set_random_seed(seed)`; every fold of a protocol starts from these same
-   initial weights and a fresh optimizer; each fold has its own seed for shuffling, dropout,
-   augmentation and SMOTE. TensorFlow's op determinism is switched on, so a run repeats
+   initial weights, dropout seed state and a fresh optimizer; each fold has its own seed for
+   shuffling, augmentation and SMOTE. TensorFlow's op determinism is switched on, so a run repeats
    exactly on the same machine.
 
 With the defaults the model has about 0.6 million parameters at any input size (1,792 in the

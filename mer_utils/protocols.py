@@ -84,8 +84,9 @@ def subject_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1,
 
     ``GroupShuffleSplit`` draws ``ceil(test_frac x subjects)`` test subjects, then
     ``ceil(val_frac x subjects)`` validation subjects from the rest. Up to 20 candidate draws
-    (seeds derived from ``seed``) are tried, deterministically; the first one whose test part
-    holds every class of the data is kept, else the one covering most classes in test (then in
+    (seeds derived from ``seed``) are tried, deterministically. A draw whose training part lacks
+    a class of the data is taken only if no draw avoids it; among the others the first whose
+    test part holds every class is kept, else the one covering most classes in test (then in
     validation). ``info`` records the draw used and the classes in test.
     """
     from sklearn.model_selection import GroupShuffleSplit
@@ -102,20 +103,23 @@ def subject_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1,
                          "subjects and leave any for training")
     all_classes = set(labels)
     idx = np.arange(len(rows))
-    best, best_score = None, (-1, -1)
+    best, best_score = None, (False, -1, -1)
     for attempt in range(_TRIES):
         draw_seed = seed * 1000 + attempt
         rest, test = next(GroupShuffleSplit(1, test_size=n_test, random_state=draw_seed)
                           .split(idx, groups=groups))
         tr, va = next(GroupShuffleSplit(1, test_size=n_val, random_state=draw_seed + 1)
                       .split(rest, groups=groups[rest]))
-        score = (len(set(labels[test])), len(set(labels[rest[va]])))
+        score = (set(labels[rest[tr]]) == all_classes, len(set(labels[test])),
+                 len(set(labels[rest[va]])))
         if score > best_score:
             best, best_score = (rest[tr], rest[va], test, attempt), score
-        if score[0] == len(all_classes):
+        if score[0] and score[1] == len(all_classes):
             break
     train, val, test, attempt = best
-    if best_score[0] < len(all_classes):
+    if not best_score[0]:
+        logger.warning("subject split: every draw leaves a class out of the training part")
+    if best_score[1] < len(all_classes):
         logger.info("subject split: no draw of %d puts every class in test; best has %d classes",
                     _TRIES, best_score[0])
     info = {"draw": attempt, "test_classes": sorted(set(labels[test])),
@@ -128,7 +132,8 @@ def loso_splits(rows: pd.DataFrame, seed: int, val_frac: float = 0.1) -> list[Sp
 
     In each fold the validation part is ``max(1, round(val_frac x training subjects))`` whole
     subjects drawn from the fold's training subjects (fold-specific seed; of up to 20 candidate
-    draws the first covering the most classes is kept).
+    draws, those that leave every class of the fold's remaining clips in training are preferred,
+    and among them the first covering the most classes in validation is kept).
     """
     from sklearn.model_selection import LeaveOneGroupOut
 
@@ -141,10 +146,12 @@ def loso_splits(rows: pd.DataFrame, seed: int, val_frac: float = 0.1) -> list[Sp
         subjects = np.array(sorted(set(groups[rest])))
         n_val = max(1, round(val_frac * len(subjects)))
         rng = np.random.default_rng([seed, fold])
-        best, best_cov = None, -1
+        present = set(labels[rest])
+        best, best_cov = None, (False, -1)
         for _ in range(_TRIES):
             chosen = rng.choice(subjects, size=n_val, replace=False)
-            cov = len(set(labels[rest][np.isin(groups[rest], chosen)]))
+            in_val = np.isin(groups[rest], chosen)
+            cov = (set(labels[rest][~in_val]) == present, len(set(labels[rest][in_val])))
             if cov > best_cov:
                 best, best_cov = chosen, cov
         in_val = np.isin(groups[rest], best)

@@ -21,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown
 
-from . import config
+from . import config, protocols
 from .datasets import display_name
 
 KIND_TEXT = {
@@ -245,7 +245,7 @@ JSON_COLUMNS = (
     "profile_params", "baseline_classes",
 )
 VARIANTS: tuple[str, ...] = tuple(config.load("variants"))
-PROTOCOLS: tuple[str, ...] = ("paper", "subject", "loso")
+PROTOCOLS: tuple[str, ...] = protocols.PROTOCOLS
 METRIC_NAMES = {
     "accuracy": "accuracy", "f1_macro": "F1 (macro)", "f1_weighted": "F1 (weighted)",
     "uf1": "UF1", "uar": "UAR", "baseline_accuracy": "majority baseline accuracy",
@@ -253,10 +253,10 @@ METRIC_NAMES = {
 
 
 def load_results(results_dir: str | Path, profile: str | None = None,
-                 datasets: Iterable[str] | None = None) -> pd.DataFrame:
+                 datasets: Iterable[str] | None = None, seed: int | None = None) -> pd.DataFrame:
     """The results table ``metrics.csv``: the latest record per (dataset, variant, protocol).
 
-    Filters to ``profile`` and ``datasets`` when given. Nested columns (counts, confusion
+    Filters to ``profile``, ``datasets`` and ``seed`` when given. Nested columns (counts, confusion
     matrices, per-fold lists) are parsed from their JSON text. An absent file gives an empty
     table (pages then say that nothing was run); an unreadable one raises naming the file.
     """
@@ -274,7 +274,10 @@ def load_results(results_dir: str | Path, profile: str | None = None,
         df = df[df["profile"] == profile]
     if datasets is not None:
         df = df[df["dataset"].isin(list(datasets))]
-    df = df.sort_values("timestamp").drop_duplicates(["dataset", "variant", "protocol"], keep="last")
+    if seed is not None:
+        df = df[df["seed"] == seed]
+    # Rows are appended in time order: a stable sort keeps that order among equal timestamps.
+    df = df.sort_values("timestamp", kind="stable").drop_duplicates(["dataset", "variant", "protocol"], keep="last")
     return df.reset_index(drop=True)
 
 

@@ -50,6 +50,7 @@ from typing import Callable
 import nbformat
 
 from . import atomic, config
+from .protocols import PROTOCOLS
 
 log = logging.getLogger(__name__)
 
@@ -96,40 +97,61 @@ def resolve_sources(
     standins: Path = STANDINS,
 ) -> dict[str, Source]:
     """Decide, per dataset, whether a licensed copy is present or a stand-in is used."""
+    from .datasets import find_root
+
     sources = {}
     for name in datasets:
         folder = config.dataset_info(name)["folder"]
-        candidate = overrides.get(name) or (str(Path(data_root) / folder) if data_root else None)
-        if candidate and Path(candidate).is_dir():
-            sources[name] = Source(name, str(Path(candidate).resolve()), "licensed")
+        if name in overrides:
+            wanted = Path(overrides[name])
+            found = wanted if wanted.is_dir() else None
+        elif data_root:
+            wanted, found = Path(data_root) / folder, find_root(name, data_root)
         else:
-            if candidate:
-                log.warning("%s: no folder at %s; using the stand-in", name, candidate)
+            wanted = found = None
+        if found:
+            sources[name] = Source(name, str(found.resolve()), "licensed")
+        else:
+            if wanted:
+                log.warning("%s: no folder at %s; using the stand-in", name, wanted)
             sources[name] = Source(name, str(standins / folder), "stand-in")
     return sources
 
 
-def prepare_standins(sources: dict[str, Source], profile: dict, seed: int,
+def prepare_standins(sources: dict[str, Source], profile: dict,
                      standins: Path = STANDINS) -> None:
-    """Generate (or re-use) the stand-in datasets that ``sources`` asks for."""
+    """Generate (or re-use) the stand-in datasets that ``sources`` asks for.
+
+    Their seed is the profile's ``standin.seed`` (default 0), not the run's ``--seed``: a seed
+    sweep varies the training, not the data.
+    """
     from . import synthetic
 
     wanted = [s.dataset for s in sources.values() if s.kind == "stand-in"]
     if wanted:
-        synthetic.generate_all(REPO / standins, seed=seed, datasets=wanted, **profile["standin"])
+        size = dict(profile["standin"])
+        seed = int(size.pop("seed", 0))
+        synthetic.generate_all(REPO / standins, seed=seed, datasets=wanted, **size)
 
 
 def data_stamp(source: Source) -> str:
     """A cheap fingerprint of a dataset folder: the stand-in marker, or for licensed data the
-    annotation files' and top-level folders' (name, size, mtime)."""
+    (name, size, mtime) of its top-level files (the annotation spreadsheets) and the
+    (path, mtime) of every folder below it. Adding, removing or renaming a frame changes its
+    folder's mtime; the stage-1 cache additionally keys on every frame file it reads."""
     root = REPO / source.dir
     marker = root / "STANDIN.json"
     if source.kind == "stand-in" and marker.exists():
         return hashlib.sha256(marker.read_bytes()).hexdigest()
     entries = []
-    for path in sorted(root.iterdir()) if root.is_dir() else []:
-        st = path.stat()
-        entries.append((path.name, st.st_size, st.st_mtime_ns))
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(folder, root)
+        entries.append((rel, os.stat(folder).st_mtime_ns))
+        if rel == ".":
+            for name in sorted(files):
+                st = os.stat(os.path.join(folder, name))
+                entries.append((name, st.st_size, st.st_mtime_ns))
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
 
 
@@ -460,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="a licensed copy's folder, overriding <data-root>/<folder>")
     p.add_argument("--datasets", nargs="+", default=grid["datasets"], choices=config.DATASETS)
     p.add_argument("--variants", nargs="+", default=grid["variants"], choices=grid["variants"])
-    p.add_argument("--protocols", nargs="+", default=None, choices=["paper", "subject", "loso"],
+    p.add_argument("--protocols", nargs="+", default=None, choices=PROTOCOLS,
                    help="default: the profile's protocols")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed at once")
@@ -493,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     started = time.time()
-    prepare_standins(sources, profile, args.seed, standins=args.standins_dir)
+    prepare_standins(sources, profile, standins=args.standins_dir)
     stamps = {n: data_stamp(s) for n, s in sources.items()}
     for job in jobs:
         job.data_stamp = stamps.get(job.key.split("/")[0], json.dumps(stamps, sort_keys=True))

@@ -76,7 +76,7 @@ from typing import Any, Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
-from . import atomic, config
+from . import atomic, config, faces
 from .config import CLASSES
 
 log = logging.getLogger(__name__)
@@ -235,11 +235,8 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 @cache
 def _dlib_models():
-    import dlib
-    import face_recognition_models
-
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(
-        face_recognition_models.pose_predictor_model_location())
+    """dlib's detector and 68-point predictor: the same loaded-once models stage 1 uses."""
+    return faces._detector(), faces._predictor()
 
 
 @cache
@@ -312,16 +309,11 @@ def _detect_landmarks(img: np.ndarray) -> np.ndarray | None:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
-def mask_polygons(landmarks: np.ndarray) -> list[np.ndarray]:
-    """Convex hulls of the eye (36-41, 42-47) and outer-lip (48-59) landmarks (int32 Nx1x2):
-    the regions stage 1 blacks out and that the expression fields leave still."""
-    groups = (range(36, 42), range(42, 48), range(48, 60))
-    return [cv2.convexHull(np.round(landmarks[list(g)]).astype(np.int32)) for g in groups]
-
-
 def _mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The regions stage 1 blacks out (``faces.mask_polygons``), which the expression fields
+    leave still."""
     mask = np.zeros(shape, np.uint8)
-    for poly in mask_polygons(landmarks):
+    for poly in faces.mask_polygons(np.round(landmarks)):
         cv2.fillConvexPoly(mask, poly, 1)
     return mask.astype(bool)
 

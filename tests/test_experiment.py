@@ -155,7 +155,8 @@ def test_grid_predictions_files(grid):
     for (variant, protocol), rec in grid.records.items():
         pred = pd.read_csv(rec["predictions_file"])
         assert list(pred.columns) == list(experiment.PREDICTION_COLUMNS)
-        assert rec["predictions_file"].endswith(f"toy__{variant}__{protocol}.csv")
+        assert rec["predictions_file"].endswith(
+            f"toy__{variant}__{protocol}__{rec['profile']}__seed{rec['seed']}.csv")
         if protocol == "loso":  # every clip is tested exactly once
             assert len(pred) == n and pred["clip"].is_unique
             assert (pred.groupby("fold")["subject"].nunique() == 1).all()

@@ -110,3 +110,16 @@ def test_errors():
         protocols.splits(_rows(2), "loso", seed=0)
     with pytest.raises(ValueError, match="lacks columns"):
         protocols.splits(_rows().drop(columns="subject"), "paper", seed=0)
+
+
+def test_subject_and_loso_keep_every_class_in_training_when_they_can():
+    # Only subjects s6 and s7 have a positive clip: a split that put both in validation and
+    # test would train a model that has never seen the class.
+    rows = pd.DataFrame(
+        [{"subject": f"s{s}", "label": "positive" if (s in (6, 7) and k == 0)
+          else ("negative" if k % 2 else "surprise")} for s in range(8) for k in range(4)])
+    for seed in range(6):
+        split = protocols.splits(rows, "subject", seed)[0]
+        assert set(rows["label"][split.train]) == {"negative", "positive", "surprise"}, seed
+    for split in protocols.splits(rows, "loso", 0):
+        assert set(rows["label"][split.train]) == set(rows["label"].drop(split.test)), split.name

@@ -135,13 +135,17 @@ def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
         "a": "cached", "b": "failed", "c": "skipped", "d": "cached"}
     assert [_executions(tmp_path, k) for k in "abcd"] == [1, 2, 0, 1]
 
-    jobs[3].marker.unlink()  # an interrupted page has no marker: redone
     jobs[0].parameters["value"] = 1  # a changed parameter: redone, and so are its dependents
     third = study.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
     assert third["a"]["status"] == "ok" and third["d"]["status"] == "ok"
     assert [_executions(tmp_path, k) for k in "ad"] == [2, 2]
     marker = json.loads(jobs[0].marker.read_text())
     assert marker["status"] == "ok" and marker["fingerprint"]
+
+    jobs[3].marker.unlink()  # an interrupted page has no marker: redone, alone
+    fourth = study.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
+    assert fourth["a"]["status"] == "cached" and fourth["d"]["status"] == "ok"
+    assert [_executions(tmp_path, k) for k in "ad"] == [2, 3]
 
 
 def test_placeholders_fill_only_pages_never_executed(tmp_path):
