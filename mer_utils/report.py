@@ -401,7 +401,7 @@ def line_chart(results: pd.DataFrame, metric: str) -> plt.Figure:
     """The paper's Figures 6 (accuracy) and 7 (F1): one line per dataset over the four
     variants under the paper protocol, with the paper's reported values dashed."""
     paper = results[results["protocol"] == "paper"]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(10, 4))
     palette = dict(zip(config.DATASETS, sns.color_palette("tab10", len(config.DATASETS))))
     ref_key = "accuracy" if metric == "accuracy" else "f1"
     for ds in config.DATASETS:
@@ -417,7 +417,7 @@ def line_chart(results: pd.DataFrame, metric: str) -> plt.Figure:
     ax.set(ylabel=METRIC_NAMES.get(metric, metric), ylim=(0, 1.02),
            title=f"{METRIC_NAMES.get(metric, metric)} per variant, paper protocol")
     ax.tick_params(axis="x", labelrotation=15)
-    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     plt.close(fig)
     return fig
