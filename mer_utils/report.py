@@ -222,6 +222,15 @@ def profile_table(manifest: dict) -> pd.DataFrame:
     ).set_index("parameter")
 
 
+def other_pages_table(manifest: dict) -> pd.DataFrame | Markdown:
+    """Pages of the book the latest run did not execute: left from an earlier run, or never
+    executed (placeholders)."""
+    rows = manifest.get("other_pages", [])
+    if not rows:
+        return markdown("Every page of the book was produced by this run.")
+    return pd.DataFrame(rows).rename(columns={"key": "page", "finished": "finished (UTC)"}).set_index("page")
+
+
 def pages_table(manifest: dict) -> pd.DataFrame:
     """Every executed page: status, seconds, finish time, template."""
     rows = [

@@ -411,27 +411,31 @@ def _now() -> str:
 
 
 # ----------------------------------------------------------------------------- book pages
+def full_grid(book: Path = BOOK) -> list[Job]:
+    """Every page the table of contents lists: the grid for all datasets and variants."""
+    all_sources = {n: Source(n, "", "stand-in") for n in config.DATASETS}
+    return plan(all_sources, "quick", config.load("grid")["variants"], ["paper"], 0, book=book)
+
+
 def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
     """Give every page of the full grid that has never been executed a short placeholder.
 
     The table of contents lists all four datasets; a narrowed run (``--datasets smic``) must
     still build without warnings, and the placeholder says plainly that the page was not run.
+    (Summary pages are part of every run, so only per-dataset pages get one.)
     """
     selected_keys = {j.key for j in selected}
     written = []
-    all_sources = {n: Source(n, "", "stand-in") for n in config.DATASETS}
-    for job in plan(all_sources, "quick", config.load("grid")["variants"], ["paper"], 0, book=book):
+    for job in full_grid(book):
         path = REPO / job.output
-        if job.key in selected_keys or path.exists():
+        dataset, title = job.key.split("/")
+        if job.key in selected_keys or path.exists() or dataset not in config.DATASETS:
             continue
-        title = job.key.split("/")[-1]
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_markdown_cell(
-            f"# {title} ({config.dataset_info(job.key.split('/')[0])['display']})\n\n"
+            f"# {title} ({config.dataset_info(dataset)['display']})\n\n"
             "This page was **not executed** in the latest run of the study (the run was "
             "narrowed with `--datasets` or `--variants`). Run `make book` to produce it."
-            if "/" in job.key and job.key.split("/")[0] in config.DATASETS else
-            f"# {title}\n\nThis page was **not executed** in the latest run."
         )]
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, nbformat.writes(nb))
@@ -439,9 +443,26 @@ def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
     return written
 
 
+def other_pages(selected: list[Job], book: Path = BOOK) -> list[dict]:
+    """Pages of the book that the latest run did not execute: either left from an earlier run
+    (with that run's finish time, from its done-marker) or placeholders never executed."""
+    selected_keys = {j.key for j in selected}
+    out = []
+    for job in full_grid(book):
+        if job.key in selected_keys or not (REPO / job.output).exists():
+            continue
+        marker = read_marker(job)
+        out.append({"key": job.key, "output": job.output,
+                    "status": "from an earlier run" if marker else "not executed",
+                    "finished": marker.get("finished", "") if marker else ""})
+    return out
+
+
 def write_manifest(jobs: list[Job], outcome: dict[str, dict], sources: dict[str, Source],
-                   profile_name: str, argv: list[str], results: Path = RESULTS) -> Path:
-    """Record the latest run: every page, its parameters, data source, status and timing."""
+                   profile_name: str, argv: list[str], results: Path = RESULTS,
+                   book: Path = BOOK) -> Path:
+    """Record the latest run: every page, its parameters, data source, status and timing, and
+    the pages of the book it did not execute (``other_pages``)."""
     manifest = {
         "written": _now(),
         "command": "python -m mer_utils.study " + " ".join(argv),
@@ -454,6 +475,7 @@ def write_manifest(jobs: list[Job], outcome: dict[str, dict], sources: dict[str,
              **outcome.get(j.key, {"status": "pending", "seconds": None, "error": ""})}
             for j in jobs
         ],
+        "other_pages": other_pages(jobs, book),
     }
     return atomic.write_json(REPO / results / "manifest.json", manifest)
 
@@ -525,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def manifest(outcomes: dict[str, dict]) -> None:
         write_manifest(jobs, outcomes, sources, args.profile, argv,
-                       results=args.book_dir / "results")
+                       results=args.book_dir / "results", book=args.book_dir)
 
     manifest({})
     outcome = run_jobs(jobs, n_workers=args.jobs, force=args.force, on_update=manifest)

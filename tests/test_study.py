@@ -159,3 +159,20 @@ def test_placeholders_fill_only_pages_never_executed(tmp_path):
     assert not any("/smic/" in w for w in written)
     page = nbformat.read(book / "datasets" / "casme2" / "10-MER-3DCNNST.ipynb", as_version=4)
     assert "not executed" in page.cells[0].source and "CASME II" in page.cells[0].source
+
+
+def test_manifest_names_pages_this_run_did_not_execute(tmp_path, monkeypatch):
+    book = tmp_path / "book"
+    selected = [j for j in _full_plan(book) if j.key.startswith("smic/") or j.key.startswith("summary/")]
+    earlier = next(j for j in _full_plan(book) if j.key == "samm/10-MER-3DCNNST")
+    Path(earlier.output).parent.mkdir(parents=True)
+    Path(earlier.output).write_text("{}")
+    earlier.marker.write_text(json.dumps({"fingerprint": "x", "run": "r", "finished": "2026-01-01"}))
+    study.write_placeholders(selected, book=book)
+    study.write_manifest(selected, {}, {}, "smoke", [], results=book / "results", book=book)
+    manifest = json.loads((book / "results" / "manifest.json").read_text())
+    others = {p["key"]: p for p in manifest["other_pages"]}
+    assert others["samm/10-MER-3DCNNST"]["status"] == "from an earlier run"
+    assert others["samm/10-MER-3DCNNST"]["finished"] == "2026-01-01"
+    assert others["casme2/00-overview"]["status"] == "not executed"
+    assert not any(k.startswith(("smic/", "summary/")) for k in others)
