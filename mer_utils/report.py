@@ -549,7 +549,6 @@ def _labels(clips) -> np.ndarray:
 def clips_summary(clips) -> pd.DataFrame:
     """Clips and subjects per class of a ClipSet, with the tensor shape."""
     out = class_table(clips.rows)
-    out.attrs["shape"] = tuple(clips.X.shape)
     out.columns.name = f"tensor {tuple(clips.X.shape)}"
     return out
 
