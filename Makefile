@@ -36,7 +36,7 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean-book:
-	rm -rf _build book/datasets book/results book/generated
+	rm -rf _build book/datasets book/summary book/results book/generated
 
 clean: clean-book
 	rm -rf $(VENV) data/standins .cache

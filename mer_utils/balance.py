@@ -92,3 +92,25 @@ def smote(X: np.ndarray, y: np.ndarray, seed: int, k_neighbors: int = 5
     X_out, y_out = np.concatenate(X_parts), np.concatenate(y_parts)
     info["counts_after"] = class_counts(y_out, n_classes)
     return X_out, y_out, info
+
+
+def balancing_counts(y: np.ndarray, factor: int, seed: int, n_classes: int = 3,
+                     X: np.ndarray | None = None) -> dict:
+    """Training clips per class as each balancing step leaves one training part ``y``.
+
+    ``factor`` is the augmentation factor (every class grows alike, so the counts follow without
+    augmenting); SMOTE is run on ``X`` when given (its counts and the k it could use), else its
+    counts are those of :func:`smote`'s target (every class up to the majority). Returns
+    ``{"training part", "after augmentation", "after SMOTE", "smote_k", "class weights"}``.
+    """
+    y = np.asarray(y, dtype=int)
+    before = class_counts(y, n_classes)
+    if X is not None:
+        _, y_smote, info = smote(X, y, seed)
+        after_smote, k = class_counts(y_smote, n_classes), info["k_used"]
+    else:
+        after_smote, k = [max(before) if n else 0 for n in before], None
+    return {"training part": before,
+            "after augmentation": [n * int(factor) for n in before],
+            "after SMOTE": after_smote, "smote_k": k,
+            "class weights": [round(w, 3) for w in class_weights(y, n_classes).values()]}

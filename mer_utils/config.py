@@ -7,6 +7,7 @@ file                   what it holds
 ``datasets.yaml``      per dataset: display name, default folder name, on-disk layout facts
 ``profiles.yaml``      run profiles (``smoke``, ``quick``, ``paper``): sizes, epochs, ...
 ``variants.yaml``      the paper's four variants as switches (augment, SMOTE, class weights)
+``protocols.yaml``     the evaluation protocols (split kind, repeated or not)
 ``grid.yaml``          which notebooks run for which datasets / variants / protocols
 ``reference.yaml``     the paper's reported numbers (Tables 1-4), labelled as reported
 =====================  =====================================================================
@@ -22,8 +23,17 @@ import yaml
 CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
 """The three classes of the paper, in the fixed order used for one-hot labels and tables."""
 
-DATASETS: tuple[str, ...] = ("casme2", "samm", "smic", "casme_sq")
-"""Dataset keys, in the order of the paper's book chapters."""
+
+
+def class_codes(labels) -> "np.ndarray":
+    """Class names (``negative``...) -> integer codes 0, 1, 2 in :data:`CLASSES` order."""
+    import numpy as np
+
+    index = {c: i for i, c in enumerate(CLASSES)}
+    try:
+        return np.array([index[label] for label in labels], dtype=int)
+    except KeyError as err:
+        raise ValueError(f"unknown class {err.args[0]!r}; classes are {CLASSES}") from None
 
 
 @functools.cache
@@ -44,6 +54,11 @@ def profile(name: str) -> dict:
     return dict(profiles[name])
 
 
+def methods() -> dict[str, dict]:
+    """Every method of ``variants.yaml`` (the paper's variants, then the baseline), in order."""
+    return {name: dict(entry) for name, entry in load("variants").items()}
+
+
 def variant(name: str) -> dict:
     """Return the switches of variant ``name`` (e.g. ``MER-DA3DCNNST``) from ``variants.yaml``."""
     variants = load("variants")
@@ -58,3 +73,8 @@ def dataset_info(name: str) -> dict:
     if name not in info:
         raise KeyError(f"unknown dataset {name!r}; datasets.yaml defines {list(info)}")
     return dict(info[name])
+
+
+DATASETS: tuple[str, ...] = tuple(load("datasets"))
+"""Dataset keys in the book's order: the rows of ``datasets.yaml``, the registry of the dataset
+plug-ins (:mod:`mer_utils.datasets`)."""

@@ -37,11 +37,29 @@ Crop, resize, gray
     result as the paper's order (mask, crop, resize, gray) up to rounding, at a third of the
     work (masks are black in every channel and gray conversion is a per-pixel weighted sum).
 
+Key frames for the optical-flow baseline (:mod:`mer_utils.flow`)
+    Beside the clip tensor, every kept clip yields two key frames, its onset and its apex
+    (:attr:`ClipSet.keyframes`, uint8 (n, 2, K, K), K = ``keyframe_size``, default
+    :data:`KEYFRAME_SIZE`), and the onset frame's 68 landmarks in key-frame pixel coordinates
+    (:attr:`ClipSet.landmarks`, float32 (n, 68, 2) of x, y). The onset is the first sampled
+    frame (already decoded); the apex is chosen by :func:`apex_position` (the coded apex, or
+    the middle frame of the clip when the apex is unknown, e.g. in SMIC, which has no apex
+    codes; the choice is the row's ``apex_rule``: ``"coded"`` or ``"middle"``) and decoded only
+    when it is not one of the sampled frames. Both key frames are cropped with the onset
+    frame's box (in the default mode: the clip's one box) grown by :data:`CROP_MARGIN`,
+    exactly like the CNN frames, resized to K x K with ``cv2.INTER_AREA``, and masked with the
+    UNION of the onset's and the apex's eye and mouth polygons, applied to BOTH frames: the
+    black regions are identical in the two frames, so the masks themselves (which follow the
+    eyes and lips as they move) produce no flow. The apex landmarks are computed on the apex
+    frame itself (never interpolated).
+
 Cache
     ``preprocess(..., cache_dir=...)`` stores the result as ONE file
     ``cache_dir/<dataset>-<key>.npz`` written through :func:`mer_utils.atomic.save_npz`.
     The key is the SHA-256 of the preprocessing parameters, :data:`ALGORITHM_VERSION`, the
-    row table, every frame reference and the path, size and mtime (ns) of every file read. A
+    row table, every frame reference and the path, size and mtime (ns) of every file read
+    (the sampled frames and the apex frame). The file holds the clips, the key frames, the
+    landmarks and the rows (with ``apex_rule``); a file without any of them is rejected. A
     changed parameter or input file gives a new key; an unreadable, truncated or inconsistent
     cache file is logged as a warning and rebuilt.
 """
@@ -56,7 +74,7 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -67,8 +85,15 @@ from mer_utils import atomic
 
 log = logging.getLogger(__name__)
 
-ALGORITHM_VERSION = 1
-"""Bump when the algorithm changes its output: old cache files then stop matching."""
+ALGORITHM_VERSION = 2
+"""Bump when the algorithm changes its output: old cache files then stop matching.
+(2: key frames, onset landmarks and ``apex_rule`` added to the output.)"""
+
+KEYFRAME_SIZE = 128
+"""Default side (pixels) of the onset/apex key frames of :attr:`ClipSet.keyframes`."""
+
+APEX_RULES = ("coded", "middle")
+"""Values of the rows' ``apex_rule`` column (see :func:`apex_position`)."""
 
 CROP_MARGIN = 0.15
 """The face crop is the dlib box grown by this fraction of its side on each side."""
@@ -85,7 +110,10 @@ MOUTH_OUTER = tuple(range(48, 60))
 MASK_GROUPS: tuple[tuple[int, ...], ...] = (EYE_RIGHT, EYE_LEFT, MOUTH_OUTER)
 """Landmark index groups (iBUG 68-point scheme) masked black: both eyes and the outer lips."""
 
-ROW_COLUMNS = ("dataset", "subject", "clip", "label", "emotion", "onset", "apex", "offset")
+TABLE_COLUMNS = ("dataset", "subject", "clip", "label", "emotion", "onset", "apex", "offset")
+"""Columns copied from the loader table into :attr:`ClipSet.rows`."""
+ROW_COLUMNS = (*TABLE_COLUMNS, "apex_rule")
+"""Columns of :attr:`ClipSet.rows`: the loader's, plus ``apex_rule`` (``"coded"`` / ``"middle"``)."""
 EXCLUDED_COLUMNS = ("subject", "clip", "file", "reason")
 _INT_COLUMNS = ("onset", "apex", "offset")
 _STEP_NAMES = ("raw", "landmarks", "masked", "cropped", "final")
@@ -154,10 +182,15 @@ def mask_polygons(points: np.ndarray) -> list[np.ndarray]:
 
 
 def apply_masks(image: np.ndarray, polygons: Sequence[np.ndarray], offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """Return a copy of ``image`` with ``polygons`` filled black (polygons shifted by -offset)."""
+    """Return a copy of ``image`` with ``polygons`` filled black (polygons shifted by -offset).
+
+    Each polygon is filled on its own, so overlapping polygons black out their union
+    (one ``cv2.fillPoly`` call with several polygons would apply the even-odd rule and leave
+    their overlap unfilled).
+    """
     out = image.copy()
-    shifted = [(p - np.asarray(offset, dtype=np.int32)).astype(np.int32) for p in polygons]
-    cv2.fillPoly(out, shifted, 0, lineType=cv2.LINE_8)
+    for p in polygons:
+        cv2.fillPoly(out, [(p - np.asarray(offset, dtype=np.int32)).astype(np.int32)], 0, lineType=cv2.LINE_8)
     return out
 
 
@@ -267,14 +300,111 @@ def clip_landmarks(grays: Sequence[np.ndarray], boxes: Sequence[Box], every: int
     return out
 
 
+def apex_position(row, n_frames_in_clip: int) -> tuple[int, str]:
+    """Return ``(index, rule)``: the apex frame's 0-based position in the clip's frame list.
+
+    ``row`` is a loader-table or ClipSet row (anything with ``.get``: ``onset``, ``apex``,
+    ``offset`` frame numbers, possibly missing). ``rule`` is ``"coded"`` when the coded apex
+    is used: it is known and lies between onset and offset (and inside the ``n_frames_in_clip``
+    frames onset..offset); otherwise ``"middle"`` and the index is ``n_frames_in_clip // 2``,
+    the middle frame. SMIC has no apex codes, so every SMIC clip gets ``"middle"``; elsewhere a
+    missing (CASME II ``'/'``) or out-of-range apex does. This is the one place the study
+    chooses the apex frame (stage 1's key frames and the stage-1 figure use it).
+    """
+    n = int(n_frames_in_clip)
+    if n < 1:
+        raise ValueError("a clip needs at least one frame")
+    apex, onset, offset = (row.get(k) for k in ("apex", "onset", "offset"))
+    if _known(apex) and _known(onset):
+        apex, onset = int(apex), int(onset)
+        inside = onset <= apex and (not _known(offset) or apex <= int(offset))
+        if inside and apex - onset < n:
+            return apex - onset, "coded"
+    return n // 2, "middle"
+
+
+def _known(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def keyframe_pair(onset_gray: np.ndarray, apex_gray: np.ndarray, box: Box, size: int,
+                  onset_points: np.ndarray, apex_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the key frames uint8 (2, size, size) and the onset landmarks in their coordinates.
+
+    Both frames are cropped to ``box`` grown by :data:`CROP_MARGIN` (as :func:`face_frame`
+    does), masked with the UNION of the onset's and the apex's eye/mouth polygons (the same
+    black regions in both frames, so the masks produce no flow), and resized to
+    ``size x size`` with ``cv2.INTER_AREA``. The landmarks (float32 (68, 2), x, y) are mapped
+    with the resize's pixel-centre convention: ``x' = (x - left + 0.5) * size / width - 0.5``.
+    """
+    region = crop_box(box)
+    polygons = mask_polygons(onset_points) + mask_polygons(apex_points)
+    pair = np.stack([cv2.resize(apply_masks(crop(g, region), polygons, offset=region[:2]), (size, size),
+                                interpolation=cv2.INTER_AREA) for g in (onset_gray, apex_gray)])
+    scale = np.array([size / (region[2] - region[0]), size / (region[3] - region[1])])
+    points = (np.asarray(onset_points, np.float64) - np.array(region[:2]) + 0.5) * scale - 0.5
+    return pair, points.astype(np.float32)
+
+
+class ClipOutput(NamedTuple):
+    """Stage-1 output of one clip (see :func:`process_clip_full`)."""
+
+    frames: np.ndarray
+    """uint8 (n_frames, size, size, 1): the CNN's clip tensor."""
+    keyframes: np.ndarray
+    """uint8 (2, K, K): onset and apex key frames (union masks)."""
+    landmarks: np.ndarray
+    """float32 (68, 2): the onset frame's landmarks in key-frame pixels (x, y)."""
+
+
+def process_clip_full(refs: Sequence[str], size: int, n_frames: int, apex_index: int | None = None,
+                      keyframe_size: int = KEYFRAME_SIZE, detect_every_frame: bool = False,
+                      landmark_every: int = 1) -> ClipOutput | None:
+    """Return one clip's frames, key frames and onset landmarks, or ``None`` without a face.
+
+    ``refs`` are the clip's onset..offset frame references; only the sampled ones are decoded
+    (with :func:`mer_utils.datasets.read_frames`, which raises ``DatasetError`` naming a
+    corrupt file), plus the apex frame ``refs[apex_index]`` when it is not among them
+    (``apex_index`` None: the middle frame). The key frames use the onset's box (the clip's
+    one box in the default mode; with ``detect_every_frame`` also the onset's, so that both
+    key frames share one coordinate frame). The apex landmarks are reused when the apex is a
+    sampled frame whose landmarks were computed in that box, else computed on the apex frame.
+    """
+    from mer_utils import datasets
+
+    clip = _sampled_clip(refs, size, n_frames, detect_every_frame, landmark_every)
+    if clip is None:
+        return None
+    frames, picked, decoded, boxes, points = clip
+    apex_index = len(refs) // 2 if apex_index is None else int(apex_index)
+    apex_ref = refs[apex_index]
+    if apex_ref not in decoded:
+        decoded[apex_ref] = to_gray(datasets.read_frames([apex_ref])[0])
+    box = boxes[0]
+    computed = [t for t in landmark_frames(len(picked), landmark_every)
+                if picked[t] == apex_ref and boxes[t] == box]
+    apex_points = points[computed[0]] if computed else landmarks(decoded[apex_ref], box)
+    pair, onset_points = keyframe_pair(decoded[picked[0]], decoded[apex_ref], box, keyframe_size,
+                                       points[0], apex_points)
+    return ClipOutput(frames, pair, onset_points)
+
+
 def process_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_frame: bool = False,
                  landmark_every: int = 1) -> np.ndarray | None:
     """Return one clip as uint8 (n_frames, size, size, 1), or ``None`` when no face is found.
 
     ``refs`` are the clip's onset..offset frame references; only the sampled ones are decoded
     (with :func:`mer_utils.datasets.read_frames`, which raises ``DatasetError`` naming a
-    corrupt file).
+    corrupt file). The clip tensor only; :func:`process_clip_full` also makes the key frames.
     """
+    clip = _sampled_clip(refs, size, n_frames, detect_every_frame, landmark_every)
+    return None if clip is None else clip[0]
+
+
+def _sampled_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_frame: bool,
+                  landmark_every: int):
+    """The clip tensor and what the key frames reuse: (frames, picked refs, decoded gray frames
+    by ref, boxes, landmarks per sampled frame), or None when no face is found."""
     from mer_utils import datasets
 
     picked = [refs[i] for i in sample_indices(len(refs), n_frames)]
@@ -285,7 +415,13 @@ def process_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_fra
     if boxes is None:
         return None
     points = clip_landmarks(grays, boxes, landmark_every)
-    return np.stack([face_frame(g, b, size, p) for g, b, p in zip(grays, boxes, points)])[..., None]
+    frames = np.stack([face_frame(g, b, size, p) for g, b, p in zip(grays, boxes, points)])[..., None]
+    return frames, picked, decoded, boxes, points
+
+
+def _clip_job(job: tuple[list[str], int], **kw) -> ClipOutput | None:
+    refs, apex_index = job
+    return process_clip_full(refs, apex_index=apex_index, **kw)
 
 
 # ----------------------------------------------------------------------------- the stage
@@ -294,9 +430,11 @@ class ClipSet:
     """Stage-1 output of one table: clip tensors with their rows and the excluded clips.
 
     ``X`` uint8 (n, n_frames, size, size, 1); ``rows`` (dataset, subject, clip, label,
-    emotion, onset, apex, offset) aligned with ``X``, index 0..n-1; ``excluded`` (subject,
-    clip, file, reason); ``params`` the preprocessing parameters; ``from_cache`` whether the
-    result was read from the cache file.
+    emotion, onset, apex, offset, apex_rule) aligned with ``X``, index 0..n-1; ``excluded``
+    (subject, clip, file, reason); ``params`` the preprocessing parameters; ``from_cache``
+    whether the result was read from the cache file; ``keyframes`` and ``landmarks`` the
+    onset/apex key frames and the onset landmarks of every kept clip, aligned with ``X`` (see
+    the module docstring).
     """
 
     X: np.ndarray
@@ -307,9 +445,15 @@ class ClipSet:
     source: dict = field(default_factory=dict)
     """Where the clips were read: ``root`` (dataset folder) and ``annotation`` (file name),
     filled by :func:`load_clips` for the result records."""
+    keyframes: np.ndarray | None = None
+    """uint8 (n, 2, K, K): onset and apex key frames, gray, cropped like ``X``, masked with the
+    union of both frames' eye/mouth polygons (K = ``params["keyframe_size"]``)."""
+    landmarks: np.ndarray | None = None
+    """float32 (n, 68, 2): the onset frame's 68 dlib landmarks (x, y) in key-frame pixels."""
 
 
-def stage_params(size: int, n_frames: int, detect_every_frame: bool = False, landmark_every: int = 1) -> dict:
+def stage_params(size: int, n_frames: int, detect_every_frame: bool = False, landmark_every: int = 1,
+                 keyframe_size: int = KEYFRAME_SIZE) -> dict:
     """Return the parameter dict that identifies a preprocessing run (stored in ClipSet.params)."""
     return {
         "version": ALGORITHM_VERSION,
@@ -322,12 +466,15 @@ def stage_params(size: int, n_frames: int, detect_every_frame: bool = False, lan
         "detect_every_frame": bool(detect_every_frame),
         "landmark_every": int(landmark_every),
         "sampling": "linspace-round over onset..offset",
+        "keyframe_size": int(keyframe_size),
+        "keyframes": "onset (sampled frame 0) and apex (coded apex, else middle frame), "
+                     "onset box, union of both frames' eye/mouth masks on both",
     }
 
 
 def preprocess(table: pd.DataFrame, size: int, n_frames: int, cache_dir: str | os.PathLike | None = None,
                progress: bool = False, workers: int = 1, detect_every_frame: bool = False,
-               landmark_every: int = 1) -> ClipSet:
+               landmark_every: int = 1, keyframe_size: int = KEYFRAME_SIZE) -> ClipSet:
     """Run stage 1 on every clip of a loader table (see the module docstring for the method).
 
     ``table`` is a :func:`mer_utils.datasets.load` DataFrame. Returns a :class:`ClipSet`.
@@ -336,12 +483,14 @@ def preprocess(table: pd.DataFrame, size: int, n_frames: int, cache_dir: str | o
     not use it in a process whose TensorFlow has already started). ``detect_every_frame`` runs the face
     detector on every sampled frame instead of once per clip (slower; for comparison).
     ``landmark_every=k`` computes landmarks on every k-th sampled frame (and the last) and
-    interpolates them in between (``1``: every frame, the default).
+    interpolates them in between (``1``: every frame, the default). ``keyframe_size`` is the
+    side of the onset/apex key frames (:attr:`ClipSet.keyframes`).
     A corrupt frame raises ``DatasetError`` naming the file.
     """
-    if size < 1 or n_frames < 1:
-        raise ValueError(f"size and n_frames must be positive, got size={size}, n_frames={n_frames}")
-    params = stage_params(size, n_frames, detect_every_frame, landmark_every)
+    if size < 1 or n_frames < 1 or keyframe_size < 1:
+        raise ValueError(f"size, n_frames and keyframe_size must be positive, got size={size}, "
+                         f"n_frames={n_frames}, keyframe_size={keyframe_size}")
+    params = stage_params(size, n_frames, detect_every_frame, landmark_every, keyframe_size)
     landmark_frames(n_frames, landmark_every)  # validates landmark_every before any work
     path = None
     if cache_dir is not None:
@@ -358,48 +507,71 @@ def preprocess(table: pd.DataFrame, size: int, n_frames: int, cache_dir: str | o
 
 
 def load_clips(dataset: str, dataset_dir: str | os.PathLike, profile: str | dict,
-               cache_dir: str | os.PathLike | None = None, progress: bool = False) -> ClipSet:
-    """Load dataset ``dataset`` from ``dataset_dir`` and run stage 1 with a profile's size and
-    frame count (``profile`` is a name from ``profiles.yaml`` or the profile dict itself).
+               cache_dir: str | os.PathLike | None = None, progress: bool = False,
+               annotation: str | os.PathLike | None = None) -> ClipSet:
+    """Load dataset ``dataset`` from ``dataset_dir`` (``annotation``: the annotation file, when
+    the folder holds several) and run stage 1 with a profile's settings (:func:`for_profile`).
 
     This is what the later pages call; with the same ``cache_dir`` it reads the cache file the
     stage-1 page wrote.
     """
-    from mer_utils import config, datasets
+    from mer_utils import datasets
+
+    table = datasets.load(dataset, dataset_dir, annotation=annotation)
+    return for_profile(table, profile, cache_dir=cache_dir, progress=progress,
+                       dataset_dir=dataset_dir)
+
+
+def for_profile(table: pd.DataFrame, profile: str | dict, cache_dir: str | os.PathLike | None = None,
+                progress: bool = False, dataset_dir: str | os.PathLike | None = None) -> ClipSet:
+    """Stage 1 on a loaded table with a profile's frame size, frame count and key-frame size
+    (``profile`` is a name from ``profiles.yaml`` or the profile dict; its optional
+    ``keyframe_size`` defaults to :data:`KEYFRAME_SIZE`). The stage-1 page and :func:`load_clips`
+    both call it, so they share one cache file."""
+    from mer_utils import config
 
     prof = config.profile(profile) if isinstance(profile, str) else profile
-    table = datasets.load(dataset, dataset_dir)
-    clips = preprocess(table, prof["size"], prof["n_frames"], cache_dir=cache_dir, progress=progress)
-    annotation = table.attrs["report"].get("annotation") or table.attrs["report"].get("frames_from")
-    clips.source = {"root": str(dataset_dir), "annotation": Path(str(annotation)).name}
+    clips = preprocess(table, prof["size"], prof["n_frames"], cache_dir=cache_dir, progress=progress,
+                       keyframe_size=prof.get("keyframe_size", KEYFRAME_SIZE))
+    report = table.attrs.get("report", {})
+    annotation = report.get("annotation") or report.get("frames_from") or ""
+    clips.source = {"root": str(dataset_dir or report.get("frames_from", "")),
+                    "annotation": Path(str(annotation)).name}
     return clips
 
 
 def _compute(table: pd.DataFrame, params: dict, progress: bool, workers: int) -> ClipSet:
-    size, n_frames = params["size"], params["n_frames"]
-    jobs = [list(refs) for refs in table["frames"]]
-    worker = functools.partial(process_clip, size=size, n_frames=n_frames,
+    size, n_frames, k = params["size"], params["n_frames"], params["keyframe_size"]
+    refs_list = [list(refs) for refs in table["frames"]]
+    apexes = [apex_position(row, len(refs)) for (_, row), refs in zip(table.iterrows(), refs_list)]
+    jobs = [(refs, index) for refs, (index, _) in zip(refs_list, apexes)]
+    worker = functools.partial(_clip_job, size=size, n_frames=n_frames, keyframe_size=k,
                                detect_every_frame=params["detect_every_frame"],
                                landmark_every=params["landmark_every"])
     results = _run_clips(worker, jobs, progress, workers)
     kept, excluded = [], []
-    for (_, row), refs, clip in zip(table.iterrows(), jobs, results):
-        if clip is None:
+    for (_, row), refs, (_, rule), out in zip(table.iterrows(), refs_list, apexes, results):
+        if out is None:
             reason = f"no frontal face in any of the {n_frames} sampled frames"
             log.warning("stage 1: excluded %s/%s (%s): %s", row["subject"], row["clip"], refs[0], reason)
             excluded.append({"subject": row["subject"], "clip": row["clip"], "file": refs[0], "reason": reason})
         else:
-            kept.append((row, clip))
-    X = (np.stack([c for _, c in kept]) if kept
-         else np.zeros((0, n_frames, size, size, 1), dtype=np.uint8))
-    rows = _rows_frame([{c: _plain(r[c]) for c in ROW_COLUMNS} for r, _ in kept])
-    return ClipSet(X=X, rows=rows, excluded=_excluded_frame(excluded), params=params, from_cache=False)
+            kept.append(({**{c: _plain(row[c]) for c in TABLE_COLUMNS}, "apex_rule": rule}, out))
+    if kept:
+        X, keyframes, points = (np.stack([o[i] for _, o in kept]) for i in range(3))
+    else:
+        X = np.zeros((0, n_frames, size, size, 1), dtype=np.uint8)
+        keyframes = np.zeros((0, 2, k, k), dtype=np.uint8)
+        points = np.zeros((0, 68, 2), dtype=np.float32)
+    rows = _rows_frame([r for r, _ in kept])
+    return ClipSet(X=X, rows=rows, excluded=_excluded_frame(excluded), params=params, from_cache=False,
+                   keyframes=keyframes, landmarks=points)
 
 
-def _run_clips(worker, jobs: list[list[str]], progress: bool, workers: int) -> list[np.ndarray | None]:
+def _run_clips(worker, jobs: list, progress: bool, workers: int) -> list:
     bar = functools.partial(tqdm, total=len(jobs), desc="stage 1", unit="clip", disable=not progress)
     if workers <= 1 or len(jobs) < 2:
-        return [worker(refs) for refs in bar(jobs)]
+        return [worker(job) for job in bar(jobs)]
     _detector(), _predictor()  # load once in the parent; forked workers inherit them
     import multiprocessing
 
@@ -451,16 +623,17 @@ def _file_of(ref: str) -> str:
 def cache_key(table: pd.DataFrame, params: dict) -> str:
     """Return the SHA-256 hex key of a stage-1 run: params, rows, frame refs and file stats.
 
-    Every frame reference is hashed; the files actually read (the sampled frames, or a video)
-    are hashed with their size and mtime in nanoseconds.
+    Every frame reference is hashed; the files actually read (the sampled frames and the apex
+    frame, or a video) are hashed with their size and mtime in nanoseconds.
     """
     h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     stats: dict[str, tuple[int, int]] = {}
     for _, row in table.iterrows():
         refs = [str(r) for r in row["frames"]]
-        h.update(json.dumps([_plain(row[c]) for c in ROW_COLUMNS], default=str).encode())
+        h.update(json.dumps([_plain(row[c]) for c in TABLE_COLUMNS], default=str).encode())
         h.update(json.dumps(refs).encode())
-        for i in sample_indices(len(refs), params["n_frames"]):
+        apex, _ = apex_position(row, len(refs))
+        for i in [*sample_indices(len(refs), params["n_frames"]), apex]:
             name = _file_of(refs[i])
             if name not in stats:
                 try:
@@ -479,6 +652,8 @@ def _write_cache(path: Path, clips: ClipSet) -> None:
     atomic.save_npz(
         path,
         X=clips.X,
+        keyframes=clips.keyframes,
+        landmarks=clips.landmarks,
         rows=np.array(json.dumps([{c: _plain(v) for c, v in r.items()} for r in clips.rows.to_dict("records")])),
         excluded=np.array(json.dumps(clips.excluded.to_dict(orient="records"))),
         params=np.array(json.dumps(clips.params, sort_keys=True)),
@@ -491,17 +666,27 @@ def _read_cache(path: Path, params: dict) -> ClipSet | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            X = npz["X"]
-            rows = _rows_frame(json.loads(str(npz["rows"])))
+            X, keyframes, points = npz["X"], npz["keyframes"], npz["landmarks"]
+            records = json.loads(str(npz["rows"]))
+            rows = _rows_frame(records)
             excluded = _excluded_frame(json.loads(str(npz["excluded"])))
             stored = json.loads(str(npz["params"]))
-        expected = (len(rows), params["n_frames"], params["size"], params["size"], 1)
+        n, k = len(rows), params["keyframe_size"]
+        expected = (n, params["n_frames"], params["size"], params["size"], 1)
         if stored != params or X.dtype != np.uint8 or X.shape != expected:
             raise ValueError(f"X {X.dtype}{X.shape} / params do not match the expected {expected}")
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        if keyframes.dtype != np.uint8 or keyframes.shape != (n, 2, k, k):
+            raise ValueError(f"keyframes {keyframes.dtype}{keyframes.shape}, expected uint8{(n, 2, k, k)}")
+        if points.dtype != np.float32 or points.shape != (n, 68, 2):
+            raise ValueError(f"landmarks {points.dtype}{points.shape}, expected float32{(n, 68, 2)}")
+        rules = [r.get("apex_rule") for r in records]
+        if any(rule not in APEX_RULES for rule in rules):
+            raise ValueError(f"rows without a valid apex_rule ({sorted(set(map(str, rules)))})")
+    except (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile) as err:
         log.warning("stage 1: cache file %s is unusable (%s: %s); rebuilding it", path, type(err).__name__, err)
         return None
-    return ClipSet(X=X, rows=rows, excluded=excluded, params=params, from_cache=True)
+    return ClipSet(X=X, rows=rows, excluded=excluded, params=params, from_cache=True,
+                   keyframes=keyframes, landmarks=points)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -510,14 +695,10 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _show_frame(table_row: pd.Series) -> str:
-    """Return the apex frame reference of a row (the middle frame when apex is unknown)."""
+    """Return the apex frame reference of a row (:func:`apex_position`: the coded apex, or the
+    middle frame when the apex is unknown)."""
     frames = list(table_row["frames"])
-    apex, onset = table_row.get("apex"), table_row.get("onset")
-    if apex is not None and not pd.isna(apex) and onset is not None and not pd.isna(onset):
-        i = int(apex) - int(onset)
-        if 0 <= i < len(frames):
-            return frames[i]
-    return frames[len(frames) // 2]
+    return frames[apex_position(table_row, len(frames))[0]]
 
 
 def figure_pipeline(table: pd.DataFrame, classes: Iterable[str] | None = None, size: int = 128,

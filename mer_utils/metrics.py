@@ -16,8 +16,15 @@ class is exactly the MEGC 2019 definition of UF1 and UAR (TP/FP/FN summed over a
   three classes (an absent class scoring 0), so f1_macro and uf1 can differ only in that case.
 - Majority-class baseline: predict, in every fold, the class most frequent in that fold's
   *training* part (ties: the first in CLASSES order), scored like the model.
+
+:func:`from_confusion` computes the same scores from confusion matrices (also from a stack of
+them, as the bootstrap in :mod:`mer_utils.intervals` needs), and :func:`smallest_test_size`
+answers a question a reader of any accuracy table can ask: how many test samples must there
+have been for this percentage to be printed?
 """
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
@@ -116,3 +123,53 @@ def _check(y_true, y_pred, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         if y.min() < 0 or y.max() >= n_classes:
             raise ValueError(f"{name} labels must be in 0..{n_classes - 1}")
     return y_true, y_pred
+
+
+SCORES: tuple[str, ...] = ("accuracy", "f1_macro", "f1_weighted", "uf1", "uar")
+"""The scores :func:`from_confusion` computes."""
+
+
+def from_confusion(cm: np.ndarray) -> dict[str, np.ndarray | float]:
+    """Scores of confusion matrices ``cm`` (..., K, K), rows true, columns predicted.
+
+    Returns :data:`SCORES` with the definitions of :func:`summarize`: ``f1_macro`` averages
+    over all K classes (an absent class scoring 0, as scikit-learn with ``zero_division=0``),
+    ``f1_weighted`` weights each class's F1 by its number of true clips, ``uf1`` and ``uar``
+    average over the classes present in the ground truth. A stack of matrices gives arrays.
+    """
+    cm = np.asarray(cm, dtype=float)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    support = cm.sum(axis=-1)
+    predicted = cm.sum(axis=-2)
+    total = support.sum(axis=-1)
+    denom = support + predicted  # = 2TP + FP + FN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
+        present = support > 0
+        out = {
+            "accuracy": tp.sum(axis=-1) / total,
+            "f1_macro": f1.mean(axis=-1),
+            "f1_weighted": (f1 * support).sum(axis=-1) / total,
+            "uf1": np.where(present, f1, 0.0).sum(axis=-1) / present.sum(axis=-1),
+            "uar": np.where(present, tp / np.where(present, support, 1), 0.0).sum(axis=-1)
+            / present.sum(axis=-1),
+        }
+    return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
+
+
+def smallest_test_size(percent: float, decimals: int = 2, limit: int = 100_000) -> tuple[int, int]:
+    """The smallest number of test samples n (and correct ones k) for which k/n, printed as a
+    percentage with ``decimals`` decimals, reads ``percent``.
+
+    An accuracy printed as 89.98 % can only come from k correct out of n test samples with
+    89.975 <= 100 k / n < 89.985; the smallest such n is 409 (368/409). Exact rational
+    arithmetic, so no float rounding decides a borderline case (half-up rounding assumed).
+    """
+    half = Fraction(1, 2 * 10**decimals)
+    target = Fraction(str(percent))
+    lo, hi = (target - half) / 100, (target + half) / 100
+    for n in range(1, limit + 1):
+        k = -((-lo.numerator * n) // lo.denominator)  # ceil(lo * n)
+        if k <= n and Fraction(k, n) < hi:
+            return n, k
+    raise ValueError(f"no test size up to {limit} prints {percent} %")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import platform
 
 import numpy as np
 
@@ -178,3 +179,34 @@ def _state_variables(model) -> list:
 
 def _one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[np.asarray(y, dtype=int)]
+
+
+def device_info() -> dict:
+    """Which device trains: ``{"kind": "gpu", "name": ..., "count": n}`` when TensorFlow sees
+    GPUs, else ``{"kind": "cpu", "name": <CPU model>, "count": <cores>}`` (stored per record)."""
+    import os
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return {"kind": "gpu", "name": details.get("device_name", gpus[0].name), "count": len(gpus)}
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    return {"kind": "cpu", "name": name, "count": os.cpu_count() or 1}
+
+
+def layer_table(profile: dict) -> list[dict]:
+    """Every layer of the 3D CNN as built for ``profile``: name, type, output shape, weights."""
+    shape = (profile["n_frames"], profile["size"], profile["size"], 1)
+    model = model_for_profile(shape, profile)
+    rows = [{"layer": layer.name, "type": type(layer).__name__,
+             "output shape": str(tuple(layer.output.shape[1:])),
+             "weights": int(layer.count_params())} for layer in model.layers]
+    rows.append({"layer": "total", "type": "", "output shape": "", "weights": int(model.count_params())})
+    return rows

@@ -1,65 +1,179 @@
 """Synthetic stand-ins for the four micro-expression datasets, in their real on-disk layouts.
 
-The licensed datasets (CASME II, SAMM, SMIC, CAS(ME)^2) may not be redistributed, so the study's
-default run reads stand-ins that this module generates. Each stand-in is written in exactly the
-folder layout and annotation-file format that :mod:`mer_utils.datasets` reads from a licensed
-copy (spreadsheets included, with the real files' quirks), so the very same loader code runs on
-both. What a stand-in is:
+The licensed datasets (CASME II, SAMM, SMIC-HS, CAS(ME)^2) may not be redistributed, so the
+study's default run reads stand-ins that this module generates. Each stand-in is written in
+exactly the folder layout and annotation-file format that :mod:`mer_utils.datasets` reads from a
+licensed copy (spreadsheets included, with the real files' quirks), so the very same loader code
+runs on both. What a stand-in is:
 
-* **Faces.** Every pseudo-subject is built from ``skimage.data.astronaut()`` (the one real face
-  photo a required package ships). Subjects differ visibly: face scale and position, in-plane
-  rotation, mirroring, gamma, skin-tone (per-channel gain), a lighting gradient across the
-  frame and a fixed skin-texture noise pattern. dlib's frontal detector and 68-point predictor
-  find the face in every frame (the landmarks of each subject are computed once, with dlib,
-  on its neutral face).
-* **Motion.** A clip is an onset -> apex -> offset sequence. The expression is a smooth local
-  displacement field (a sum of Gaussian bumps centred on landmark regions, applied with
-  ``cv2.remap``) scaled by a raised-cosine time profile that is 0 at onset and offset and 1 at
-  the apex. The field depends on the class and is zero inside the eye (landmarks 36-41, 42-47)
-  and outer-lip (48-59) polygons that stage 1 blacks out, fading in smoothly outside them:
+* **The real structure.** ``mer_utils/data/subjects.csv`` lists, for every subject of the real
+  datasets that has three-class micro-expressions, its folder name, its clips per class and (not
+  for SMIC) its clips' onset..offset lengths in frames. A stand-in has exactly these subjects,
+  these per-class counts and these lengths (assigned to the subject's clips at random, from the
+  seed), so the loaders give the official counts: CASME II 96/32/28 over 25 subjects, SAMM
+  92/26/15 over 28, SMIC-HS 70/51/43 over 16, CAS(ME)^2 21/8/9 over 9. SMIC has no onset/offset
+  codes and the table no lengths; **this study's choice** for SMIC-HS (100 fps) is
+  ``11 + round(47 x Beta(2, 3))`` frames (11-58 frames, mean about 30, i.e. 0.1-0.6 s). Original
+  labels follow the real files (CASME II negative = 63 disgust, 27 repression, 4 sadness, 2 fear;
+  SAMM negative = 57 Anger, 12 Contempt, 9 Disgust, 8 Fear, 6 Sadness), dealt at random.
+  Frame rates and real frame sizes are in ``datasets.yaml`` (``fps``, ``frame_size``: CASME II
+  200 fps 480x640 colour, SAMM 200 fps 1088x2040 gray, SMIC-HS 100 fps 480x640, CAS(ME)^2 30 fps
+  480x640); ``frame_scale`` scales the frame size, never the clips or subjects.
+* **Rows the loaders drop**, a few per dataset so that the drop paths stay exercised (the real
+  files have many more; the marker lists them): CASME II 8 'others' rows (2 of subject sub18,
+  who has only 'others', as in the real file, and one in each of the six largest subjects); SAMM
+  8 'Other' rows (2 of subject 025, who has only 'Other'); CAS(ME)^2 4 'others' micro rows (one
+  of subject s15, who has only that, and one in each of the three largest subjects) and one
+  macro-expression row per long video. Their frames are written too.
+* **Pseudo-subjects that differ as people do.** Every subject is made from
+  ``skimage.data.astronaut()`` (the one real face photo a required package ships), placed with
+  its own scale, in-plane rotation, mirroring and position, then given its own **face geometry**
+  by a smooth landmark-anchored warp (a Gaussian radial-basis interpolation of landmark moves:
+  face and jaw width, eye distance, brow height, nose length, chin length, mouth width, each up
+  to about 8 % of the inter-ocular distance) and its own **appearance** (gamma, skin tone,
+  a lighting gradient, a fixed skin-texture pattern, how visibly its skin wrinkles). dlib's
+  detector and 68-point predictor find the face on every subject (landmarks, box and masks of
+  each subject are computed once, with dlib, on its neutral face).
+* **Expression style per subject.** Each subject has, per class, its own combination of
+  FACS-like action units (AUs) and sides:
 
-  ==========  ===========================================================================
-  surprise    brows raised (region of landmarks 17-26); action units 1+2
-  negative    brows lowered and drawn together, nose wrinkled (27-35); action units 4+9
-  positive    cheeks raised, skin just outside the lip corners (48, 54) pulled out/up; 6+12
-  ==========  ===========================================================================
+  ==========  ==============================================================================
+  surprise    AU1+2 (50 %), AU1 inner brow raise only (20 %) or AU2 outer brow raise only
+              (30 %); sometimes (25 %) a slight jaw drop (AU26, the chin moves down)
+  negative    AU4 brow lowering (45 %), AU9 nose wrinkle (20 %) or both (35 %); sometimes an
+              upper-lip raise (AU10, 25 %) or lip-corner depression (AU15, 20 %)
+  positive    AU6+12 cheek raise and lip-corner pull (45 %), AU12 alone (40 %) or AU6 alone
+              (15 %); 20 % of subjects smile one-sidedly (AU12 on one side at a quarter)
+  ==========  ==============================================================================
 
-  The peak displacement is ``amplitude`` pixels at a frame height of 240 (scaled with the
-  frame height), times a random per-clip factor (0.7-1.3). 'others' clips (which the loaders
-  drop) move like a random class at half strength.
-* **Nuisances.** Every frame gets a global sub-pixel jitter (at most 1 px) and sensor noise
-  (Gaussian, sigma 2 grey levels); every clip a random gain/offset of its intensity (in
-  CAS(ME)^2, every long video, since its clips are cut from it).
-* **Classes.** About 15 % of the rows carry the label each loader drops ('others', SAMM
-  'Other'; SMIC has no such folder); of the rest about 50 % negative, 25 % positive and 25 %
-  surprise, dealt round-robin over subjects so that every class appears in several subjects
-  and subject-grouped splits are possible.
+  plus a left/right bias (up to +-30 %), a gain (log-normal, mean 1, sigma 0.3: some people are
+  more expressive), an onset->apex share of the clip (0.25-0.6) and a time-profile shape (a
+  raised cosine to the power 0.6-1.7: broad or peaky apex). Every AU is a smooth displacement
+  field (Gaussian bumps centred on landmark regions, applied with ``cv2.remap``) and, like real
+  skin, a **FACS-like appearance change** that deepens with the expression: horizontal
+  forehead lines (AU1, AU2), a vertical furrow between the brows (AU4), lines across the nasal
+  bridge (AU9, AU10), crow's feet at the outer eye corners (AU6) and a deeper nasolabial fold
+  (AU12) -- ``_WRINKLE_GL_PER_PX`` grey levels per pixel of displacement at the apex times the
+  subject's wrinkle visibility (0.6-1.4), i.e. a few grey levels. Motion and wrinkles are zero
+  inside the eye (landmarks 36-41, 42-47) and outer-lip (48-59) polygons that stage 1 blacks
+  out, fading in smoothly outside them. Because style differs between people, recognising an
+  unseen subject is harder than recognising a new clip of a subject already seen.
+* **Realistic amplitude.** ``amplitude`` is the peak expression displacement in pixels on a
+  face whose dlib box is 200 px tall (:data:`REFERENCE_FACE_PX`); it is scaled to the actual
+  face, measured by dlib on the subject's neutral frame (the face is placed at about 0.42 x the
+  frame height; dlib's boxes come in steps: 216 or 259 px at 480 lines). A clip's peak is
+  ``amplitude x face/200 x subject gain x clip factor`` (clip factor 0.8-1.2); dropped
+  ('others') clips move at half strength and CAS(ME)^2 macro-expressions at four times.
+* **Nuisances.** A slow head drift (a smooth path of up to 1 px at 200 px over a clip; the
+  background stays still), blinks (15 % of clips, 0.10-0.16 s, inside the eye polygons only, so
+  stage 1's masks hide them), a per-frame illumination flicker (global gain, sd 1 %), a per-clip
+  exposure change (gain +-4 %, offset +-3 grey levels) and sensor noise (Gaussian, sd 2 grey
+  levels).
 * **Quirks** of the real files, written so the loaders are exercised on them: CASME II
-  subjects as text ('01') in some rows and numbers in others, one ApexFrame '/'; SAMM's 13
-  preamble rows, one apex outside onset..offset, one Offset Frame '?'; CAS(ME)^2's header-less
+  subjects as text ('01') in some rows and numbers in others, one ApexFrame '/' (sub04
+  EP12_01f, as in the real file); SAMM's 13 preamble rows, one apex outside onset..offset (a
+  clip of subject 028, as in the real v2 file), one Offset Frame '?'; CAS(ME)^2's header-less
   sheets, macro-expression rows (dropped by the loader), one micro row with offset 0 (its apex
   is exactly mid-clip, so apex + (apex - onset) is the true offset), video codes stored as text
   and as numbers; SMIC's unpadded subject folders. ``STANDIN.json`` lists them.
-* **Size.** Frames are ``frame_size`` (default 240x320, H x W): smaller than the real
-  datasets' 640x480 (or SAMM's 2040x1088) to keep generation and the book fast. Clips have
-  ``clip_frames`` frames (default 12-20; real clips at 200 fps are 24-141 frames long).
-  SAMM frames are grayscale JPEG, SMIC frames BMP, the others colour JPEG (quality 90).
+* **Files.** SAMM frames are grayscale JPEG, SMIC frames BMP, the others colour JPEG
+  (quality 90); workbooks carry fixed timestamps, so the same seed and parameters give
+  byte-identical files (also with several worker processes: every subject and clip draws from
+  its own seeded generator).
 
-A ``STANDIN.json`` marker (seed, parameters, generator version, expected class counts, the
-quirks written) is written LAST and atomically, so an interrupted generation is never taken for
-a complete one; while generating, a ``STANDIN.partial`` file marks the folder as a stand-in
-being written (so it may be deleted and regenerated, while a folder with neither file, e.g. a
-licensed copy, is never deleted).
+Parameters: ``frame_scale`` (quick profile 0.5: 240x320, SAMM 544x1020; paper profile 1.0),
+``amplitude`` (see the calibration below), and, for tests and the smoke profile only,
+``subjects`` (keep the N subjects with the most three-class clips, ties in table order) and
+``max_clip_frames`` (cap every clip's length; the apex moves with it).
+
+A ``STANDIN.json`` marker (seed, parameters, generator version, expected class counts, dropped
+rows, subjects and their styles, the quirks written) is written LAST and atomically, so an
+interrupted generation is never taken for a complete one; while generating, a
+``STANDIN.partial`` file marks the folder as a stand-in being written (so it may be deleted and
+regenerated, while a folder with neither file, e.g. a licensed copy, is never deleted).
 
 CAS(ME)^2 naming rule followed (the loader's, see :mod:`mer_utils.datasets`): the first sheet's
 participant number maps through sheet ``naming rule1`` (three columns: folder number, folder
-name, participant, e.g. ``15 | s15 | 1``) to the subject folder (``s15``);
-the expression name's stem (``disgust1`` of ``disgust1_2``) maps through sheet ``naming rule2``
-to a 4-digit video code (``0101``); the long video is ``rawpic/s15/15_0101<title>/`` (the title,
-e.g. ``disgustingteeth``, is part of the folder name only).
+name, participant, e.g. ``15 | s15 | 1``) to the subject folder (``s15``); the expression name's
+stem (``disgust1`` of ``disgust1_2``) maps through sheet ``naming rule2`` to a 4-digit video code
+(``0101``); the long video is ``rawpic/s15/15_0101<title>/`` (the title, e.g.
+``disgustingteeth``, is part of the folder name only).
+
+Calibration of ``amplitude``
+----------------------------
+``benchmarks/calibrate_standins.py`` (run on the 2-core machine, 27 minutes) generates the
+CASME II and SMIC stand-ins at the quick frame scale (0.5) for amplitudes of 1, 2, 3, 4, 6, 12
+and 24 px (on a 200 px face), runs stage 1 at the quick profile's ``size`` (32) and ``n_frames``
+(8), and evaluates the paper's best variant, MER-DACWB3DCNNST (augmentation x 2 and class
+weights; the quick profile's model and training: 8 epochs, batch 16, early stopping on the
+validation loss) under two 5-fold cross-validations: ``subject`` (``StratifiedGroupKFold`` over
+subjects: the test subjects are unseen) and ``clip`` (``StratifiedKFold`` over clips: the same
+people in training and test); in both, validation is the next fold and predictions are pooled.
+Beside the CNN on raw frames (the paper's input) it reports two references on the same folds:
+a linear **probe** (logistic regression on one image per clip, the middle sampled frames
+minus the first and last) and the **same CNN on onset-subtracted frames**
+(``128 + 3 x (frame - first frame)``; a diagnostic, not the paper's method). Accuracy / UF1
+(seed 0; the majority baseline is 0.62 / 0.25 on CASME II, 0.36 / 0.25 subject-wise and
+0.43 / 0.20 clip-wise on SMIC):
+
+=====  ========  ===============  ===============  ===============  ===============
+px     dataset   CNN, raw         CNN, raw         CNN, onset-      probe UF1
+                 subject          clip             subtracted       subject / clip
+                                                   subject / clip
+=====  ========  ===============  ===============  ===============  ===============
+1      CASME II  0.53 / 0.43      0.49 / 0.47      0.35 / 0.47      0.50 / 0.64
+2      CASME II  0.46 / 0.40      0.47 / 0.45      0.40 / 0.68      0.66 / 0.84
+**3**  CASME II  0.50 / 0.36      0.48 / 0.46      0.65 / 0.81      0.78 / 0.93
+4      CASME II  0.46 / 0.40      0.43 / 0.42      0.75 / 0.87      0.85 / 0.93
+6      CASME II  0.49 / 0.33      0.43 / 0.42      0.81 / 0.89      0.88 / 0.95
+12     CASME II  0.59 / 0.47      0.42 / 0.40      0.89 / 0.96      0.89 / 0.96
+24     CASME II  0.62 / 0.49      0.70 / 0.64      0.91 / 0.99      0.92 / 0.98
+1      SMIC      0.46 / 0.39      0.43 / 0.38      0.37 / 0.44      0.49 / 0.73
+2      SMIC      0.40 / 0.29      0.45 / 0.38      0.56 / 0.72      0.62 / 0.83
+**3**  SMIC      0.40 / 0.30      0.48 / 0.44      0.60 / 0.80      0.71 / 0.91
+4      SMIC      0.38 / 0.27      0.45 / 0.41      0.69 / 0.88      0.72 / 0.94
+6      SMIC      0.40 / 0.30      0.46 / 0.42      0.77 / 0.92      0.76 / 0.98
+12     SMIC      0.39 / 0.31      0.51 / 0.50      0.93 / 0.98      0.74 / 0.99
+24     SMIC      0.56 / 0.50      0.78 / 0.78      0.89 / 1.00      0.78 / 0.98
+=====  ========  ===============  ===============  ===============  ===============
+
+(the onset-subtracted CNN's accuracy at 3 px: CASME II 0.69 subject / 0.82 clip, SMIC 0.60 /
+0.80; the probe's: CASME II 0.82 / 0.95, SMIC 0.69 / 0.91.)
+
+What this shows: the planted expression is in stage 1's output at every realistic amplitude
+(the probe and the onset-subtracted CNN rise steadily with it, and recognising an unseen
+subject is always harder than a new clip of a known one), but **the paper's 3D CNN on raw
+frames does not learn it at any realistic amplitude (up to 6 px)** in the quick profile: its
+UF1 stays where a classifier that merely spreads its guesses over the classes (as class
+weights make it do) lands, about 0.3-0.45, with accuracy below the majority baseline, under
+both protocols; it starts to learn only at about 24 px, four times a large micro-expression.
+While developing the generator, the raw CNN also stayed at that level at 4-6 px with wrinkles
+three times deeper (5 grey levels per px), with broad (blurred) wrinkles, with no nuisances at
+all (no noise, flicker, drift, blinks or exposure changes), with one expression style shared
+by every subject, with 24 epochs and with 64 x 64 frames. The amplitude is therefore not
+raised to suit the model: it is set to **3 px** in the quick and paper profiles (smoke too),
+a realistic micro-expression at which the signal is clearly learnable from the frames
+(onset-subtracted CNN: subject-independent UF1 0.65 on CASME II and 0.60 on SMIC against a
+baseline of 0.25, accuracy below 0.9, clip-level 0.81 / 0.80 above it). Whether the raw-frame
+CNN needs more data, more epochs or another input is a finding about the paper's model, not
+about the stand-ins.
+
+Paragraph for the book: *The stand-ins move as much as real micro-expressions do: the peak
+displacement is 3 pixels on a face 200 pixels tall, with every pseudo-subject expressing each
+class in its own way (which action units, which side, how strongly and how fast). We calibrated
+this amplitude on the CASME II and SMIC stand-ins with five-fold cross-validation
+(``benchmarks/calibrate_standins.py``). The expression is in the frames: a linear classifier on
+apex-minus-onset difference images recognises unseen subjects with UF1 0.78 (CASME II) and 0.71
+(SMIC), and known subjects' new clips with 0.93 and 0.91, against 0.25 for always guessing the
+majority class. The paper's 3D CNN trained on the raw frames with the quick profile, however,
+stays near chance at every realistic amplitude (up to 6 pixels) and begins to learn only at
+24 pixels, four times a large micro-expression; fed frames from which the onset frame has been
+subtracted, the same network reaches UF1 0.65 and 0.60 on unseen subjects. We kept the
+realistic amplitude: the stand-ins are not tuned to flatter the model.*
 """
 from __future__ import annotations
 
+import csv
 import datetime
 import io
 import json
@@ -67,9 +181,11 @@ import logging
 import math
 import re
 import shutil
+import warnings
 import zipfile
 from dataclasses import dataclass, replace
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -84,7 +200,13 @@ log = logging.getLogger(__name__)
 __all__ = [
     "GENERATOR_VERSION",
     "MARKER",
+    "PARTIAL",
+    "REFERENCE_FACE_PX",
+    "SubjectPlan",
+    "ClipPlan",
     "Subject",
+    "plan",
+    "real_structure",
     "make_subject",
     "generate",
     "generate_all",
@@ -93,27 +215,41 @@ __all__ = [
     "onset_apex_figure",
 ]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the generator's output changes for the same parameters."""
 MARKER = "STANDIN.json"
 """Completion marker written last into every stand-in dataset folder."""
 PARTIAL = "STANDIN.partial"
 """Present while a stand-in is being written (removed when the marker is written)."""
+REFERENCE_FACE_PX = 200.0
+"""``amplitude`` is the peak displacement in px on a face whose dlib box is this tall."""
+DEFAULT_AMPLITUDE = 3.0
+"""Default ``amplitude`` (px on a 200 px face): the calibrated value of the quick profile."""
 
 DROP = "others"
 """Internal name of the label every loader drops (spelled per dataset in ``_EMOTIONS``)."""
-_DROP_FRACTION = 0.15
-_CLASS_FRACTIONS = {"negative": 0.50, "positive": 0.25, "surprise": 0.25}
-_REFERENCE_HEIGHT = 240
-_NOISE_SD = 2.0
-_JITTER_SD = 0.35
+MACRO = "macro"
+"""Internal label of CAS(ME)^2 macro-expression rows (dropped by the loader by type)."""
+
+_FACE_FRACTION = 0.42  # dlib box height / frame height (x the subject's scale)
+_NOISE_SD = 2.0  # sensor noise, grey levels
+_FLICKER_SD = 0.01  # per-frame global gain
+_CLIP_GAIN, _CLIP_OFFSET = 0.04, 3.0  # per-clip exposure change (+-)
+_DRIFT_MAX = 1.0  # px at 200 px, end of clip
+_BLINK_P, _BLINK_S = 0.15, (0.10, 0.16)  # probability per clip, duration in seconds
+_CLIP_FACTOR = (0.8, 1.2)
+_DROP_FACTOR, _MACRO_FACTOR = 0.5, 4.0
+_GAIN_SIGMA = 0.3
+_WRINKLE_GL_PER_PX = 1.5  # grey levels of wrinkle depth per px of displacement (200 px face)
+_SMIC_LENGTH = (11, 47, 2.0, 3.0)  # 11 + round(47 * Beta(2, 3))
 _JPEG = [cv2.IMWRITE_JPEG_QUALITY, 90]
 _FIXED_TIME = datetime.datetime(2024, 1, 1)
 _DATASET_IDS = {name: i for i, name in enumerate(config.DATASETS)}
+_CHUNK_FRAMES = 1200  # render tasks hold at most this many frames (whole clips)
 
-# Original label spellings of the real annotation files, with the real files' frequencies as
-# weights (shared/reference/datasets.md). These describe what the real files contain (what a
-# loader must read), not the loaders' mapping table (mer_utils/data/labels.yaml).
+# Original label spellings of the real annotation files and how many of each the real files
+# hold among the three-class clips (shared/reference/datasets.md); dealt exactly when the counts
+# match, otherwise drawn with these weights.
 _EMOTIONS: dict[str, dict[str, dict[str, int]]] = {
     "casme2": {
         "negative": {"disgust": 63, "repression": 27, "sadness": 4, "fear": 2},
@@ -135,7 +271,11 @@ _EMOTIONS: dict[str, dict[str, dict[str, int]]] = {
         DROP: {"others": 1},
     },
 }
-_ACTION_UNITS = {"negative": "4+9", "positive": "6+12", "surprise": "1+2", DROP: "14"}
+# Subjects of the real files that have only dropped rows (not in subjects.csv), with the
+# number of dropped rows the stand-in gives them; and how many of the largest subjects get one
+# dropped row each.
+_DROP_ONLY = {"casme2": {"sub18": 2}, "samm": {"025": 2}, "casme_sq": {"s15": 1}, "smic": {}}
+_DROP_IN_LARGEST = {"casme2": 6, "samm": 6, "casme_sq": 3, "smic": 0}
 _SMIC_ABBREV = {"negative": "ne", "positive": "po", "surprise": "sur"}
 
 # CAS(ME)^2 long videos: (4-digit code, expression-name stem, title in the folder name).
@@ -177,60 +317,445 @@ _CASME2_HEADER = ("Subject", "Filename", None, "OnsetFrame", "ApexFrame", "Offse
 
 
 # ---------------------------------------------------------------------------------------------
-# Pseudo-subjects
+# The real structure (subjects.csv)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RealSubject:
+    """One row of ``subjects.csv``: a real subject's folder name, clips per class and lengths."""
+
+    id: str
+    counts: tuple[int, int, int]  # CLASSES order
+    lengths: tuple[int, ...]  # onset..offset frames (empty for SMIC)
+
+
+@cache
+def real_structure() -> dict[str, tuple[RealSubject, ...]]:
+    """``mer_utils/data/subjects.csv`` per dataset: every real subject with three-class clips."""
+    text = resources.files("mer_utils").joinpath("data", "subjects.csv").read_text("utf-8")
+    out: dict[str, list[RealSubject]] = {name: [] for name in config.DATASETS}
+    for row in csv.DictReader(io.StringIO(text)):
+        lengths = tuple(int(v) for v in (row["clip_frames_onset_to_offset"] or "").split())
+        counts = tuple(int(row[c]) for c in CLASSES)
+        if lengths and len(lengths) != sum(counts):
+            raise ValueError(f"subjects.csv: {row['dataset']} {row['subject']}: "
+                             f"{len(lengths)} lengths for {sum(counts)} clips")
+        out[row["dataset"]].append(RealSubject(row["subject"], counts, lengths))
+    return {name: tuple(subjects) for name, subjects in out.items()}
+
+
+def _natural(text: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans: everything about a stand-in except its pixels, drawn from the seed
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Look:
-    """Appearance parameters of one pseudo-subject (all drawn from the seed)."""
+    """Placement, geometry and appearance of one pseudo-subject (all drawn from the seed).
 
-    scale: float  # face size relative to 0.42 x frame height (dlib box)
+    Geometry values are moves in units of the inter-ocular distance (iod)."""
+
+    scale: float  # face size relative to _FACE_FRACTION x frame height (dlib box)
     rotation: float  # degrees, in-plane
     mirror: bool
     shift: tuple[float, float]  # face-centre offset, fraction of (W, H)
+    face_width: float  # cheeks and jaw outward (+) / inward (-), per side
+    jaw_width: float  # lower jaw only
+    chin: float  # chin down (+) / up (-)
+    eye_distance: float  # eyes and brows outward, per side
+    brow_height: float  # brows up (+) / down (-)
+    nose_length: float  # nose tip and wings down (+) / up (-)
+    mouth_width: float  # mouth corners outward, per side
     gamma: float
     tone: tuple[float, float, float]  # B, G, R gains
     light_strength: float  # gain change from frame centre to edge
     light_angle: float  # radians
     texture_sd: float  # grey levels
-    texture_sigma: float  # px
+    texture_sigma: float  # px, relative to a 200 px face
+    wrinkle: float  # how visibly the skin wrinkles (x _WRINKLE_GL_PER_PX)
 
 
-@dataclass
-class Subject:
-    """One pseudo-subject: its neutral face, lighting, landmarks and expression fields.
+@dataclass(frozen=True)
+class Style:
+    """How one pseudo-subject expresses: per class the action units with their (side 0, side 1)
+    weights (side 0 = image left), the gain, the onset->apex share and the profile shape."""
 
-    ``base`` is the neutral face before lighting (float32, HxWx3 BGR or HxW gray),
-    ``gain`` the fixed multiplicative lighting map (HxW float32), ``landmarks`` the 68 dlib
-    points (x, y) of the neutral face, ``fields`` one unit displacement field per class
-    (HxWx2, content displacement in px for strength 1, peak 1; 'others' clips borrow one),
-    ``mask`` the filled eye and outer-lip polygons (HxW bool).
-    """
+    aus: dict[str, dict[str, tuple[float, float]]]
+    gain: float
+    apex_share: float
+    shape: float
 
+    def codes(self, label: str) -> str:
+        """FACS-style code of a class, e.g. ``'1+2'``, ``'4+L9'`` (L/R: one side only)."""
+        parts = []
+        for au, (a, b) in self.aus[label].items():
+            side = "" if min(a, b) >= 0.5 * max(a, b) else ("R" if a > b else "L")
+            parts.append(f"{side}{au}")
+        return "+".join(parts)
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """One clip (or a CAS(ME)^2 macro-expression) of a subject, except its pixels."""
+
+    name: str  # clip name in the annotation (Filename / expression name / SMIC folder)
+    label: str  # a class, DROP or MACRO
+    emotion: str  # original spelling
+    n: int  # frames onset..offset
+    apex: int  # 0-based index of the apex within the clip
+    start: int  # number of the first frame on disk (CAS(ME)^2: 1-based within its video)
+    motion: str  # class whose style moves
+    factor: float  # peak displacement / (amplitude x face / 200): subject gain x clip factor
+    key: int  # seed key of the clip's random draws (noise, drift, exposure)
+    blink: tuple[int, int] | None = None  # (first frame, frames) of a blink
+    drift: tuple[float, float, float] = (0.0, 0.0, 0.0)  # end point (dx, dy) px at 200, bend
+    quirk: str | None = None
+    video: int | None = None  # CAS(ME)^2: index of the long video holding it
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """A CAS(ME)^2 long video: its folder name and segments (("rest", frames) or ("clip", k))."""
+
+    code: str
+    stem: str
+    folder: str
+    segments: tuple[tuple[str, int], ...]
+    key: int
+
+
+@dataclass(frozen=True)
+class SubjectPlan:
+    """One pseudo-subject: folder name, look, style and clips (everything but the pixels)."""
+
+    dataset: str
+    index: int  # position among the dataset's subjects (seed key; unchanged by ``subjects``)
+    id: str  # folder name: sub01, 006, s1, s16
     look: Look
-    base: np.ndarray
-    gain: np.ndarray
-    landmarks: np.ndarray
-    fields: dict[str, np.ndarray]
-    mask: np.ndarray
+    style: Style
+    clips: tuple[ClipPlan, ...]
+    videos: tuple[VideoPlan, ...] = ()
+    participant: int | None = None  # CAS(ME)^2 participant number (naming rule1)
 
-    def render(self, motion: str, strength: float, jitter: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-        """Return the face warped by ``strength`` px of ``motion``'s field and shifted by
-        ``jitter`` (dx, dy) px, lit, as float32 (no noise, no clipping)."""
-        h, w = self.gain.shape
-        gx, gy = _grid(h, w)
-        field = self.fields[motion]
-        map_x = gx - (field[..., 0] * strength + jitter[0])
-        map_y = gy - (field[..., 1] * strength + jitter[1])
-        out = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        return out * (self.gain if out.ndim == 2 else self.gain[..., None])
+    def counts(self) -> dict[str, int]:
+        """Three-class clips per class (CLASSES order)."""
+        return {c: sum(k.label == c for k in self.clips) for c in CLASSES}
 
+    def video_frames(self, v: int) -> int:
+        """Number of frames of CAS(ME)^2 long video ``v``."""
+        return sum(n if kind == "rest" else self.clips[n].n for kind, n in self.videos[v].segments)
+
+
+def _rng(seed: int, name: str, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), _DATASET_IDS[name], *[int(k) for k in keys]])
+
+
+def _draw_look(rng: np.random.Generator) -> Look:
+    g = lambda a: float(rng.uniform(-a, a))  # noqa: E731
+    return Look(
+        scale=float(rng.uniform(0.92, 1.12)), rotation=g(6.0), mirror=bool(rng.random() < 0.5),
+        shift=(g(0.06), g(0.04)),
+        face_width=g(0.07), jaw_width=g(0.08), chin=g(0.08), eye_distance=g(0.05),
+        brow_height=g(0.08), nose_length=g(0.07), mouth_width=g(0.06),
+        gamma=float(rng.uniform(0.75, 1.35)),
+        tone=tuple(float(v) for v in rng.uniform(0.8, 1.1) * rng.uniform(0.9, 1.1, 3)),
+        light_strength=float(rng.uniform(0.12, 0.35)),
+        light_angle=float(rng.uniform(0, 2 * math.pi)),
+        texture_sd=float(rng.uniform(2.0, 6.0)),
+        texture_sigma=float(rng.uniform(1.0, 2.5)),
+        wrinkle=float(rng.uniform(0.6, 1.4)),
+    )
+
+
+def _pick(rng: np.random.Generator, options: dict[str, float]) -> str:
+    names = list(options)
+    p = np.array([options[k] for k in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def _draw_style(rng: np.random.Generator) -> Style:
+    bias = float(rng.uniform(-0.3, 0.3))
+    sides = (1.0 + bias, 1.0 - bias)
+
+    def au_set(primary: dict[str, float], extras: Sequence[tuple[str, float, float]] = ()
+               ) -> dict[str, tuple[float, float]]:
+        chosen = _pick(rng, primary).split("+")
+        out = {au: float(rng.uniform(0.75, 1.0)) if len(chosen) > 1 else 1.0 for au in chosen}
+        for au, p, w in extras:
+            u = float(rng.random())
+            if u < p:
+                out[au] = w * float(rng.uniform(0.8, 1.2))
+        return {au: (w * sides[0], w * sides[1]) for au, w in out.items()}
+
+    aus = {
+        "surprise": au_set({"1+2": 0.5, "1": 0.2, "2": 0.3}, [("26", 0.25, 0.5)]),
+        "negative": au_set({"4": 0.45, "9": 0.2, "4+9": 0.35}, [("10", 0.25, 0.6), ("15", 0.2, 0.5)]),
+        "positive": au_set({"6+12": 0.45, "12": 0.4, "6": 0.15}),
+    }
+    if "12" in aus["positive"] and rng.random() < 0.2:  # one-sided smile
+        a, b = aus["positive"]["12"]
+        aus["positive"]["12"] = (a, 0.25 * b) if rng.random() < 0.5 else (0.25 * a, b)
+    gain = float(np.exp(rng.normal(-_GAIN_SIGMA**2 / 2, _GAIN_SIGMA)))
+    return Style(aus=aus, gain=gain, apex_share=float(rng.uniform(0.25, 0.6)),
+                 shape=float(rng.uniform(0.6, 1.7)))
+
+
+def _deal(rng: np.random.Generator, counts: dict[str, int], n: int) -> list[str]:
+    """``n`` spellings with exactly ``counts`` when they add up to ``n``, else drawn by weight."""
+    if sum(counts.values()) == n:
+        out = [k for k, c in counts.items() for _ in range(c)]
+    else:
+        out = [_pick(rng, {k: float(v) for k, v in counts.items()}) for _ in range(n)]
+    rng.shuffle(out)
+    return out
+
+
+def _smic_length(rng: np.random.Generator) -> int:
+    lo, span, a, b = _SMIC_LENGTH
+    return lo + int(round(span * rng.beta(a, b)))
+
+
+def _apex(rng: np.random.Generator, n: int, share: float) -> int:
+    share = float(np.clip(share + rng.normal(0, 0.06), 0.15, 0.8))
+    return int(np.clip(round(share * (n - 1)), 1, max(1, n - 2)))
+
+
+def _clip_extras(rng: np.random.Generator, n: int, fps: float) -> dict:
+    blink = None
+    if rng.random() < _BLINK_P:
+        d = int(np.clip(round(fps * rng.uniform(*_BLINK_S)), 2, n))
+        blink = (int(rng.integers(0, n - d + 1)), d)
+    dx, dy = rng.normal(0, 0.4, 2)
+    norm = math.hypot(dx, dy)
+    if norm > _DRIFT_MAX:
+        dx, dy = dx * _DRIFT_MAX / norm, dy * _DRIFT_MAX / norm
+    return {"blink": blink, "drift": (float(dx), float(dy), float(rng.uniform(-0.3, 0.3)))}
+
+
+def plan(name: str, seed: int = 0, subjects: int | None = None,
+         max_clip_frames: int | None = None) -> list[SubjectPlan]:
+    """The plan of dataset ``name``'s stand-in: every subject and clip, without pixels.
+
+    The full plan follows ``subjects.csv`` exactly (subjects, per-class counts, lengths) plus the
+    dropped rows (see the module docstring). ``subjects=N`` keeps the N subjects with the most
+    three-class clips (ties in table order; subjects with only dropped rows are not kept), in
+    table order; ``max_clip_frames`` caps every clip's length. Both only select from and trim
+    the full plan: a subject is the same person with the same clips in every subset.
+    """
+    if name not in _WRITERS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {list(_WRITERS)}")
+    real = real_structure()[name]
+    fps = float(config.dataset_info(name)["fps"])
+    ids = sorted([s.id for s in real] + list(_DROP_ONLY[name]), key=_natural)
+    by_id = {s.id: s for s in real}
+    largest = sorted(real, key=lambda s: -sum(s.counts))[:_DROP_IN_LARGEST[name]]
+    n_dropped = {**{s.id: 1 for s in largest}, **_DROP_ONLY[name]}
+    # original spellings, dealt over the dataset's clips of each class in table order
+    spell_rng = _rng(seed, name, 1)
+    spellings = {label: iter(_deal(spell_rng, _EMOTIONS[name][label],
+                                   sum(s.counts[i] for s in real)))
+                 for i, label in enumerate(CLASSES)}
+    pool = [n for s in real for n in s.lengths]
+    plans = []
+    for index, sid in enumerate(ids):
+        rng = _rng(seed, name, 2, index)
+        look, style = _draw_look(rng), _draw_style(rng)
+        subject = by_id.get(sid, RealSubject(sid, (0, 0, 0), ()))
+        labels = [c for c, k in zip(CLASSES, subject.counts) for _ in range(k)]
+        emotions = [next(spellings[c]) for c in labels]
+        lengths = (list(subject.lengths) if subject.lengths
+                   else [_smic_length(rng) for _ in labels])
+        rng.shuffle(lengths)
+        for _ in range(n_dropped.get(sid, 0)):
+            labels.append(DROP)
+            emotions.append(next(iter(_EMOTIONS[name][DROP])))
+            lengths.append(int(rng.choice(pool)) if pool else _smic_length(rng))
+        order = rng.permutation(len(labels))
+        clips = []
+        for key, i in enumerate(order):
+            label, n = labels[i], int(lengths[i])
+            motion = label if label in CLASSES else str(rng.choice(CLASSES))
+            factor = style.gain * float(rng.uniform(*_CLIP_FACTOR))
+            factor *= _DROP_FACTOR if label == DROP else 1.0
+            clips.append(ClipPlan(
+                name="", label=label, emotion=emotions[i], n=n, apex=_apex(rng, n, style.apex_share),
+                start=0, motion=motion, factor=factor, key=key, **_clip_extras(rng, n, fps)))
+        plans.append(SubjectPlan(name, index, sid, look, style, tuple(clips)))
+    if subjects is not None:
+        if int(subjects) < 1:
+            raise ValueError(f"subjects must be >= 1, got {subjects}")
+        ranked = sorted((p for p in plans if sum(p.counts().values())),
+                        key=lambda p: -sum(p.counts().values()))[:int(subjects)]
+        keep = {p.id for p in ranked}
+        plans = [p for p in plans if p.id in keep]
+    if max_clip_frames is not None:
+        plans = [_capped(p, int(max_clip_frames)) for p in plans]
+    return _LAYOUTS[name](seed, plans, None if max_clip_frames is None else int(max_clip_frames))
+
+
+def _capped(p: SubjectPlan, cap: int) -> SubjectPlan:
+    if cap < 5:
+        raise ValueError(f"max_clip_frames must be >= 5, got {cap}")
+    clips = []
+    for c in p.clips:
+        if c.n <= cap:
+            clips.append(c)
+            continue
+        apex = int(np.clip(round(c.apex * (cap - 1) / (c.n - 1)), 1, cap - 2))
+        blink = None if c.blink is None else (min(c.blink[0], cap - min(c.blink[1], cap)),
+                                              min(c.blink[1], cap))
+        clips.append(replace(c, n=cap, apex=apex, blink=blink))
+    return replace(p, clips=tuple(clips))
+
+
+# Layout-specific naming, frame numbers and quirks, applied to the (possibly subset) plan.
+
+def _layout_casme2(seed: int, plans: list[SubjectPlan], cap: int | None) -> list[SubjectPlan]:
+    ids = [p.id for p in plans]
+    slash = "sub04" if "sub04" in ids else next((p.id for p in plans if p.counts()["negative"]), None)
+    out = []
+    for p in plans:
+        rng = _rng(seed, "casme2", 3, p.index)
+        names = _casme2_filenames(len(p.clips), rng)
+        starts = [int(rng.integers(1, 300)) for _ in p.clips]
+        quirks: list[str | None] = [None] * len(p.clips)
+        if p.id == slash:  # the real file's '/' apex is sub04 EP12_01f, a negative clip
+            k = next(i for i, c in enumerate(p.clips) if c.label == "negative")
+            if "EP12_01f" in names:  # keep names unique: swap with the clip that had it
+                names[names.index("EP12_01f")] = names[k]
+            names[k], quirks[k] = "EP12_01f", "apex /"
+        clips = [replace(c, name=nm, start=st, quirk=q)
+                 for c, nm, st, q in zip(p.clips, names, starts, quirks)]
+        out.append(replace(p, clips=tuple(clips)))
+    return out
+
+
+def _casme2_filenames(n: int, rng: np.random.Generator) -> list[str]:
+    """CASME II style clip names (EP02_01f, EP19_05, ...), unique within a subject; the same
+    names recur across subjects as in the real data."""
+    episodes = rng.choice(np.arange(1, 20), size=n, replace=n > 19)
+    names, seen = [], set()
+    for ep in episodes:
+        k = 1
+        while f"EP{ep:02d}_{k:02d}" in seen:
+            k += 1
+        seen.add(f"EP{ep:02d}_{k:02d}")
+        names.append(f"EP{ep:02d}_{k:02d}" + ("f" if ep % 3 == 0 else ""))
+    return names
+
+
+def _layout_samm(seed: int, plans: list[SubjectPlan], cap: int | None) -> list[SubjectPlan]:
+    out = []
+    ids = [p.id for p in plans]
+    apex_subject = "028" if "028" in ids else next((p.id for p in plans if p.counts()["negative"]), None)
+    done = {"apex outside": False, "offset ?": False}
+    for p in plans:
+        rng = _rng(seed, "samm", 3, p.index)
+        clips = []
+        for k, c in enumerate(p.clips):
+            quirk = None
+            if c.label in CLASSES:
+                if not done["apex outside"] and p.id == apex_subject:
+                    quirk, done["apex outside"] = "apex outside", True
+                elif not done["offset ?"] and p.id != apex_subject:
+                    quirk, done["offset ?"] = "offset ?", True
+            clips.append(replace(c, name=f"{p.id}_{k % 7 + 1}_{k // 7 + 1}",
+                                 start=int(rng.integers(100, 6000)), quirk=quirk))
+        out.append(replace(p, clips=tuple(clips)))
+    return out
+
+
+def _layout_smic(seed: int, plans: list[SubjectPlan], cap: int | None) -> list[SubjectPlan]:
+    out = []
+    for p in plans:
+        rng = _rng(seed, "smic", 3, p.index)
+        clips = [replace(c, name=f"{p.id}_{_SMIC_ABBREV[c.label]}_{k:02d}",
+                         start=int(rng.integers(1, 90000)))
+                 for k, c in enumerate(p.clips, start=1)]
+        out.append(replace(p, clips=tuple(clips)))
+    return out
+
+
+def _layout_casme_sq(seed: int, plans: list[SubjectPlan], cap: int | None) -> list[SubjectPlan]:
+    """Spread each subject's micro clips over its long videos, with one macro-expression per
+    video and a few neutral frames between events; name the rows ``<stem>_<k>``."""
+    target = next(((p.id, c.key) for p in plans for c in p.clips
+                   if c.label in CLASSES and c.n % 2), None)
+    if target is None:  # only when capped to an even length: shorten one clip by a frame
+        if cap is None:
+            raise AssertionError("no CAS(ME)^2 clip of odd length for the offset-0 quirk")
+        target = next((p.id, c.key) for p in plans for c in p.clips if c.label in CLASSES)
+    out = []
+    for p in plans:
+        rng = _rng(seed, "casme_sq", 3, p.index)
+        fps = float(config.dataset_info("casme_sq")["fps"])
+        micro = list(p.clips)
+        n_videos = min(len(_CASME_SQ_VIDEOS), max(1, math.ceil(len(micro) / 3)))
+        chosen = sorted(int(v) for v in rng.choice(len(_CASME_SQ_VIDEOS), n_videos, replace=False))
+        clips: list[ClipPlan] = []
+        videos = []
+        folder_number = int(p.id[1:])
+        for v, video in enumerate(chosen):
+            code, stem, title = _CASME_SQ_VIDEOS[video]
+            events: list[ClipPlan | None] = [*micro[v::n_videos], None]
+            order = rng.permutation(len(events))
+            segments: list[tuple[str, int]] = []
+            frame = 1
+            for k, e in enumerate((events[i] for i in order), start=1):
+                rest = int(rng.integers(2, 6))
+                segments.append(("rest", rest))
+                frame += rest
+                if e is None:  # a macro-expression: larger, longer
+                    n = int(rng.integers(15, 31))
+                    n = n if cap is None else min(n, cap)
+                    label = str(rng.choice([*CLASSES, DROP]))
+                    e = ClipPlan("", MACRO, label, n, n // 2, 0,
+                                 label if label in CLASSES else str(rng.choice(CLASSES)),
+                                 _MACRO_FACTOR * p.style.gain, 1000 + 10 * v + k,
+                                 **_clip_extras(rng, n, fps))
+                elif (p.id, e.key) == target:  # apex exactly mid-clip: offset 0 is recoverable
+                    n = e.n if e.n % 2 else e.n - 1
+                    e = replace(e, n=n, apex=(n - 1) // 2, quirk="offset 0",
+                                blink=None if e.blink is None else (0, min(e.blink[1], n)))
+                segments.append(("clip", len(clips)))
+                clips.append(replace(e, name=f"{stem}_{k}", start=frame, video=v))
+                frame += e.n
+            segments.append(("rest", int(rng.integers(2, 6))))
+            videos.append(VideoPlan(code, stem, f"{folder_number}_{code}{title}", tuple(segments),
+                                    key=v))
+        participant = _CASME_SQ_FOLDERS.index(folder_number) + 1
+        out.append(replace(p, clips=tuple(clips), videos=tuple(videos), participant=participant))
+    return out
+
+
+_LAYOUTS: dict[str, Callable[[int, list[SubjectPlan], int | None], list[SubjectPlan]]] = {
+    "casme2": _layout_casme2,
+    "samm": _layout_samm,
+    "smic": _layout_smic,
+    "casme_sq": _layout_casme_sq,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pseudo-subjects: neutral face, geometry, expression fields and wrinkles
+# ---------------------------------------------------------------------------------------------
 
 @cache
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     gx.flags.writeable = gy.flags.writeable = False
     return gx, gy
+
+
+@cache
+def _grid2(h: int, w: int) -> np.ndarray:
+    """The identity map (h, w, 2) of ``cv2.remap`` (x, y per pixel)."""
+    g = np.dstack(_grid(h, w))
+    g.flags.writeable = False
+    return g
 
 
 @cache
@@ -253,148 +778,263 @@ def _astronaut() -> tuple[np.ndarray, tuple[float, float], float]:
     return bgr, centre, float(box.height())
 
 
-def _draw_look(rng: np.random.Generator, index: int) -> Look:
-    return Look(
-        scale=float(rng.uniform(0.95, 1.15)),
-        rotation=float(rng.uniform(-7, 7)),
-        mirror=bool(index % 2),
-        shift=(float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.04, 0.04))),
-        gamma=float(rng.uniform(0.75, 1.35)),
-        tone=tuple(float(v) for v in rng.uniform(0.8, 1.1) * rng.uniform(0.9, 1.1, 3)),
-        light_strength=float(rng.uniform(0.12, 0.35)),
-        light_angle=float(rng.uniform(0, 2 * math.pi)),
-        texture_sd=float(rng.uniform(2.0, 7.0)),
-        texture_sigma=float(rng.uniform(0.7, 2.0)),
-    )
-
-
-def _neutral_face(look: Look, frame_size: tuple[int, int], gray: bool,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Place, tone and texture the astronaut's face; return (base, lighting gain)."""
-    h, w = frame_size
-    src, (cx, cy), box = _astronaut()
-    if look.mirror:
-        src = src[:, ::-1]
-        cx = src.shape[1] - 1 - cx
-    k = look.scale * 0.42 * h / box
-    m = cv2.getRotationMatrix2D((cx, cy), look.rotation, k)
-    m[:, 2] += (w / 2 + look.shift[0] * w - cx, 0.48 * h + look.shift[1] * h - cy)
-    img = cv2.warpAffine(np.ascontiguousarray(src), m, (w, h), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
-    img = 255.0 * np.power(np.clip(img, 0, 255) / 255.0, look.gamma, dtype=np.float32)
-    img *= np.asarray(look.tone, dtype=np.float32)
-    texture = rng.standard_normal((h, w), dtype=np.float32) * look.texture_sd
-    texture = cv2.GaussianBlur(texture, (0, 0), look.texture_sigma)
-    texture *= look.texture_sd / max(float(texture.std()), 1e-6)
-    img += texture[..., None]
-    if gray:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    gx, gy = _grid(h, w)
-    proj = ((gx - w / 2) * math.cos(look.light_angle) + (gy - h / 2) * math.sin(look.light_angle))
-    gain = 1.0 + look.light_strength * proj / (0.5 * math.hypot(w, h))
-    return img.astype(np.float32), gain.astype(np.float32)
-
-
 def _to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
-def _detect_landmarks(img: np.ndarray) -> np.ndarray | None:
-    """68 dlib landmarks (x, y) of the single face in ``img`` (uint8), or None."""
+def _detect(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """68 dlib landmarks (x, y) and box (left, top, right, bottom) of the single face, or None."""
     detector, predictor = _dlib_models()
     boxes = detector(img, 0)
     if len(boxes) != 1:
         return None
-    shape = predictor(img, boxes[0])
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    b = boxes[0]
+    shape = predictor(img, b)
+    lm = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    return lm, (b.left(), b.top(), b.right() + 1, b.bottom() + 1)
 
-
-def _mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The regions stage 1 blacks out (``faces.mask_polygons``), which the expression fields
-    leave still."""
-    mask = np.zeros(shape, np.uint8)
-    for poly in faces.mask_polygons(np.round(landmarks)):
-        cv2.fillConvexPoly(mask, poly, 1)
-    return mask.astype(bool)
-
-
-def make_subject(seed: int, dataset: str, index: int, frame_size: Sequence[int] = (240, 320),
-                 gray: bool = False) -> Subject:
-    """Build pseudo-subject ``index`` of ``dataset``'s stand-in (deterministic from ``seed``).
-
-    The look is redrawn (deterministically) until dlib finds exactly one face with
-    landmarks; the landmarks of the neutral face then define the expression fields.
-    """
-    size = (int(frame_size[0]), int(frame_size[1]))
-    for attempt in range(50):
-        rng = np.random.default_rng([seed, _DATASET_IDS[dataset], 1000 + index, attempt])
-        look = _draw_look(rng, index)
-        base, gain = _neutral_face(look, size, gray, rng)
-        landmarks = _detect_landmarks(_to_uint8(base * (gain if gray else gain[..., None])))
-        if landmarks is not None:
-            break
-        log.debug("subject %d of %s: no face at attempt %d, redrawing", index, dataset, attempt)
-    else:
-        raise RuntimeError(f"no detectable face for subject {index} of {dataset} after 50 looks")
-    mask = _mask(landmarks, size)
-    weight = _outside_weight(mask, landmarks)
-    fields = {label: _field(label, landmarks, size) * weight[..., None] for label in CLASSES}
-    return Subject(look, base, gain, landmarks, fields, mask)
-
-
-# ---------------------------------------------------------------------------------------------
-# Expression fields
-# ---------------------------------------------------------------------------------------------
 
 def _face_frame(lm: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Inter-ocular distance and the face's 'right' and 'down' unit vectors (image coords)."""
     left, right = lm[36:42].mean(0), lm[42:48].mean(0)
     iod = float(np.linalg.norm(right - left))
-    ex = (right - left) / iod
+    ex = ((right - left) / iod).astype(np.float32)
     ey = np.array([-ex[1], ex[0]], dtype=np.float32)
     return iod, ex, ey
 
 
-def _bumps(label: str, lm: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """(centre, displacement vector, sigma) of the Gaussian bumps of one class."""
+def _place(look: Look, size: tuple[int, int]) -> np.ndarray:
+    """The astronaut's face scaled, rotated, mirrored and moved into a frame of ``size``."""
+    h, w = size
+    src, (cx, cy), box = _astronaut()
+    if look.mirror:
+        src = src[:, ::-1]
+        cx = src.shape[1] - 1 - cx
+    k = look.scale * _FACE_FRACTION * h / box
+    m = cv2.getRotationMatrix2D((cx, cy), look.rotation, k)
+    m[:, 2] += (w / 2 + look.shift[0] * w - cx, 0.48 * h + look.shift[1] * h - cy)
+    return cv2.warpAffine(np.ascontiguousarray(src), m, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT)
+
+
+def _landmark_moves(lm: np.ndarray, look: Look) -> np.ndarray:
+    """Target moves (68 x 2 px) of the landmarks for the look's face geometry."""
     iod, ex, ey = _face_frame(lm)
-    up = -ey
-    out: list[tuple[np.ndarray, np.ndarray, float]] = []
-    if label == "surprise":
-        for i in range(17, 27):
-            out.append((lm[i] - 0.12 * iod * ey, up, 0.28 * iod))
-    elif label == "negative":
-        for i in range(17, 27):
-            inward = -np.sign(float((lm[i] - lm[27]) @ ex)) * ex
-            inner = 1.0 if i in (19, 20, 21, 22, 23, 24) else 0.6
-            out.append((lm[i], inner * (ey + 0.6 * inward), 0.24 * iod))
-        for i in (31, 35):  # nostril wings pulled up (nose wrinkle)
-            out.append((lm[i] - 0.05 * iod * ey, 0.9 * up, 0.16 * iod))
-        for side in (-1, 1):  # skin beside the nasal bridge bunching inward and up
-            out.append((lm[28] + side * 0.22 * iod * ex, 0.6 * (up - side * ex), 0.14 * iod))
-    elif label == "positive":
-        for eye, corner, wing, jaw in ((range(36, 42), 48, 31, 2), (range(42, 48), 54, 35, 14)):
-            cheek = 0.45 * lm[list(eye)].mean(0) + 0.25 * lm[corner] + 0.30 * lm[jaw]
-            out.append((cheek + 0.1 * iod * ey, up, 0.36 * iod))
-            outward = lm[corner] - lm[48 + 54 - corner]
-            outward = outward / np.linalg.norm(outward)
-            out.append((lm[corner] + 0.14 * iod * outward, 0.8 * outward + 0.8 * up, 0.22 * iod))
-            # nasolabial fold, between the nose wing and the mouth corner: up and outward
-            fold = 0.5 * (lm[wing] + lm[corner]) + 0.12 * iod * outward
-            out.append((fold, 0.5 * outward + 0.8 * up, 0.2 * iod))
+    centre = lm[27:36].mean(0)
+    u = (lm - centre) @ ex / iod  # horizontal position in iod, + = image right
+    side = np.sign(np.where(np.abs(u) < 0.05, 0, u))[:, None]
+    moves = np.zeros_like(lm)
+    jaw = np.arange(0, 17)
+    moves[jaw] += look.face_width * iod * u[jaw, None] / 2 * ex
+    lower = np.arange(4, 13)
+    moves[lower] += look.jaw_width * iod * u[lower, None] / 2 * ex
+    for i, w in ((6, 0.3), (7, 0.7), (8, 1.0), (9, 0.7), (10, 0.3)):
+        moves[i] += look.chin * iod * w * ey
+    eyes_brows = np.r_[17:27, 36:48]
+    moves[eyes_brows] += look.eye_distance * iod * side[eyes_brows] * ex
+    moves[17:27] -= look.brow_height * iod * ey
+    for i, w in ((30, 0.6), (31, 1.0), (32, 1.0), (33, 1.0), (34, 1.0), (35, 1.0)):
+        moves[i] += look.nose_length * iod * w * ey
+    for i, w in ((48, 1.0), (54, 1.0), (49, 0.5), (53, 0.5), (59, 0.5), (55, 0.5), (60, 0.8),
+                 (64, 0.8)):
+        moves[i] += look.mouth_width * iod * w * side[i] * ex
+    return moves
+
+
+def _geometry_map(lm: np.ndarray, look: Look, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Backward maps (map_x, map_y) of the smooth warp that moves the landmarks by
+    :func:`_landmark_moves`: a Gaussian radial-basis interpolation of the moves, with still
+    anchor points on a ring around the face (computed on a coarse grid, then upsampled)."""
+    h, w = size
+    iod, _, _ = _face_frame(lm)
+    centre = lm.mean(0)
+    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    ring = centre + 2.3 * iod * np.c_[np.cos(angles), 1.2 * np.sin(angles)]
+    points = np.vstack([lm, ring]).astype(np.float64)
+    moves = np.vstack([_landmark_moves(lm, look), np.zeros_like(ring)]).astype(np.float64)
+    sigma = 0.55 * iod
+    d2 = ((points[:, None] - points[None]) ** 2).sum(-1)
+    weights = np.linalg.solve(np.exp(-d2 / (2 * sigma**2)) + 1e-3 * np.eye(len(points)), moves)
+    step = 4
+    cy, cx = np.mgrid[0:h + step:step, 0:w + step:step].astype(np.float64)
+    coarse = np.zeros((*cy.shape, 2))
+    for p, wt in zip(points, weights):
+        coarse += np.exp(-((cx - p[0]) ** 2 + (cy - p[1]) ** 2) / (2 * sigma**2))[..., None] * wt
+    disp = cv2.resize(coarse.astype(np.float32), (cx.shape[1] * step, cx.shape[0] * step),
+                      interpolation=cv2.INTER_LINEAR)[:h, :w]
+    gx, gy = _grid(h, w)
+    return gx - disp[..., 0], gy - disp[..., 1]
+
+
+@dataclass
+class Subject:
+    """One rendered pseudo-subject: its neutral frame and everything its clips move.
+
+    ``base`` is the lit neutral frame (float32, HxWx3 BGR or HxW gray); ``roi`` = (y0, y1, x0,
+    x1) the head region where anything moves; ``landmarks`` the 68 dlib points (x, y) and
+    ``box`` the dlib box of the neutral face, ``face_px`` its height; ``mask`` the filled eye
+    and outer-lip polygons (HxW bool); ``fields`` one displacement field per class (ROI-sized
+    HxWx2, px for a peak of 1, zero inside the masks); ``wrinkles`` one darkening pattern per
+    class (ROI-sized with the frame's channels, peak about 1 grey level, scaled by the local
+    brightness); ``head`` the maps of a 1 px head drift in x and in y (ROI-sized HxWx2:
+    1 px on the head, 0 at the ROI border) and ``blink`` the eye-closing field (inside the eye polygons).
+    """
+
+    plan: SubjectPlan
+    base: np.ndarray
+    roi: tuple[int, int, int, int]
+    landmarks: np.ndarray
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+    fields: dict[str, np.ndarray]
+    wrinkles: dict[str, np.ndarray]
+    head: tuple[np.ndarray, np.ndarray]
+    blink: np.ndarray
+
+    @property
+    def face_px(self) -> float:
+        return float(self.box[3] - self.box[1])
+
+    @property
+    def look(self) -> Look:
+        return self.plan.look
+
+    @property
+    def style(self) -> Style:
+        return self.plan.style
+
+    def render_roi(self, motion: str | None, disp: float = 0.0, wrinkle: float = 0.0,
+                   drift: tuple[float, float] = (0.0, 0.0), blink: float = 0.0) -> np.ndarray:
+        """The head region with ``disp`` px of ``motion``'s field (peak), ``wrinkle`` grey
+        levels of its wrinkles, head drift (dx, dy) px and eye closure ``blink`` (0-1)."""
+        y0, y1, x0, x1 = self.roi
+        src = self.base[y0:y1, x0:x1]
+        if motion is not None and wrinkle:
+            src = cv2.scaleAdd(self.wrinkles[motion], -float(wrinkle), src)
+        m = _grid2(y1 - y0, x1 - x0)
+        moved = False
+        if motion is not None and disp:
+            m, moved = cv2.scaleAdd(self.fields[motion], -float(disp), m), True
+        if drift[0] or drift[1]:
+            m = cv2.scaleAdd(self.head[0], -float(drift[0]), m)
+            m, moved = cv2.scaleAdd(self.head[1], -float(drift[1]), m), True
+        if blink:
+            m, moved = cv2.scaleAdd(self.blink, -float(blink), m), True
+        if not moved:
+            return np.array(src, dtype=np.float32)
+        return cv2.remap(src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    def render(self, motion: str | None = None, disp: float = 0.0, wrinkle: float = 0.0,
+               drift: tuple[float, float] = (0.0, 0.0), blink: float = 0.0) -> np.ndarray:
+        """The whole frame (float32, no noise, no clipping); see :meth:`render_roi`."""
+        out = self.base.copy()
+        y0, y1, x0, x1 = self.roi
+        out[y0:y1, x0:x1] = self.render_roi(motion, disp, wrinkle, drift, blink)
+        return out
+
+    def peak_px(self, amplitude: float, clip: ClipPlan) -> float:
+        """Peak displacement (px) of ``clip`` in this subject's frames."""
+        return amplitude * self.face_px / REFERENCE_FACE_PX * clip.factor
+
+
+def make_subject(plan_: SubjectPlan, frame_size: Sequence[int], gray: bool = False,
+                 seed: int = 0) -> Subject:
+    """Render pseudo-subject ``plan_`` at ``frame_size`` (H, W): place the astronaut, warp its
+    geometry, tone, texture and light it, find it with dlib, build its fields and wrinkles.
+
+    If dlib does not find exactly one face, the look's rotation and geometry are halved and
+    the subject is tried again (at most 4 times)."""
+    size = (int(frame_size[0]), int(frame_size[1]))
+    look = plan_.look
+    for attempt in range(5):
+        found = _neutral(plan_, look, size, gray, seed)
+        if found is not None:
+            break
+        log.debug("subject %s of %s: no face at attempt %d", plan_.id, plan_.dataset, attempt)
+        look = replace(look, rotation=look.rotation / 2, **{
+            k: getattr(look, k) / 2 for k in ("face_width", "jaw_width", "chin", "eye_distance",
+                                              "brow_height", "nose_length", "mouth_width")})
     else:
-        raise ValueError(f"no expression field for label {label!r}")
-    return out
+        raise RuntimeError(f"no detectable face for subject {plan_.id} of {plan_.dataset}")
+    base, lm, box = found
+    return _build_subject(replace(plan_, look=look), base, lm, box)
 
 
-def _field(label: str, lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Sum of the class's Gaussian bumps, normalised to a peak displacement of 1 px."""
+def _neutral(plan_: SubjectPlan, look: Look, size: tuple[int, int], gray: bool,
+             seed: int) -> tuple[np.ndarray, np.ndarray, tuple] | None:
+    h, w = size
+    placed = _place(look, size)
+    first = _detect(_to_uint8(placed))
+    if first is None:
+        return None
+    mx, my = _geometry_map(first[0], look, size)
+    img = cv2.remap(placed, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    img = 255.0 * np.power(np.clip(img, 0, 255) / 255.0, look.gamma, dtype=np.float32)
+    img *= np.asarray(look.tone, dtype=np.float32)
+    face = first[1][3] - first[1][1]
+    rng = _rng(seed, plan_.dataset, 4, plan_.index)
+    texture = rng.standard_normal((h, w), dtype=np.float32)
+    texture = cv2.GaussianBlur(texture, (0, 0), max(0.6, look.texture_sigma * face / REFERENCE_FACE_PX))
+    texture *= look.texture_sd / max(float(texture.std()), 1e-6)
+    img += texture[..., None]
+    if gray:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    gx, gy = _grid(h, w)
+    proj = (gx - w / 2) * math.cos(look.light_angle) + (gy - h / 2) * math.sin(look.light_angle)
+    gain = 1.0 + look.light_strength * proj / (0.5 * math.hypot(w, h))
+    img = (img * (gain if gray else gain[..., None])).astype(np.float32)
+    found = _detect(_to_uint8(img))
+    if found is None:
+        return None
+    return img, *found
+
+
+def _mask(lm: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Filled convex hulls of the eye and outer-lip landmarks, as stage 1 draws them."""
+    mask = np.zeros(size, np.uint8)
+    hulls = faces.mask_polygons(np.rint(lm).astype(np.int32))
+    cv2.fillPoly(mask, hulls, 1, lineType=cv2.LINE_8)
+    return mask.astype(bool)
+
+
+def _roi(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    bw, bh = right - left, bottom - top
+    return (max(0, int(top - 0.75 * bh)), min(size[0], int(bottom + 0.45 * bh) + 1),
+            max(0, int(left - 0.55 * bw)), min(size[1], int(right + 0.55 * bw) + 1))
+
+
+def _build_subject(plan_: SubjectPlan, base: np.ndarray, lm: np.ndarray, box: tuple) -> Subject:
+    size = base.shape[:2]
+    roi = _roi(box, size)
+    y0, y1, x0, x1 = roi
+    mask = _mask(lm, size)
+    local = lm - np.array([x0, y0], np.float32)
+    rmask = mask[y0:y1, x0:x1]
+    weight = _outside_weight(rmask, local)
+    shape = (y1 - y0, x1 - x0)
+    fields, wrinkles = {}, {}
+    lit = base[y0:y1, x0:x1]
+    lum = (lit if lit.ndim == 2 else lit.mean(-1)) / max(float(np.median(lit)), 1.0)
+    for label in CLASSES:
+        aus = plan_.style.aus[label]
+        f = _field(aus, local, shape) * weight[..., None]
+        fields[label] = (f / max(float(np.linalg.norm(f, axis=-1).max()), 1e-6)).astype(np.float32)
+        wr = _wrinkles(aus, local, shape) * weight
+        peak = float(wr.max())
+        wr = (wr / peak * lum) if peak > 0 else wr
+        wrinkles[label] = np.ascontiguousarray(
+            np.repeat(wr[..., None], 3, -1) if lit.ndim == 3 else wr, dtype=np.float32)
+    bw, bh = box[2] - box[0], box[3] - box[1]
     gx, gy = _grid(*shape)
-    field = np.zeros((*shape, 2), np.float32)
-    for centre, vec, sigma in _bumps(label, lm):
-        g = np.exp(-((gx - centre[0]) ** 2 + (gy - centre[1]) ** 2) / (2 * sigma**2))
-        field += g[..., None] * np.asarray(vec, np.float32)
-    return field / max(float(np.linalg.norm(field, axis=-1).max()), 1e-6)
+    cx, cy = (box[0] + box[2]) / 2 - x0, (box[1] + box[3]) / 2 - 0.15 * bh - y0
+    r = np.sqrt(((gx - cx) / bw) ** 2 + ((gy - cy) / bh) ** 2)
+    t = np.clip((1.0 - r) / 0.25, 0, 1)
+    weight = (t * t * (3 - 2 * t)).astype(np.float32)
+    zero = np.zeros_like(weight)
+    head = (np.dstack([weight, zero]), np.dstack([zero, weight]))  # x and y drift maps
+    return Subject(plan_, base, roi, lm, tuple(int(v) for v in box), mask, fields, wrinkles,
+                   head, _blink_field(rmask, local, shape))
 
 
 def _outside_weight(mask: np.ndarray, lm: np.ndarray) -> np.ndarray:
@@ -406,124 +1046,401 @@ def _outside_weight(mask: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
+def _blink_field(mask: np.ndarray, lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Eye-closing field: inside each eye polygon, content is drawn from the lids (up above the
+    eye's centre line, down below it) by up to the distance to the polygon edge."""
+    _, _, ey = _face_frame(lm)
+    gx, gy = _grid(*shape)
+    out = np.zeros((*shape, 2), np.float32)
+    for group in (faces.EYE_RIGHT, faces.EYE_LEFT):
+        eye = np.zeros(shape, np.uint8)
+        cv2.fillPoly(eye, [cv2.convexHull(np.rint(lm[list(group)]).astype(np.int32))], 1)
+        dist = cv2.distanceTransform(eye, cv2.DIST_L2, 3)
+        c = lm[list(group)].mean(0)
+        above = ((gx - c[0]) * ey[0] + (gy - c[1]) * ey[1]) < 0
+        sign = np.where(above, 1.0, -1.0).astype(np.float32)
+        out += (dist * sign)[..., None] * ey
+    return out
+
+
+# Action units as Gaussian bumps: (centre, displacement vector, sigma), all from landmarks.
+# Side 0 is the image-left half (dlib points 17-21, 36-41, 48, 31), side 1 the image-right half.
+_SIDES = (
+    {"inner": (21, 20), "mid": 19, "outer": (17, 18), "eye": tuple(range(36, 42)), "corner_eye": 36,
+     "corner": 48, "wing": 31, "jaw": 3, "lip": 50},
+    {"inner": (22, 23), "mid": 24, "outer": (26, 25), "eye": tuple(range(42, 48)), "corner_eye": 45,
+     "corner": 54, "wing": 35, "jaw": 13, "lip": 52},
+)
+
+
+def _bumps(au: str, side: int, lm: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    iod, ex, ey = _face_frame(lm)
+    up, down = -ey, ey
+    s = _SIDES[side]
+    out_ = -ex if side == 0 else ex  # outward
+    in_ = -out_
+    corner_out = lm[s["corner"]] - lm[102 - s["corner"]]
+    corner_out = corner_out / max(float(np.linalg.norm(corner_out)), 1e-6)
+    glabella = 0.5 * (lm[21] + lm[22])
+    b: list[tuple[np.ndarray, np.ndarray, float]] = []
+    if au == "1":  # inner brow raiser
+        for i, w in zip(s["inner"], (1.0, 0.85)):
+            b.append((lm[i] + 0.08 * iod * up, w * up, 0.22 * iod))
+        b.append((lm[s["mid"]] + 0.08 * iod * up, 0.45 * up, 0.22 * iod))
+        b.append((glabella + 0.45 * iod * up + 0.15 * iod * out_, 0.45 * up, 0.3 * iod))
+    elif au == "2":  # outer brow raiser
+        for i, w in zip(s["outer"], (1.0, 0.9)):
+            b.append((lm[i] + 0.08 * iod * up, w * (up + 0.25 * out_), 0.22 * iod))
+        b.append((lm[s["mid"]] + 0.08 * iod * up, 0.55 * up, 0.22 * iod))
+        b.append((lm[s["outer"][1]] + 0.4 * iod * up, 0.4 * up, 0.3 * iod))
+    elif au == "4":  # brow lowerer: down and together
+        for i, w in zip(s["inner"], (1.0, 0.85)):
+            b.append((lm[i], w * (0.8 * down + 0.6 * in_), 0.22 * iod))
+        b.append((lm[s["mid"]], 0.6 * down, 0.22 * iod))
+        b.append((lm[s["outer"][1]], 0.35 * down, 0.22 * iod))
+        b.append((glabella + 0.1 * iod * out_ + 0.05 * iod * down, 0.5 * in_, 0.12 * iod))
+    elif au == "9":  # nose wrinkler
+        b.append((lm[s["wing"]] + 0.05 * iod * up, 0.9 * up, 0.16 * iod))
+        b.append((lm[28] + 0.22 * iod * out_, 0.6 * (up + in_), 0.14 * iod))
+        b.append((lm[s["inner"][0]], 0.35 * down, 0.2 * iod))
+    elif au == "10":  # upper lip raiser: skin between nose and upper lip up
+        b.append((0.5 * lm[33] + 0.5 * lm[s["lip"]] + 0.12 * iod * out_, 0.8 * up, 0.13 * iod))
+        b.append((lm[s["wing"]] + 0.1 * iod * out_ + 0.08 * iod * down, 0.4 * up, 0.15 * iod))
+    elif au == "6":  # cheek raiser
+        cheek = 0.45 * lm[list(s["eye"])].mean(0) + 0.25 * lm[s["corner"]] + 0.30 * lm[s["jaw"]]
+        b.append((cheek + 0.1 * iod * down, up, 0.3 * iod))
+        b.append((lm[s["corner_eye"]] + 0.2 * iod * out_, 0.3 * up + 0.4 * in_, 0.12 * iod))
+    elif au == "12":  # lip corner puller
+        b.append((lm[s["corner"]] + 0.14 * iod * corner_out, 0.8 * corner_out + 0.8 * up, 0.22 * iod))
+        fold = 0.5 * (lm[s["wing"]] + lm[s["corner"]]) + 0.12 * iod * corner_out
+        b.append((fold, 0.5 * corner_out + 0.8 * up, 0.2 * iod))
+    elif au == "15":  # lip corner depressor
+        b.append((lm[s["corner"]] + 0.12 * iod * corner_out + 0.15 * iod * down,
+                  0.9 * down + 0.2 * corner_out, 0.16 * iod))
+    elif au == "26":  # jaw drop: the chin moves down (the mouth itself is masked)
+        chin = 0.5 * (lm[57] + lm[8]) + (0.15 if side else -0.15) * iod * ex
+        b.append((chin, down, 0.3 * iod))
+    else:
+        raise ValueError(f"no field for action unit {au!r}")
+    return b
+
+
+def _field(aus: dict[str, tuple[float, float]], lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Sum of the action units' Gaussian bumps (each side weighted), in px (not normalised)."""
+    field = np.zeros((*shape, 2), np.float32)
+    for au, weights in aus.items():
+        for side, w in enumerate(weights):
+            for centre, vec, sigma in _bumps(au, side, lm):
+                _add_gaussian(field, centre, sigma, w * np.asarray(vec, np.float32))
+    return field
+
+
+def _window(shape: tuple[int, int], centre: np.ndarray, radius: float):
+    h, w = shape
+    x0, x1 = max(0, int(centre[0] - radius)), min(w, int(centre[0] + radius) + 2)
+    y0, y1 = max(0, int(centre[1] - radius)), min(h, int(centre[1] + radius) + 2)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    gx, gy = _grid(h, w)
+    return (slice(y0, y1), slice(x0, x1)), gx[y0:y1, x0:x1], gy[y0:y1, x0:x1]
+
+
+def _add_gaussian(out: np.ndarray, centre, sigma: float, value) -> None:
+    win = _window(out.shape[:2], centre, 3.5 * sigma)
+    if win is None:
+        return
+    sl, gx, gy = win
+    g = np.exp(-((gx - centre[0]) ** 2 + (gy - centre[1]) ** 2) / (2 * sigma**2))
+    out[sl] += g[..., None] * value if out.ndim == 3 else g * value
+
+
+def _wrinkles(aus: dict[str, tuple[float, float]], lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Darkening pattern (positive = darker) of the action units' skin folds."""
+    iod, ex, ey = _face_frame(lm)
+    out = np.zeros(shape, np.float32)
+    glabella = 0.5 * (lm[21] + lm[22])
+    brows = lm[17:27].mean(0)
+
+    def lines(centre, half_u, half_v, period, w, curve=0.0, vertical=False):
+        """Parallel thin lines (across ey, or across ex if vertical) in a Gaussian envelope."""
+        win = _window(shape, centre, 3.0 * max(half_u, half_v))
+        if win is None:
+            return
+        sl, gx, gy = win
+        u = (gx - centre[0]) * ex[0] + (gy - centre[1]) * ex[1]
+        v = (gx - centre[0]) * ey[0] + (gy - centre[1]) * ey[1]
+        v = v + curve * u * u / iod
+        across = u if vertical else v
+        pattern = np.maximum(np.cos(2 * np.pi * across / period), 0) ** 6
+        env = np.exp(-0.5 * ((u / half_u) ** 2 + (v / half_v) ** 2))
+        out[sl] += w * pattern * env
+
+    def fold(a, b, width, w):
+        """A dark line along the segment a-b."""
+        win = _window(shape, 0.5 * (a + b), 0.5 * float(np.linalg.norm(b - a)) + 3 * width)
+        if win is None:
+            return
+        sl, gx, gy = win
+        ab = b - a
+        t = np.clip(((gx - a[0]) * ab[0] + (gy - a[1]) * ab[1]) / float(ab @ ab), 0, 1)
+        d2 = (gx - a[0] - t * ab[0]) ** 2 + (gy - a[1] - t * ab[1]) ** 2
+        out[sl] += w * np.exp(-d2 / (2 * width**2)) * np.sqrt(np.abs(np.sin(np.pi * t)))
+
+    for au, (w0, w1) in aus.items():
+        for side, w in enumerate((w0, w1)):
+            s = _SIDES[side]
+            out_ = -ex if side == 0 else ex
+            if au == "1":
+                lines(brows - 0.42 * iod * ey + 0.15 * iod * out_, 0.3 * iod, 0.2 * iod,
+                      0.13 * iod, w, curve=0.3)
+            elif au == "2":
+                lines(lm[s["outer"][1]] - 0.38 * iod * ey, 0.25 * iod, 0.18 * iod, 0.13 * iod, w,
+                      curve=0.3)
+            elif au == "4":
+                a = glabella + 0.07 * iod * out_ - 0.12 * iod * ey
+                fold(a, a + 0.3 * iod * ey, 0.025 * iod, 1.2 * w)
+            elif au in ("9", "10"):
+                lines(lm[28] + 0.1 * iod * out_, 0.12 * iod, 0.1 * iod, 0.07 * iod,
+                      w if au == "9" else 0.5 * w)
+            elif au == "6":
+                c = lm[s["corner_eye"]] + 0.18 * iod * out_
+                lines(c, 0.08 * iod, 0.12 * iod, 0.06 * iod, w, vertical=True)
+            elif au == "12":
+                corner_out = lm[s["corner"]] - lm[102 - s["corner"]]
+                corner_out = corner_out / max(float(np.linalg.norm(corner_out)), 1e-6)
+                a = lm[s["wing"]] + 0.12 * iod * out_ - 0.03 * iod * ey
+                b = lm[s["corner"]] + 0.2 * iod * corner_out + 0.12 * iod * ey
+                fold(a, b, 0.035 * iod, w)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
-# Clip plans
+# Rendering clips into frames
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Clip:
-    subject: int  # index
-    number: int  # clip index within the subject
-    label: str  # a class or DROP
-    emotion: str  # original spelling
-    n: int  # frames onset..offset
-    apex: int  # 0-based index of the apex within the clip
-    motion: str  # class whose field moves
-    strength: float  # peak displacement in px
-    seed: tuple[int, ...]
-
-
-def _label_counts(n_total: int, with_drop: bool) -> dict[str, int]:
-    n_drop = round(_DROP_FRACTION * n_total) if with_drop else 0
-    mapped = n_total - n_drop
-    pos = round(_CLASS_FRACTIONS["positive"] * mapped)
-    sur = round(_CLASS_FRACTIONS["surprise"] * mapped)
-    return {"negative": mapped - pos - sur, "positive": pos, "surprise": sur, DROP: n_drop}
-
-
-def _deal_labels(n_subjects: int, per_subject: int, with_drop: bool,
-                 rng: np.random.Generator) -> list[list[str]]:
-    """Labels per subject: exact totals, dealt round-robin (each class spread over subjects),
-    then shuffled within each subject."""
-    sequence = [lab for lab, k in _label_counts(n_subjects * per_subject, with_drop).items()
-                for _ in range(k)]
-    dealt = [sequence[s::n_subjects] for s in range(n_subjects)]
-    for labels in dealt:
-        rng.shuffle(labels)
-    return dealt
-
-
-def _choose(rng: np.random.Generator, weights: dict[str, int]) -> str:
-    names = list(weights)
-    p = np.array([weights[k] for k in names], float)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
-
-
-def _plan(name: str, seed: int, n_subjects: int, per_subject: int, clip_frames: tuple[int, int],
-          amplitude: float, height: int) -> list[list[_Clip]]:
-    """Every clip of the dataset, per subject, fully determined by the seed."""
-    rng = np.random.default_rng([seed, _DATASET_IDS[name], 1])
-    dealt = _deal_labels(n_subjects, per_subject, DROP in _EMOTIONS[name], rng)
-    px = amplitude * height / _REFERENCE_HEIGHT
-    plans = []
-    for s, labels in enumerate(dealt):
-        clips = []
-        for k, label in enumerate(labels):
-            n = int(rng.integers(clip_frames[0], clip_frames[1] + 1))
-            apex = (n - 1) // 2 if name == "smic" else int(rng.integers(
-                max(1, round(0.3 * (n - 1))), min(n - 2, round(0.7 * (n - 1))) + 1))
-            motion, factor = (label, 1.0) if label != DROP else (str(rng.choice(CLASSES)), 0.5)
-            clips.append(_Clip(s, k, label, _choose(rng, _EMOTIONS[name][label]), n, apex, motion,
-                               float(px * factor * rng.uniform(0.7, 1.3)),
-                               (seed, _DATASET_IDS[name], 2, s, k)))
-        plans.append(clips)
-    return plans
-
-
-def _profile(n: int, apex: int) -> np.ndarray:
-    """Raised-cosine onset -> apex -> offset profile: 0 at both ends, 1 at the apex."""
+def _profile(n: int, apex: int, shape: float = 1.0) -> np.ndarray:
+    """Onset -> apex -> offset profile: a raised cosine (to the power ``shape``), 0 at both
+    ends and 1 at the apex."""
     t = np.arange(n, dtype=np.float64)
     rise = 0.5 - 0.5 * np.cos(np.pi * t / max(apex, 1))
     fall = 0.5 + 0.5 * np.cos(np.pi * (t - apex) / max(n - 1 - apex, 1))
-    return np.where(t <= apex, rise, fall)
+    return np.clip(np.where(t <= apex, rise, fall), 0, 1) ** shape
 
 
 class _Renderer:
-    """Turns clip plans into uint8 frames (jitter, intensity variation and noise included)."""
+    """Turns clip plans of one subject into uint8 frames (nuisances included)."""
 
-    _BANK, _PAD = 8, 16
+    _BANK, _PAD = 6, 16
 
-    def __init__(self, subject: Subject, rng: np.random.Generator):
+    def __init__(self, subject: Subject, amplitude: float, seed: int):
         self.subject = subject
-        self.rng = rng
-        h, w = subject.gain.shape
+        self.amplitude = float(amplitude)
+        self.scale = subject.face_px / REFERENCE_FACE_PX
+        p = subject.plan
+        rng = _rng(seed, p.dataset, 5, p.index)
+        h, w = subject.base.shape[:2]
         shape = (self._BANK, h + self._PAD, w + self._PAD, *subject.base.shape[2:])
         self.noise_bank = rng.standard_normal(shape, dtype=np.float32) * _NOISE_SD
+        self.seed = seed
 
-    def _noise(self) -> np.ndarray:
-        """Sensor noise for one frame: a random crop of a random noise-bank entry (drawing
-        fresh Gaussian noise per frame was the slowest step of generation)."""
-        h, w = self.subject.gain.shape
-        b = int(self.rng.integers(self._BANK))
-        y, x = (int(v) for v in self.rng.integers(0, self._PAD + 1, 2))
+    def _noise(self, rng: np.random.Generator) -> np.ndarray:
+        """Sensor noise for one frame: a random crop of a random noise-bank entry."""
+        h, w = self.subject.base.shape[:2]
+        b = int(rng.integers(self._BANK))
+        y, x = (int(v) for v in rng.integers(0, self._PAD + 1, 2))
         return self.noise_bank[b, y:y + h, x:x + w]
 
-    def frames(self, profile: Iterable[float], motion: str, strength: float,
-               gain: float, offset: float) -> list[np.ndarray]:
-        """One frame per profile value, all with the clip's ``gain`` and ``offset``."""
+    def clip(self, clip: ClipPlan, start: tuple[float, float] = (0.0, 0.0),
+             exposure: tuple[float, float] | None = None) -> tuple[list[np.ndarray], tuple[float, float]]:
+        """Frames onset..offset of one planned clip (or MACRO), and the head position at its
+        end (px). ``start`` is the head position at its start; ``exposure`` the (gain, offset)
+        of the clip (drawn per clip when None; CAS(ME)^2 uses one per long video)."""
+        s, p = self.subject, self.subject.plan
+        rng = _rng(self.seed, p.dataset, 6, p.index, clip.key)
+        if exposure is None:
+            exposure = (1 + rng.uniform(-_CLIP_GAIN, _CLIP_GAIN), rng.uniform(-_CLIP_OFFSET, _CLIP_OFFSET))
+        profile = _profile(clip.n, clip.apex, p.style.shape) if clip.label != "rest" else np.zeros(clip.n)
+        peak = self.amplitude * self.scale * clip.factor
+        depth = _WRINKLE_GL_PER_PX * p.look.wrinkle * self.amplitude * clip.factor
+        closure = np.zeros(clip.n)
+        if clip.blink is not None:
+            b0, d = clip.blink
+            closure[b0:b0 + d] = rng.uniform(0.6, 1.0) * np.sin(np.pi * (np.arange(d) + 0.5) / d)
+        dx, dy, bend = (v * self.scale for v in clip.drift)
+        t = np.linspace(0.0, 1.0, clip.n)
+        arc = np.sin(np.pi * t)
+        path_x = start[0] + dx * t - bend * dy / max(math.hypot(dx, dy), 1e-6) * arc * 0.3 * self.scale
+        path_y = start[1] + dy * t + bend * dx / max(math.hypot(dx, dy), 1e-6) * arc * 0.3 * self.scale
         out = []
-        for p in profile:
-            jitter = tuple(float(v) for v in np.clip(self.rng.normal(0, _JITTER_SD, 2), -1, 1))
-            img = self.subject.render(motion, strength * float(p), jitter)
-            out.append(_to_uint8(img * gain + offset + self._noise()))
-        return out
+        y0, y1, x0, x1 = s.roi
+        motion = clip.motion if clip.label != "rest" else None
+        for i in range(clip.n):
+            roi = s.render_roi(motion, peak * profile[i], depth * profile[i],
+                               (float(path_x[i]), float(path_y[i])), float(closure[i]))
+            noise = self._noise(rng)
+            frame = cv2.add(s.base, noise)
+            frame[y0:y1, x0:x1] = cv2.add(roi, noise[y0:y1, x0:x1])
+            gain = exposure[0] * (1 + _FLICKER_SD * float(np.clip(rng.standard_normal(), -2.5, 2.5)))
+            # saturating round to uint8 (the few values below 0 fold back: dark-level noise)
+            out.append(cv2.convertScaleAbs(frame, alpha=float(gain), beta=float(exposure[1])))
+        return out, (float(path_x[-1]), float(path_y[-1]))
 
-    def clip(self, clip: _Clip) -> list[np.ndarray]:
-        """Frames onset..offset of one planned clip."""
-        gain, offset = self.rng.uniform(0.88, 1.12), self.rng.uniform(-10, 10)
-        return self.frames(_profile(clip.n, clip.apex), clip.motion, clip.strength, gain, offset)
 
+def _rest(n: int, key: int) -> ClipPlan:
+    """A stretch of neutral frames of a CAS(ME)^2 long video (slow drift, no expression)."""
+    return ClipPlan("", "rest", "", n, 0, 0, CLASSES[0], 0.0, key, drift=(0.0, 0.0, 0.0))
 
-# ---------------------------------------------------------------------------------------------
-# Writers, one per layout
-# ---------------------------------------------------------------------------------------------
 
 def _imwrite(path: Path, img: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     params = _JPEG if path.suffix.lower() == ".jpg" else []
     if not cv2.imwrite(str(path), img, params):
         raise OSError(f"cv2.imwrite could not write {path}")
 
+
+def _frames_folder(name: str, p: SubjectPlan, c: ClipPlan) -> tuple[str, str]:
+    """(folder relative to the dataset root, file name pattern with ``{}`` = frame number)."""
+    if name == "casme2":
+        return f"CASME2_RAW_selected/{p.id}/{c.name}", "img{}.jpg"
+    if name == "samm":
+        return f"{p.id}/{c.name}", f"{p.id}_{{:05d}}.jpg"
+    if name == "smic":
+        return f"HS/{p.id}/micro/{c.emotion}/{c.name}", "image{:06d}.bmp"
+    raise ValueError(name)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One unit of rendering work: some clips (or all long videos) of one subject."""
+
+    name: str
+    seed: int
+    root: str
+    params: dict
+    subject: SubjectPlan
+    clips: tuple[int, ...]  # indices into subject.clips (not CAS(ME)^2)
+
+    @property
+    def frames(self) -> int:
+        if self.name == "casme_sq":
+            return sum(self.subject.video_frames(v) for v in range(len(self.subject.videos)))
+        return sum(self.subject.clips[k].n for k in self.clips)
+
+    @property
+    def n_clips(self) -> int:
+        return sum(self.subject.clips[k].label in (*CLASSES, DROP) for k in self.clips)
+
+
+_SUBJECT_CACHE: dict[tuple, Subject] = {}
+
+
+def _cached_subject(task: _Task) -> Subject:
+    """The task's subject, rebuilt only when a worker moves on to another subject."""
+    size = tuple(task.params["frame_size"])
+    key = (task.seed, task.name, task.subject.index, size)
+    if key not in _SUBJECT_CACHE:
+        _SUBJECT_CACHE.clear()
+        _SUBJECT_CACHE[key] = make_subject(task.subject, size, gray=task.name == "samm",
+                                           seed=task.seed)
+    return _SUBJECT_CACHE[key]
+
+
+def _render_task(task: _Task) -> int:
+    """Render and write the frames of one task; return the number of frames written."""
+    subject = _cached_subject(task)
+    render = _Renderer(subject, task.params["amplitude"], task.seed)
+    root = Path(task.root)
+    p = task.subject
+    written = 0
+    if task.name == "casme_sq":
+        fps = float(config.dataset_info("casme_sq")["fps"])
+        for v, video in enumerate(p.videos):
+            rng = _rng(task.seed, task.name, 7, p.index, v)
+            exposure = (1 + rng.uniform(-_CLIP_GAIN, _CLIP_GAIN), rng.uniform(-_CLIP_OFFSET, _CLIP_OFFSET))
+            frames: list[np.ndarray] = []
+            pos = (0.0, 0.0)
+            for j, (kind, n) in enumerate(video.segments):
+                clip = _rest(n, 5000 + 100 * v + j) if kind == "rest" else p.clips[n]
+                new, end = render.clip(clip, (0.7 * pos[0], 0.7 * pos[1]), exposure)
+                frames += new
+                pos = end
+            folder = root / "rawpic" / p.id / video.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, img in enumerate(frames, start=1):
+                _imwrite(folder / f"img{i}.jpg", img)
+            written += len(frames)
+            if task.params["casme_sq_videos"]:
+                _write_video(root / "rawvideo" / p.id / f"{video.folder}.avi", frames, fps)
+        return written
+    for k in task.clips:
+        clip = p.clips[k]
+        rel, pattern = _frames_folder(task.name, p, clip)
+        folder = root / rel
+        folder.mkdir(parents=True, exist_ok=True)
+        frames, _ = render.clip(clip)
+        for i, img in enumerate(frames):
+            _imwrite(folder / pattern.format(clip.start + i), img)
+        written += len(frames)
+    return written
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    if not writer.isOpened():
+        raise OSError(f"cv2.VideoWriter could not open {path}")
+    for img in frames:
+        writer.write(img)
+    writer.release()
+
+
+def _tasks(name: str, seed: int, root: Path, params: dict, plans: list[SubjectPlan]) -> list[_Task]:
+    out = []
+    for p in plans:
+        if name == "casme_sq":
+            out.append(_Task(name, seed, str(root), params, p, tuple(range(len(p.clips)))))
+            continue
+        chunk: list[int] = []
+        frames = 0
+        for k, c in enumerate(p.clips):
+            if chunk and frames + c.n > _CHUNK_FRAMES:
+                out.append(_Task(name, seed, str(root), params, p, tuple(chunk)))
+                chunk, frames = [], 0
+            chunk.append(k)
+            frames += c.n
+        if chunk:
+            out.append(_Task(name, seed, str(root), params, p, tuple(chunk)))
+    return out
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+def _run_tasks(tasks: list[_Task], workers: int, bars: dict[str, Any]) -> None:
+    """Render every task, the costliest first, in ``workers`` processes (spawned: safe even
+    when the parent process has started TensorFlow)."""
+    order = sorted(tasks, key=lambda t: -t.frames * math.prod(t.params["frame_size"]))
+    if workers <= 1 or len(order) < 2:
+        for task in order:
+            _render_task(task)
+            bars[task.name].update(task.n_clips)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(int(workers), mp_context=ctx, initializer=_worker_init) as pool:
+        futures = {pool.submit(_render_task, task): task for task in order}
+        for future in as_completed(futures):
+            future.result()
+            task = futures[future]
+            bars[task.name].update(task.n_clips)
+
+
+# ---------------------------------------------------------------------------------------------
+# Annotation files, one writer per layout
+# ---------------------------------------------------------------------------------------------
 
 def _save_workbook(wb, path: Path) -> None:
     """Save an openpyxl workbook atomically with fixed timestamps (byte-reproducible)."""
@@ -548,72 +1465,35 @@ def _new_workbook():
     return Workbook()
 
 
-class _Context:
-    """What every writer needs: parameters, subjects and progress reporting."""
-
-    def __init__(self, name: str, root: Path, seed: int, params: dict, progress: bool):
-        self.name, self.root, self.seed, self.params = name, root, seed, params
-        self.size = tuple(params["frame_size"])
-        self.plans = _plan(name, seed, params["n_subjects"], params["clips_per_subject"],
-                           tuple(params["clip_frames"]), params["amplitude"], self.size[0])
-        self.quirks: list[str] = []
-        self.extra_dropped: dict[str, int] = {}
-        from tqdm import tqdm
-
-        total = sum(len(p) for p in self.plans)
-        self.bar = tqdm(total=total, desc=f"stand-in {name}", unit="clip", disable=not progress)
-
-    def renderer(self, s: int, gray: bool = False) -> _Renderer:
-        subject = make_subject(self.seed, self.name, s, self.size, gray)
-        return _Renderer(subject, np.random.default_rng([self.seed, _DATASET_IDS[self.name], 3, s]))
-
-    def clip_rng(self, clip: _Clip) -> np.random.Generator:
-        return np.random.default_rng(list(clip.seed))
+def _aus(p: SubjectPlan, c: ClipPlan) -> str:
+    """The Action Units cell: the subject's style for the clip's class ('14' for others)."""
+    return p.style.codes(c.motion) if c.label in CLASSES else "14"
 
 
-def _write_casme2(ctx: _Context) -> None:
+def _write_casme2(root: Path, seed: int, plans: list[SubjectPlan]) -> list[str]:
     """CASME2_RAW_selected/subNN/<Filename>/img<N>.jpg + CASME2-coding-20190701.xlsx."""
     wb = _new_workbook()
     ws = wb.active
     ws.title = "Sheet1"
     ws.append(list(_CASME2_HEADER))
-    slash_done = False
-    for s, clips in enumerate(ctx.plans):
-        render = ctx.renderer(s)
-        names = _casme2_filenames(len(clips), np.random.default_rng([ctx.seed, 0, 5, s]))
-        for clip, filename in zip(clips, names):
-            rng = ctx.clip_rng(clip)
-            onset = int(rng.integers(1, 300))
-            folder = ctx.root / "CASME2_RAW_selected" / f"sub{s + 1:02d}" / filename
-            for i, img in enumerate(render.clip(clip)):
-                _imwrite(folder / f"img{onset + i}.jpg", img)
-            apex: Any = onset + clip.apex
-            if not slash_done and clip.label == "negative" and s == min(1, len(ctx.plans) - 1):
-                apex, slash_done = "/", True
-                ctx.quirks.append(f"sub{s + 1:02d} {filename}: ApexFrame '/'")
-            subject: Any = f"{s + 1:02d}" if (s + clip.number) % 2 else s + 1
-            ws.append([subject, filename, None, onset, apex, onset + clip.n - 1, None,
-                       _ACTION_UNITS[clip.label], clip.emotion, int(rng.integers(1, 8))])
-            ctx.bar.update()
-    ctx.quirks.append("Subject written as text ('01') in some rows and as a number in others")
-    _save_workbook(wb, ctx.root / "CASME2-coding-20190701.xlsx")
+    quirks = []
+    for p in plans:
+        number = int(p.id[3:])
+        for c in p.clips:
+            apex: Any = c.start + c.apex
+            if c.quirk == "apex /":
+                apex = "/"
+                quirks.append(f"{p.id} {c.name}: ApexFrame '/'")
+            subject: Any = f"{number:02d}" if (number + c.key) % 2 else number
+            objective = int(_rng(seed, "casme2", 8, p.index, c.key).integers(1, 8))
+            ws.append([subject, c.name, None, c.start, apex, c.start + c.n - 1, None,
+                       _aus(p, c), c.emotion, objective])
+    quirks.append("Subject written as text ('01') in some rows and as a number in others")
+    _save_workbook(wb, root / "CASME2-coding-20190701.xlsx")
+    return quirks
 
 
-def _casme2_filenames(n: int, rng: np.random.Generator) -> list[str]:
-    """CASME II style clip names (EP02_01f, EP19_05, ...), unique within a subject; the same
-    names recur across subjects as in the real data."""
-    episodes = rng.choice(np.arange(1, 20), size=n, replace=n > 19)
-    names, seen = [], set()
-    for ep in episodes:
-        k = 1
-        while f"EP{ep:02d}_{k:02d}" in seen:
-            k += 1
-        seen.add(f"EP{ep:02d}_{k:02d}")
-        names.append(f"EP{ep:02d}_{k:02d}" + ("f" if ep % 3 == 0 else ""))
-    return names
-
-
-def _write_samm(ctx: _Context) -> None:
+def _write_samm(root: Path, seed: int, plans: list[SubjectPlan]) -> list[str]:
     """<Subject>/<Filename>/<Subject>_<5 digits>.jpg (gray) + SAMM_Micro_FACS_Codes_v2.xlsx."""
     wb = _new_workbook()
     ws = wb.active
@@ -621,143 +1501,67 @@ def _write_samm(ctx: _Context) -> None:
     for line in _SAMM_PREAMBLE:
         ws.append([line])
     ws.append(list(_SAMM_HEADER))
-    mapped = [c for clips in ctx.plans for c in clips if c.label != DROP]
-    apex_outside = mapped[0] if mapped else None
-    offset_unknown = mapped[1] if len(mapped) > 1 else None
-    for s, clips in enumerate(ctx.plans):
-        render = ctx.renderer(s, gray=True)
-        subject = f"{6 + s:03d}"
-        for clip in clips:
-            rng = ctx.clip_rng(clip)
-            onset = int(rng.integers(100, 6000))
-            offset = onset + clip.n - 1
-            filename = f"{subject}_{clip.number % 7 + 1}_{clip.number // 7 + 1}"
-            for i, img in enumerate(render.clip(clip)):
-                _imwrite(ctx.root / subject / filename / f"{subject}_{onset + i:05d}.jpg", img)
-            apex, off, duration = onset + clip.apex, offset, clip.n
-            if clip is apex_outside:
+    quirks = []
+    for p in plans:
+        for c in p.clips:
+            offset = c.start + c.n - 1
+            apex: Any = c.start + c.apex
+            off: Any = offset
+            duration: Any = c.n
+            if c.quirk == "apex outside":
                 apex = offset + 9
-                ctx.quirks.append(f"{filename}: Apex Frame {apex} outside onset..offset")
-            if clip is offset_unknown:
+                quirks.append(f"{c.name}: Apex Frame {apex} outside onset..offset")
+            if c.quirk == "offset ?":
                 off = duration = "?"
-                ctx.quirks.append(f"{filename}: Offset Frame '?'")
-            ws.append([subject, filename, f"{subject}_{clip.number % 7 + 1}", onset, apex, off,
-                       duration, "Micro", _ACTION_UNITS[clip.label], clip.emotion,
-                       int(rng.integers(1, 8)), None])
-            ctx.bar.update()
-    ctx.quirks.append("13 preamble rows before the header row")
-    _save_workbook(wb, ctx.root / "SAMM_Micro_FACS_Codes_v2.xlsx")
+                quirks.append(f"{c.name}: Offset Frame '?'")
+            objective = int(_rng(seed, "samm", 8, p.index, c.key).integers(1, 8))
+            ws.append([p.id, c.name, f"{p.id}_{c.name.split('_')[1]}", c.start, apex, off,
+                       duration, "Micro", _aus(p, c), c.emotion, objective, None])
+    quirks.append("13 preamble rows before the header row")
+    _save_workbook(wb, root / "SAMM_Micro_FACS_Codes_v2.xlsx")
+    return quirks
 
 
-def _write_smic(ctx: _Context) -> None:
+def _write_smic(root: Path, seed: int, plans: list[SubjectPlan]) -> list[str]:
     """HS/s<N>/micro/<label>/s<N>_<ne|po|sur>_<KK>/image<6 digits>.bmp (no spreadsheet)."""
-    for s, clips in enumerate(ctx.plans):
-        render = ctx.renderer(s)
-        subject = f"s{s + 1}"
-        for k, clip in enumerate(clips, start=1):
-            rng = ctx.clip_rng(clip)
-            start = int(rng.integers(1, 90000))
-            folder = (ctx.root / "HS" / subject / "micro" / clip.emotion
-                      / f"{subject}_{_SMIC_ABBREV[clip.label]}_{k:02d}")
-            for i, img in enumerate(render.clip(clip)):
-                _imwrite(folder / f"image{start + i:06d}.bmp", img)
-            ctx.bar.update()
-    ctx.quirks.append("subject folders not zero-padded (s1, s2, ..., s10)")
+    return ["subject folders not zero-padded (s1, s2, ..., s20)"]
 
 
-def _write_casme_sq(ctx: _Context) -> None:
+def _write_casme_sq(root: Path, seed: int, plans: list[SubjectPlan]) -> list[str]:
     """rawpic/s<NN>/<NN>_<code><title>/img<N>.jpg long videos (optionally rawvideo/*.avi) +
     header-less CAS(ME)^2code_final.xlsx with micro and macro rows and the naming sheets."""
-    if ctx.params["n_subjects"] > len(_CASME_SQ_FOLDERS):
-        raise ValueError(f"CAS(ME)^2 stand-in supports at most {len(_CASME_SQ_FOLDERS)} subjects")
     rows: list[list[Any]] = []
-    offset_zero_done = False
-    macro = 0
-    for s, clips in enumerate(ctx.plans):
-        render = ctx.renderer(s)
-        rng = np.random.default_rng([ctx.seed, _DATASET_IDS[ctx.name], 4, s])
-        n_videos = min(len(_CASME_SQ_VIDEOS), max(1, math.ceil(len(clips) / 3)))
-        videos = sorted(rng.choice(len(_CASME_SQ_VIDEOS), n_videos, replace=False))
-        for v, video in enumerate(videos):
-            code, stem, title = _CASME_SQ_VIDEOS[video]
-            events = [("micro", c) for c in clips[v::n_videos]] + [("macro", None)]
-            rng.shuffle(events)
-            folder_name = f"{_CASME_SQ_FOLDERS[s]}_{code}{title}"
-            frames: list[np.ndarray] = []
-            gain, offset = rng.uniform(0.9, 1.1), rng.uniform(-8, 8)
-            for k, (kind, clip) in enumerate(events, start=1):
-                frames += render.frames(np.zeros(int(rng.integers(2, 6))), CLASSES[0], 0, gain, offset)
-                if kind == "macro":
-                    clip = _macro_clip(ctx, s, k, rng)
-                    macro += 1
-                elif not offset_zero_done and clip.label != DROP:
-                    clip = _symmetric(clip)
-                start = len(frames) + 1
-                frames += render.frames(_profile(clip.n, clip.apex), clip.motion, clip.strength,
-                                        gain, offset)
-                off: int = start + clip.n - 1
-                if kind == "micro" and not offset_zero_done and clip.label != DROP:
-                    off, offset_zero_done = 0, True
-                    ctx.quirks.append(f"{folder_name} {stem}_{k}: micro row with offset 0 "
-                                      "(apex - onset == true offset - apex)")
-                rows.append([s + 1, f"{stem}_{k}", start, start + clip.apex, off,
-                             _ACTION_UNITS[clip.label], clip.emotion,
-                             f"{kind}-expression", clip.emotion])
-                if kind == "micro":
-                    ctx.bar.update()
-            frames += render.frames(np.zeros(int(rng.integers(2, 6))), CLASSES[0], 0, gain, offset)
-            _write_long_video(ctx, f"s{_CASME_SQ_FOLDERS[s]}", folder_name, frames)
-    ctx.extra_dropped["macro-expression rows"] = macro
-    ctx.quirks.append("no header rows; macro-expression rows mixed with micro rows")
-    _write_casme_sq_workbook(ctx, rows)
-
-
-def _symmetric(clip: _Clip) -> _Clip:
-    """The clip shortened so its apex is exactly in the middle (offset = 2 apex - onset)."""
-    return replace(clip, n=2 * clip.apex + 1)
-
-
-def _macro_clip(ctx: _Context, s: int, k: int, rng: np.random.Generator) -> _Clip:
-    lo, hi = ctx.params["clip_frames"]
-    n = int(rng.integers(lo, hi + 1))
-    label = str(rng.choice(CLASSES))
-    px = 3 * ctx.params["amplitude"] * ctx.size[0] / _REFERENCE_HEIGHT
-    return _Clip(s, 1000 + k, label, label, n, n // 2, label, px, ())
-
-
-def _write_long_video(ctx: _Context, subject: str, folder_name: str, frames: list[np.ndarray]) -> None:
-    for i, img in enumerate(frames, start=1):
-        _imwrite(ctx.root / "rawpic" / subject / folder_name / f"img{i}.jpg", img)
-    if not ctx.params["casme_sq_videos"]:
-        return
-    path = ctx.root / "rawvideo" / subject / f"{folder_name}.avi"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
-    if not writer.isOpened():
-        raise OSError(f"cv2.VideoWriter could not open {path}")
-    for img in frames:
-        writer.write(img)
-    writer.release()
-
-
-def _write_casme_sq_workbook(ctx: _Context, rows: list[list[Any]]) -> None:
+    quirks = []
+    for p in plans:
+        for c in p.clips:
+            video = p.videos[c.video]
+            off: int = c.start + c.n - 1
+            if c.quirk == "offset 0":
+                off = 0
+                quirks.append(f"{video.folder} {c.name}: micro row with offset 0 "
+                              "(apex - onset == true offset - apex)")
+            kind = "macro-expression" if c.label == MACRO else "micro-expression"
+            rows.append([p.participant, c.name, c.start, c.start + c.apex, off,
+                         p.style.codes(c.motion) if c.emotion in CLASSES else "14", c.emotion,
+                         kind, c.emotion])
     wb = _new_workbook()
     ws = wb.active
     ws.title = "CASMEcode_final"
     for row in rows:
         ws.append(row)
     rule1 = wb.create_sheet("naming rule1")
-    for p in range(1, ctx.params["n_subjects"] + 1):
-        rule1.append([_CASME_SQ_FOLDERS[p - 1], f"s{_CASME_SQ_FOLDERS[p - 1]}", p])
+    for participant, folder in enumerate(_CASME_SQ_FOLDERS, start=1):
+        rule1.append([folder, f"s{folder}", participant])
     rule2 = wb.create_sheet("naming rule2")
     for i, (code, stem, _title) in enumerate(_CASME_SQ_VIDEOS):
         rule2.append([code if i % 2 else int(code), stem])
-    ctx.quirks.append("naming rule2 video codes as text ('0102') and as numbers (101)")
-    _save_workbook(wb, ctx.root / "CAS(ME)^2code_final.xlsx")
+    quirks += ["no header rows; macro-expression rows mixed with micro rows",
+               "naming rule2 video codes as text ('0102') and as numbers (101)"]
+    _save_workbook(wb, root / "CAS(ME)^2code_final.xlsx")
+    return quirks
 
 
-_WRITERS: dict[str, Callable[[_Context], None]] = {
+_WRITERS: dict[str, Callable[[Path, int, list[SubjectPlan]], list[str]]] = {
     "casme2": _write_casme2,
     "samm": _write_samm,
     "smic": _write_smic,
@@ -769,19 +1573,39 @@ _WRITERS: dict[str, Callable[[_Context], None]] = {
 # Public API
 # ---------------------------------------------------------------------------------------------
 
-def _params(n_subjects: int, clips_per_subject: int, frame_size: Sequence[int],
-            clip_frames: Sequence[int], amplitude: float, casme_sq_videos: bool) -> dict:
-    params = {"n_subjects": int(n_subjects), "clips_per_subject": int(clips_per_subject),
-              "frame_size": [int(v) for v in frame_size], "clip_frames": [int(v) for v in clip_frames],
-              "amplitude": float(amplitude), "casme_sq_videos": bool(casme_sq_videos)}
-    lo, hi = params["clip_frames"]
-    if params["n_subjects"] < 1 or params["clips_per_subject"] < 1:
-        raise ValueError(f"n_subjects and clips_per_subject must be >= 1, got {params}")
-    if not 5 <= lo <= hi:
-        raise ValueError(f"clip_frames must be (lo, hi) with 5 <= lo <= hi, got {clip_frames}")
-    if min(params["frame_size"]) < 120:
-        raise ValueError(f"frame_size {frame_size} too small for dlib (min 120 px)")
-    return params
+def _params(name: str, frame_scale: float = 0.5, amplitude: float = DEFAULT_AMPLITUDE,
+            subjects: int | None = None, max_clip_frames: int | None = None,
+            casme_sq_videos: bool = False, **legacy: Any) -> dict:
+    """Validated parameters of one dataset's stand-in, with the derived frame size and number
+    of subjects (what the marker records and :func:`generate_all` compares)."""
+    if "clip_frames" in legacy:  # the generator before version 2
+        warnings.warn("synthetic: clip_frames is deprecated; the clip lengths are the real ones "
+                      "(use max_clip_frames to cap them)", DeprecationWarning, stacklevel=3)
+        lo_hi = legacy.pop("clip_frames")
+        if max_clip_frames is None:
+            max_clip_frames = int(lo_hi[1])
+    if legacy:
+        raise TypeError(f"unknown stand-in parameters {sorted(legacy)} (version {GENERATOR_VERSION} "
+                        "takes frame_scale, amplitude, subjects, max_clip_frames, casme_sq_videos)")
+    if name not in _WRITERS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {list(_WRITERS)}")
+    info = config.dataset_info(name)
+    frame_scale = float(frame_scale)
+    size = [int(round(v * frame_scale)) for v in info["frame_size"]]
+    if min(size) < 120:
+        raise ValueError(f"frame_scale {frame_scale} gives {size}: too small for dlib (min 120 px)")
+    if not 0 < float(amplitude) <= 50:
+        raise ValueError(f"amplitude must be in (0, 50] px, got {amplitude}")
+    if max_clip_frames is not None and int(max_clip_frames) < 5:
+        raise ValueError(f"max_clip_frames must be >= 5, got {max_clip_frames}")
+    n_real = len(real_structure()[name])
+    n_subjects = n_real + len(_DROP_ONLY[name]) if subjects is None else min(int(subjects), n_real)
+    if subjects is not None and int(subjects) < 1:
+        raise ValueError(f"subjects must be >= 1, got {subjects}")
+    return {"frame_scale": frame_scale, "frame_size": size, "amplitude": float(amplitude),
+            "subjects": None if subjects is None else int(subjects),
+            "max_clip_frames": None if max_clip_frames is None else int(max_clip_frames),
+            "casme_sq_videos": bool(casme_sq_videos), "n_subjects": n_subjects}
 
 
 def _prepare_root(root: Path) -> None:
@@ -795,54 +1619,80 @@ def _prepare_root(root: Path) -> None:
     atomic.write_text(root / PARTIAL, "stand-in generation in progress\n")
 
 
-def generate(name: str, root: str | Path, seed: int = 0, n_subjects: int = 10,
-             clips_per_subject: int = 6, frame_size: Sequence[int] = (240, 320),
-             clip_frames: Sequence[int] = (12, 20), amplitude: float = 3.0,
-             casme_sq_videos: bool = False, progress: bool = False) -> Path:
+def generate(name: str, root: str | Path, seed: int = 0, frame_scale: float = 0.5,
+             amplitude: float = DEFAULT_AMPLITUDE, subjects: int | None = None,
+             max_clip_frames: int | None = None, casme_sq_videos: bool = False,
+             workers: int = 1, progress: bool = False, **legacy: Any) -> Path:
     """Write the stand-in of dataset ``name`` into ``root`` (the dataset's own folder).
 
-    ``frame_size`` is (height, width), smaller than the real datasets' to stay fast;
-    ``clip_frames`` the (min, max) frames of a clip onset..offset; ``amplitude`` the mean peak
-    expression displacement in px at a frame height of 240; ``casme_sq_videos`` also writes
-    CAS(ME)^2's ``rawvideo/*.avi`` (MJPG). A non-empty ``root`` that is not a stand-in raises
+    ``frame_scale`` scales the real frame size (``datasets.yaml``; 0.5 gives 240x320, SAMM
+    544x1020); ``amplitude`` is the mean peak expression displacement in px on a face 200 px
+    tall (scaled to the actual face); ``subjects`` (keep the N subjects with the most clips)
+    and ``max_clip_frames`` (cap clip lengths) shrink the dataset for tests only;
+    ``casme_sq_videos`` also writes CAS(ME)^2's ``rawvideo/*.avi`` (MJPG); ``workers`` renders
+    in that many processes (same files). A non-empty ``root`` that is not a stand-in raises
     ``FileExistsError``; an existing stand-in there is replaced. Returns ``root``.
     """
-    if name not in _WRITERS:
-        raise ValueError(f"unknown dataset {name!r}; choose from {list(_WRITERS)}")
-    params = _params(n_subjects, clips_per_subject, frame_size, clip_frames, amplitude,
-                     casme_sq_videos)
-    root = Path(root)
-    _prepare_root(root)
-    ctx = _Context(name, root, seed, params, progress)
+    params = _params(name, frame_scale, amplitude, subjects, max_clip_frames, casme_sq_videos,
+                     **legacy)
+    return _generate({name: Path(root)}, seed, {name: params}, workers, progress)[name]
+
+
+def _generate(roots: dict[str, Path], seed: int, params: dict[str, dict], workers: int,
+              progress: bool) -> dict[str, Path]:
+    """Generate several datasets, rendering all their subjects in one process pool."""
+    from tqdm import tqdm
+
+    plans, tasks, bars = {}, [], {}
+    for name, root in roots.items():
+        prm = params[name]
+        plans[name] = plan(name, seed, prm["subjects"], prm["max_clip_frames"])
+        _prepare_root(root)
+        tasks += _tasks(name, seed, root, prm, plans[name])
+        total = sum(c.label in (*CLASSES, DROP) for p in plans[name] for c in p.clips)
+        bars[name] = tqdm(total=total, desc=f"stand-in {name}", unit="clip", disable=not progress)
     try:
-        _WRITERS[name](ctx)
+        _run_tasks(tasks, workers, bars)
     finally:
-        ctx.bar.close()
-    atomic.write_json(root / MARKER, _marker(ctx))
-    (root / PARTIAL).unlink()
-    log.info("stand-in %s written to %s", name, root)
-    return root
+        for bar in bars.values():
+            bar.close()
+    for name, root in roots.items():
+        quirks = _WRITERS[name](root, seed, plans[name])
+        atomic.write_json(root / MARKER, _marker(name, seed, params[name], plans[name], quirks))
+        (root / PARTIAL).unlink()
+        log.info("stand-in %s written to %s", name, root)
+    return roots
 
 
-def _marker(ctx: _Context) -> dict:
-    clips = [c for plan in ctx.plans for c in plan]
+def _marker(name: str, seed: int, params: dict, plans: list[SubjectPlan], quirks: list[str]) -> dict:
+    clips = [c for p in plans for c in p.clips]
     counts = {label: sum(c.label == label for c in clips) for label in CLASSES}
-    dropped = {f"label {next(iter(_EMOTIONS[ctx.name][DROP]))}":
-               sum(c.label == DROP for c in clips)} if DROP in _EMOTIONS[ctx.name] else {}
+    dropped = {}
+    if DROP in _EMOTIONS[name]:
+        spelling = next(iter(_EMOTIONS[name][DROP])).casefold()
+        dropped[f"label {spelling}"] = sum(c.label == DROP for c in clips)
+    if name == "casme_sq":
+        dropped["type macro-expression"] = sum(c.label == MACRO for c in clips)
     return {
         "standin": True,
-        "dataset": ctx.name,
-        "display": config.dataset_info(ctx.name)["display"],
+        "dataset": name,
+        "display": config.dataset_info(name)["display"],
         "generator": "mer_utils.synthetic",
         "generator_version": GENERATOR_VERSION,
-        "seed": ctx.seed,
-        "params": ctx.params,
+        "seed": seed,
+        "params": params,
         "expected_counts": counts,
-        "dropped_rows": {**dropped, **ctx.extra_dropped},
-        "subjects": ctx.params["n_subjects"],
-        "quirks": ctx.quirks,
+        "dropped_rows": dropped,
+        "subjects": [p.id for p in plans],
+        "frames": sum(c.n for c in clips) + sum(n for p in plans for v in p.videos
+                                                for kind, n in v.segments if kind == "rest"),
+        "styles": {p.id: {"aus": {label: p.style.codes(label) for label in CLASSES},
+                          "gain": round(p.style.gain, 3), "apex_share": round(p.style.apex_share, 3),
+                          "mirror": p.look.mirror} for p in plans},
+        "quirks": quirks,
         "note": ("Synthetic stand-in built from skimage.data.astronaut() by mer_utils.synthetic; "
-                 "NOT the licensed dataset. Frames are smaller than the real ones."),
+                 "NOT the licensed dataset. Same subjects, clips per class and clip lengths as "
+                 "the real dataset (subjects.csv); frames scaled by frame_scale."),
     }
 
 
@@ -872,33 +1722,30 @@ def expected_counts(root: str | Path) -> dict[str, int]:
 
 
 def generate_all(data_root: str | Path, seed: int = 0, datasets: Iterable[str] | None = None,
-                 progress: bool = False, **size: Any) -> dict[str, Path]:
+                 progress: bool = False, workers: int = 2, **params: Any) -> dict[str, Path]:
     """Generate every dataset (or ``datasets``) into ``data_root/<folder>`` (folder names from
-    ``datasets.yaml``); ``size`` are :func:`generate`'s size parameters. A dataset whose
-    marker already records the same seed, parameters and generator version is kept as is."""
+    ``datasets.yaml``); ``params`` are :func:`generate`'s (``frame_scale``, ``amplitude``,
+    ``subjects``, ``max_clip_frames``, ``casme_sq_videos``). A dataset whose marker already
+    records the same seed, parameters and generator version is kept as is; the others are
+    rendered together in ``workers`` processes."""
     names = list(config.DATASETS if datasets is None else datasets)
+    todo: dict[str, Path] = {}
+    resolved: dict[str, dict] = {}
     out = {}
     for name in names:
         root = Path(data_root) / config.dataset_info(name)["folder"]
-        defaults = {k: v for k, v in _signature_defaults().items() if k not in size}
-        params = _params(**{**defaults, **size})
+        resolved[name] = _params(name, **params)
         marker = _read_marker(root)
         if (marker and marker.get("dataset") == name and marker.get("seed") == seed
-                and marker.get("params") == params
+                and marker.get("params") == resolved[name]
                 and marker.get("generator_version") == GENERATOR_VERSION):
             log.info("stand-in %s in %s is up to date", name, root)
         else:
-            generate(name, root, seed=seed, progress=progress, **params)
+            todo[name] = root
         out[name] = root
+    if todo:
+        _generate(todo, seed, {n: resolved[n] for n in todo}, workers, progress)
     return out
-
-
-def _signature_defaults() -> dict:
-    import inspect
-
-    sig = inspect.signature(generate)
-    return {k: p.default for k, p in sig.parameters.items()
-            if k not in ("name", "root", "seed", "progress")}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Shared fixtures: one tiny set of generated stand-in datasets per test session."""
+"""Shared fixtures: one small set of generated stand-in datasets per test session."""
 from __future__ import annotations
 
 import os
@@ -12,12 +12,15 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 STANDIN_SIZE = {
-    "n_subjects": 6,
-    "clips_per_subject": 5,
-    "frame_size": (240, 320),
-    "clip_frames": (8, 12),
+    "subjects": 6,
+    "max_clip_frames": 12,
+    "frame_scale": 0.5,
+    "amplitude": 3.0,
 }
-"""Size of the session's stand-ins: tiny, so that generating all four takes seconds."""
+"""The session's stand-ins: the smoke profile's subset (the 6 subjects with the most
+three-class clips of each dataset, every clip cut to at most 12 frames) at 240x320 (SAMM
+544x1020), so that generating all four takes seconds. Subjects, per-class counts and
+(uncapped) lengths are those of the real datasets (mer_utils/data/subjects.csv)."""
 STANDIN_SEED = 0
 
 
@@ -29,4 +32,5 @@ def standins(tmp_path_factory) -> dict[str, Path]:
     from mer_utils import synthetic
 
     root = tmp_path_factory.mktemp("standins")
-    return synthetic.generate_all(root, seed=STANDIN_SEED, progress=False, **STANDIN_SIZE)
+    return synthetic.generate_all(root, seed=STANDIN_SEED, progress=False, workers=2,
+                                  **STANDIN_SIZE)

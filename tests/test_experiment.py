@@ -3,7 +3,6 @@
 The clips here are a synthetic, learnable toy in NumPy (a blob that moves right, down or
 diagonally depending on the class), so these tests do not depend on stage 1.
 """
-import csv
 import json
 from types import SimpleNamespace
 
@@ -12,10 +11,12 @@ import pandas as pd
 import pytest
 
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
-from mer_utils import config, experiment, models, protocols
+from mer_utils import config, experiment, models, protocols, results
 from mer_utils.config import CLASSES
 
 pytestmark = pytest.mark.slow
+CNN_VARIANTS = [v for v, m in config.methods().items() if m["method"] == "cnn"]
+"""The paper's variants: the toy clips here have no stage-1 key frames for the flow method."""
 
 SOURCE = {"kind": "stand-in", "root": "/nowhere/TOY", "annotation": "toy.xlsx"}
 LABEL_PATTERN = [0, 1, 2, 0, 0, 1, 2, 0, 1, 0]  # 50 / 30 / 20 %; any 3+ clips hold all classes
@@ -39,18 +40,23 @@ def toy_clips(n_subjects=6, per_subject=10, T=8, S=16, seed=0):
             X.append(np.clip(clip, 0, 255))
             rows.append({"dataset": "toy", "subject": f"s{s}", "clip": f"s{s}_{c:02d}",
                          "label": CLASSES[label]})
-    return SimpleNamespace(X=np.array(X, dtype=np.uint8)[..., None], rows=pd.DataFrame(rows))
+    return SimpleNamespace(X=np.array(X, dtype=np.uint8)[..., None], rows=pd.DataFrame(rows),
+                           excluded=[], source={"root": SOURCE["root"], "annotation": SOURCE["annotation"]})
 
 
 def _profile(**kw):
     return {**config.profile("smoke"), "name": "test", **kw}
 
 
-def test_tiny_model_beats_majority_baseline_under_paper_protocol(tmp_path):
+def _run(clips, variant, protocols_, prof, seed=0, results_dir=None):
+    return experiment.run_protocols(clips, variant, protocols_, prof, seed, "stand-in",
+                                    results_dir=results_dir)
+
+
+def test_tiny_model_beats_majority_baseline_under_paper_protocol():
     clips = toy_clips(n_subjects=8)
-    rec = experiment.run(clips, "MER-3DCNNST", "paper",
-                         _profile(epochs=25, patience=25, batch_size=16),
-                         seed=0, data_source=SOURCE)
+    (rec,) = _run(clips, "MER-3DCNNST", ["paper"], _profile(epochs=25, patience=25, batch_size=16,
+                                                             repeats=1))
     assert rec["n_clips"] == 80 and sum(rec["counts_test"].values()) == 8
     test_counts = list(rec["counts_test"].values())
     assert rec["baseline_accuracy"] == pytest.approx(test_counts[0] / 8)  # negative: majority
@@ -58,16 +64,18 @@ def test_tiny_model_beats_majority_baseline_under_paper_protocol(tmp_path):
     assert rec["uf1"] >= rec["baseline_uf1"] + 0.4
 
 
-def test_same_seed_same_metrics(tmp_path):
+def test_same_seed_same_records(tmp_path):
     clips = toy_clips(n_subjects=4, per_subject=10, T=4)
-    prof = _profile(epochs=4, patience=4)
-    runs = [experiment.run(clips, "MER-DA3DCNNST", "paper", prof, seed=3, data_source=SOURCE,
-                           results_csv=tmp_path / f"r{i}" / "metrics.csv") for i in range(2)]
+    prof = _profile(epochs=4, patience=4, repeats=2)
+    runs = [_run(clips, "MER-DA3DCNNST", ["paper", "subject"], prof, seed=3,
+                 results_dir=tmp_path / f"r{i}") for i in range(2)]
     skip = {"seconds", "timestamp", "predictions_file"}
-    assert {k: v for k, v in runs[0].items() if k not in skip} == \
-        {k: v for k, v in runs[1].items() if k not in skip}
-    preds = [pd.read_csv(r["predictions_file"]) for r in runs]
-    pd.testing.assert_frame_equal(*preds)
+    for a, b in zip(*runs):
+        assert {k: v for k, v in a.items() if k not in skip} == \
+            {k: v for k, v in b.items() if k not in skip}
+        pd.testing.assert_frame_equal(pd.read_csv(a["predictions_file"]),
+                                      pd.read_csv(b["predictions_file"]))
+    assert runs[0][0]["split_seed"] != runs[0][1]["split_seed"]  # repeats draw new splits
 
 
 def test_restored_model_trains_like_a_new_one():
@@ -96,11 +104,11 @@ def test_architecture_is_documented_and_modest():
     assert "64 filters" in models.ARCHITECTURE_NOTES and "1. " in models.ARCHITECTURE_NOTES
 
 
-# --- the whole grid: 4 variants x 3 protocols on a small toy, smoke profile -------------------
+# --- the whole grid: 4 variants x every protocol (repeated twice) on a toy, smoke profile ------
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory, monkeypatch_module):
-    """Run every variant under every protocol once; record what the resampling steps saw."""
+    """Run every variant under every protocol; record what the resampling steps saw."""
     from mer_utils import augment, balance
 
     seen = []
@@ -117,16 +125,14 @@ def grid(tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setattr(augment, "augment_clips", spy_augment)
     monkeypatch_module.setattr(balance, "smote", spy_smote)
     clips = toy_clips(n_subjects=6, per_subject=6, T=4, S=12, seed=1)
-    csv_path = tmp_path_factory.mktemp("results") / "metrics.csv"
+    out = tmp_path_factory.mktemp("results")
     records, calls = {}, {}
-    for variant in config.load("variants"):
-        for protocol in protocols.PROTOCOLS:
-            start = len(seen)
-            records[variant, protocol] = experiment.run(
-                clips, variant, protocol, "smoke", seed=0, data_source=SOURCE,
-                results_csv=csv_path)
-            calls[variant, protocol] = seen[start:]
-    return SimpleNamespace(clips=clips, csv=csv_path, records=records, calls=calls)
+    for variant in CNN_VARIANTS:
+        start = len(seen)
+        for rec in _run(clips, variant, list(protocols.PROTOCOLS), "smoke", results_dir=out):
+            records[variant, rec["protocol"], rec["repeat"]] = rec
+        calls[variant] = seen[start:]
+    return SimpleNamespace(clips=clips, dir=out, records=records, calls=calls)
 
 
 @pytest.fixture(scope="module")
@@ -136,97 +142,159 @@ def monkeypatch_module():
     mp.undo()
 
 
-def test_grid_writes_one_record_per_run(grid):
-    with open(grid.csv, newline="") as fh:
-        table = list(csv.DictReader(fh))
-    assert len(table) == 12
-    assert list(table[0]) == list(experiment.RECORD_COLUMNS)
-    assert {(r["variant"], r["protocol"]) for r in table} == set(grid.records)
-    for r in table:
+def _folds(grid, protocol, repeat):
+    return protocols.splits(grid.clips.rows, protocol, seed=0, repeat=repeat)
+
+
+def test_grid_writes_one_record_per_run_and_reruns_replace_them(grid):
+    table = results.load(grid.dir)
+    repeats = config.profile("smoke")["repeats"]
+    per_variant = sum(repeats if protocols.info(p)["repeated"] else 1 for p in protocols.PROTOCOLS)
+    assert len(table) == 4 * per_variant == len(grid.records)
+    assert list(table.columns) == list(results.COLUMNS)
+    assert not table.duplicated(list(results.KEY)).any()
+    for r in table.to_dict("records"):
         assert r["data_kind"] == "stand-in" and r["data_annotation"] == "toy.xlsx"
-        assert r["profile"] == "smoke" and json.loads(r["profile_params"])["epochs"] == 2
+        assert r["profile"] == "smoke" and r["profile_params"]["epochs"] == 2
+        assert r["profile_params"]["augmentation"]["crop_area_fraction"] == 0.1
         assert 0.0 <= float(r["accuracy"]) <= 1.0 and r["version_tensorflow"]
-        cm = np.array(json.loads(r["confusion"]))
+        assert r["device"]["kind"] in ("cpu", "gpu") and r["device"]["count"] >= 1
+        cm = np.array(r["confusion"])
         assert cm.shape == (3, 3)
+        assert (np.sum([np.array(c) for c in r["confusion_by_subject"].values()], axis=0) == cm).all()
+    # a re-run of one variant replaces its rows instead of appending duplicates
+    _run(grid.clips, "MER-3DCNNST", ["subject"], "smoke", results_dir=grid.dir)
+    again = results.load(grid.dir)
+    assert len(again) == len(table) and not again.duplicated(list(results.KEY)).any()
 
 
 def test_grid_predictions_files(grid):
     n = len(grid.clips.rows)
-    for (variant, protocol), rec in grid.records.items():
+    for (variant, protocol, repeat), rec in grid.records.items():
         pred = pd.read_csv(rec["predictions_file"])
-        assert list(pred.columns) == list(experiment.PREDICTION_COLUMNS)
+        assert list(pred.columns) == list(results.PREDICTION_COLUMNS)
         assert rec["predictions_file"].endswith(
-            f"toy__{variant}__{protocol}__{rec['profile']}__seed{rec['seed']}.csv")
-        if protocol == "loso":  # every clip is tested exactly once
+            f"toy__{variant}__{protocol}__smoke__seed0__r{repeat}.csv")
+        if protocol in ("loso", "kfold"):  # every clip is tested exactly once
             assert len(pred) == n and pred["clip"].is_unique
+        if protocol == "loso":
             assert (pred.groupby("fold")["subject"].nunique() == 1).all()
         assert sum(rec["counts_test"].values()) == len(pred)
 
 
-def test_resampling_sees_the_training_part_only(grid):
-    """Augmentation and SMOTE get exactly X[train] of each split: never validation or test."""
+def test_every_variant_is_tested_on_the_same_splits(grid):
+    """Paired comparisons need it: split seeds depend on the run seed and repeat only."""
+    for protocol in ("paper", "subject", "kfold", "loso"):
+        for repeat in range(2 if protocols.info(protocol)["repeated"] else 1):
+            tested = {v: tuple(pd.read_csv(grid.records[v, protocol, repeat]["predictions_file"])
+                               .sort_values("clip")["clip"]) for v in CNN_VARIANTS}
+            assert len(set(tested.values())) == 1, (protocol, repeat)
+
+
+def test_resampling_sees_the_training_part_only_except_under_paper_leaky(grid):
+    """Augmentation and SMOTE get exactly X[train] of each split, never validation or test;
+    under paper-leaky they get the whole dataset, once per repeat, before the split."""
     X = grid.clips.X
-    for (variant, protocol), calls in grid.calls.items():
+    for variant, calls in grid.calls.items():
         switches = config.variant(variant)
-        folds = protocols.splits(grid.clips.rows, protocol, seed=0)
         steps = [s for s in ("augment", "smote") if switches[s]]
-        assert [c[0] for c in calls] == [s for _ in folds for s in steps]
-        for f, split in enumerate(folds):
-            for name, X_in, _ in calls[f * len(steps):(f + 1) * len(steps)]:
-                np.testing.assert_array_equal(X_in, X[split.train], err_msg=f"{name} {variant}")
+        if not steps:
+            assert calls == [], variant
+            continue
+        expected = []
+        for protocol in protocols.PROTOCOLS:
+            leaky = protocols.info(protocol)["resample_before_split"]
+            for repeat in range(2 if protocols.info(protocol)["repeated"] else 1):
+                if leaky:
+                    expected.append(X)
+                else:
+                    expected += [X[s.train] for s in _folds(grid, protocol, repeat)]
+        assert len(calls) == len(expected) * len(steps), variant
+        for k, X_expected in enumerate(expected):
+            first = calls[k * len(steps)]  # the first step sees the unresampled input
+            np.testing.assert_array_equal(first[1], X_expected, err_msg=f"{variant} call {k}")
+
+
+def test_paper_leaky_puts_copies_of_training_clips_in_test(grid):
+    for variant in CNN_VARIANTS:
+        switches = config.variant(variant)
+        for repeat in range(2):
+            rec = grid.records[variant, "paper-leaky", repeat]
+            leak = rec["leak"]
+            if switches["augment"]:
+                assert rec["n_samples"] == 2 * rec["n_clips"]
+                assert leak["test_augmented_copies"] + leak["test_from_a_clip_in_training"] > 0
+            elif not switches["smote"]:  # nothing to leak: the paper run itself
+                paper = grid.records[variant, "paper", repeat]
+                assert rec["accuracy"] == paper["accuracy"] and leak["test_from_a_clip_in_training"] == 0
+                assert rec["confusion"] == paper["confusion"]
 
 
 def test_counts_per_part(grid):
     y = grid.clips.rows["label"].to_numpy()
-    for (variant, protocol), rec in grid.records.items():
-        folds = protocols.splits(grid.clips.rows, protocol, seed=0)
+    for (variant, protocol, repeat), rec in grid.records.items():
+        if protocols.info(protocol)["resample_before_split"]:
+            continue
+        folds = _folds(grid, protocol, repeat)
         for part in ("train", "val", "test"):
             labels = np.concatenate([y[getattr(s, part)] for s in folds])
             expected = {c: int((labels == c).sum()) for c in CLASSES}
             assert rec[f"counts_{part}"] == expected, (variant, protocol, part)
         resampled = rec["counts_train_resampled"]
-        if variant == "MER-SCB3DCNNST":  # SMOTE balances each fold's training part
+        if variant == "MER-SCB3DCNNST" and len(folds) == 1:  # SMOTE balances the training part
             assert len(set(resampled.values())) == 1
             assert all(k is not None and k <= 5 for k in rec["smote_k"])
         elif config.variant(variant)["augment"]:
             assert resampled == {c: 2 * n for c, n in rec["counts_train"].items()}
-        else:
+        elif not config.variant(variant)["smote"]:
             assert resampled == rec["counts_train"]
 
 
 def test_class_weights_recorded_per_fold(grid):
     y = grid.clips.rows["label"].to_numpy()
-    for protocol in protocols.PROTOCOLS:
-        rec = grid.records["MER-DACWB3DCNNST", protocol]
-        folds = protocols.splits(grid.clips.rows, protocol, seed=0)
+    for protocol in ("paper", "subject", "kfold", "loso"):
+        rec = grid.records["MER-DACWB3DCNNST", protocol, 0]
+        folds = _folds(grid, protocol, 0)
         assert len(rec["class_weights"]) == len(folds)
         for split, weights in zip(folds, rec["class_weights"]):
             train = y[split.train]
             for c in CLASSES:  # Eq. 1; a class absent from the training part weighs 0
                 n_c = (train == c).sum()
                 assert weights[c] == pytest.approx(len(train) / n_c if n_c else 0.0)
-        assert grid.records["MER-3DCNNST", protocol]["class_weights"] is None
-
-
-def test_append_record_keeps_columns(tmp_path):
-    path = tmp_path / "m.csv"
-    path.write_text("dataset,old_column\ncasme2,x\n")
-    experiment.append_record(path, {"dataset": "samm", "confusion": [[1]], "uf1": 0.5})
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        table = list(reader)
-    assert reader.fieldnames[:2] == ["dataset", "old_column"]
-    assert set(experiment.RECORD_COLUMNS) <= set(reader.fieldnames)
-    assert table[0]["old_column"] == "x" and table[1]["confusion"] == "[[1]]"
-    assert table[1]["uf1"] == "0.5" and table[1]["old_column"] == ""
+        assert grid.records["MER-3DCNNST", protocol, 0]["class_weights"] is None
 
 
 def test_bad_arguments():
     clips = toy_clips(n_subjects=3, per_subject=3, T=2, S=4)
     with pytest.raises(ValueError, match="kind"):
-        experiment.run(clips, "MER-3DCNNST", "paper", "smoke", 0, {**SOURCE, "kind": "real"})
+        experiment.run_protocols(clips, "MER-3DCNNST", ["paper"], "smoke", 0, "real")
     with pytest.raises(KeyError, match="variant"):
-        experiment.run(clips, "MER-X", "paper", "smoke", 0, SOURCE)
-    bad = SimpleNamespace(X=clips.X, rows=clips.rows.assign(label="others"))
+        _run(clips, "MER-X", ["paper"], "smoke")
+    with pytest.raises(ValueError, match="unknown protocol"):
+        _run(clips, "MER-3DCNNST", ["nope"], "smoke")
+    bad = SimpleNamespace(**{**vars(clips), "rows": clips.rows.assign(label="others")})
     with pytest.raises(ValueError, match="others"):
-        experiment.run(bad, "MER-3DCNNST", "paper", "smoke", 0, SOURCE)
+        _run(bad, "MER-3DCNNST", ["paper"], "smoke")
+
+
+def test_finished_folds_are_reused_and_a_damaged_one_refitted(tmp_path, monkeypatch):
+    clips = toy_clips(n_subjects=5, per_subject=6, T=2, S=8)
+    prof = _profile(repeats=1)
+    (first,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
+    fits = []
+    real = experiment.CNN.fit_predict
+
+    def counting(self, *args, **kwargs):
+        fits.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(experiment.CNN, "fit_predict", counting)
+    (again,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
+    assert fits == [] and again["confusion"] == first["confusion"]
+    files = sorted((tmp_path / "folds").rglob("*.json"))
+    assert len(files) == first["n_folds"]
+    files[0].write_text('{"key": "trunc')  # a half-written or foreign file is never trusted
+    (third,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
+    assert len(fits) == 1 and third["confusion"] == first["confusion"]
+    (other,) = _run(clips, "MER-3DCNNST", ["kfold"], _profile(repeats=1, epochs=1), results_dir=tmp_path)
+    assert len(fits) == 1 + first["n_folds"]  # another training setting is another fold

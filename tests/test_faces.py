@@ -194,3 +194,134 @@ def test_pipeline_steps_keys_and_shapes():
     assert steps["cropped"].shape[0] == steps["cropped"].shape[1] > 64
     with pytest.raises(ValueError, match="no frontal face"):
         faces.pipeline_steps(np.full((240, 320, 3), 128, np.uint8))
+
+
+# ----------------------------------------------------------------------------- key frames
+KEY = 64
+
+
+def test_apex_position_rule():
+    row = {"onset": 10, "apex": 14, "offset": 20}
+    assert faces.apex_position(row, 11) == (4, "coded")
+    assert faces.apex_position({**row, "apex": 10}, 11) == (0, "coded")
+    assert faces.apex_position({**row, "apex": 20}, 11) == (10, "coded")
+    for apex in (None, pd.NA, np.nan, 9, 21):  # unknown, or outside onset..offset
+        assert faces.apex_position({**row, "apex": apex}, 11) == (5, "middle"), apex
+    assert faces.apex_position({"onset": 10, "apex": 30, "offset": None}, 11) == (5, "middle")
+    assert faces.apex_position({"onset": 1, "apex": 3, "offset": pd.NA}, 11) == (2, "coded")
+    assert faces.apex_position(pd.Series({"onset": 5, "apex": pd.NA, "offset": 9}), 4) == (2, "middle")
+    table_row = pd.Series({"onset": 10, "apex": 14, "offset": 20, "frames": [f"f{i}" for i in range(11)]})
+    assert faces._show_frame(table_row) == "f4"
+    assert faces._show_frame(table_row.copy().replace({14: pd.NA})) == "f5"
+
+
+def test_keyframes_landmarks_and_apex_rule_of_every_standin(tables):
+    for name, table in tables.items():
+        clips = faces.preprocess(table, SIZE, N_FRAMES, keyframe_size=KEY)
+        n = len(clips.rows)
+        assert clips.params["keyframe_size"] == KEY
+        assert clips.keyframes.shape == (n, 2, KEY, KEY) and clips.keyframes.dtype == np.uint8
+        assert clips.landmarks.shape == (n, 68, 2) and clips.landmarks.dtype == np.float32
+        assert clips.keyframes.std(axis=(2, 3)).min() > 10  # faces, not blank crops
+        # every landmark but the jaw contour (0-16) lies inside the key frame; the jaw contour
+        # may run a little past the crop (the box is brows-to-chin plus the margin)
+        inner = clips.landmarks[:, 17:]
+        assert (inner >= 0).all() and (inner <= KEY - 1).all(), name
+        assert (np.abs(clips.landmarks - KEY / 2) < 0.6 * KEY).all(), name
+        # the eye centres of the onset landmarks fall on the black eye masks of the onset frame
+        for eye in (faces.EYE_RIGHT, faces.EYE_LEFT):
+            x, y = np.rint(clips.landmarks[:, list(eye)].mean(1)).astype(int).T
+            assert (clips.keyframes[np.arange(n), 0, y, x] == 0).all(), name
+        expected = ["coded" if faces.apex_position(r, len(r["frames"]))[1] == "coded" else "middle"
+                    for _, r in table.iterrows()]
+        assert list(clips.rows["apex_rule"]) == expected
+        if name == "smic":  # no apex codes
+            assert set(clips.rows["apex_rule"]) == {"middle"}
+        else:
+            assert "coded" in set(clips.rows["apex_rule"]), name
+        unknown = table["apex"].isna() | (table["apex"] < table["onset"]) | (table["apex"] > table["offset"])
+        assert (clips.rows.loc[unknown.to_numpy(), "apex_rule"] == "middle").all(), name
+        assert (clips.rows.loc[~unknown.to_numpy(), "apex_rule"] == "coded").all(), name
+
+
+def test_keyframe_pair_masks_the_union_in_both_frames():
+    gray = faces.to_gray(_astronaut_bgr())
+    box = faces.detect_face(gray)
+    apex = np.roll(gray, 6, axis=0)  # the face moved 6 px down: masks in other places
+    on_pts, ap_pts = faces.landmarks(gray, box), faces.landmarks(apex, box)
+    assert np.abs(ap_pts - on_pts)[:, 1].mean() > 3
+    pair, pts = faces.keyframe_pair(gray, apex, box, KEY, on_pts, ap_pts)
+    assert pair.shape == (2, KEY, KEY) and pts.shape == (68, 2) and pts.dtype == np.float32
+
+    region = faces.crop_box(box)
+
+    def mask_of(*point_sets):  # a white crop masked like the key frames, resized
+        white = np.full((region[3] - region[1], region[2] - region[0]), 255, np.uint8)
+        polys = [p for pts_ in point_sets for p in faces.mask_polygons(pts_)]
+        masked = faces.apply_masks(white, polys, offset=region[:2])
+        return cv2.resize(masked, (KEY, KEY), interpolation=cv2.INTER_AREA)
+
+    union, own_onset, own_apex = (mask_of(*p) == 0 for p in ((on_pts, ap_pts), (on_pts,), (ap_pts,)))
+    assert union.sum() > own_onset.sum() + 10 and union.sum() > own_apex.sum() + 10
+    touched = cv2.dilate((mask_of(on_pts, ap_pts) < 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    for frame, source in zip(pair, (gray, apex)):  # the union is black in both frames
+        assert (frame[union] == 0).all()
+        unmasked = cv2.resize(faces.crop(source, region), (KEY, KEY), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(frame[~touched], unmasked[~touched])  # and nothing else changed
+    # landmarks in key-frame pixels: same affine map as the crop and resize
+    scale = KEY / (region[2] - region[0])
+    assert np.allclose(pts, (on_pts - np.array(region[:2]) + 0.5) * scale - 0.5, atol=1e-4)
+
+
+def test_keyframes_are_cropped_like_the_cnn_frames(small_table):
+    refs = list(small_table["frames"].iloc[0])
+    # apex = onset: the union is the onset's own mask, so the key frame IS the CNN frame
+    out = faces.process_clip_full(refs, SIZE, N_FRAMES, apex_index=0, keyframe_size=SIZE)
+    assert np.array_equal(out.keyframes[0], out.frames[0, ..., 0])
+    assert np.array_equal(out.keyframes[1], out.keyframes[0])
+    assert np.array_equal(out.frames, faces.process_clip(refs, SIZE, N_FRAMES))
+
+
+def test_apex_frame_decoded_only_when_not_sampled(small_table, monkeypatch):
+    refs = list(small_table["frames"].iloc[0])
+    sampled = faces.sample_indices(len(refs), N_FRAMES)
+    calls = []
+    real = datasets.read_frames
+    monkeypatch.setattr(datasets, "read_frames", lambda r: calls.append(list(r)) or real(r))
+    faces.process_clip_full(refs, SIZE, N_FRAMES, apex_index=int(sampled[1]))
+    assert len(calls) == 1
+    calls.clear()
+    missing = next(i for i in range(len(refs)) if i not in set(sampled))
+    out = faces.process_clip_full(refs, SIZE, N_FRAMES, apex_index=missing)
+    assert calls[1:] == [[refs[missing]]]
+    assert len(calls) == 2 and refs[missing] not in calls[0]
+    assert out.keyframes.shape == (2, faces.KEYFRAME_SIZE, faces.KEYFRAME_SIZE)
+
+
+def test_cache_holds_keyframes_and_rejects_files_without_them(small_table, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    first = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
+    again = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
+    assert again.from_cache
+    assert np.array_equal(again.keyframes, first.keyframes)
+    assert np.array_equal(again.landmarks, first.landmarks) and again.landmarks.dtype == np.float32
+    assert list(again.rows["apex_rule"]) == list(first.rows["apex_rule"])
+    (path,) = cache.glob("*.npz")
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    for drop in ("keyframes", "landmarks", "apex_rule"):
+        stripped = {k: v for k, v in arrays.items() if k != drop}
+        if drop == "apex_rule":
+            import json
+            rows = json.loads(str(arrays["rows"]))
+            stripped["rows"] = np.array(json.dumps([{k: v for k, v in r.items() if k != drop} for r in rows]))
+        with open(path, "wb") as fh:
+            np.savez(fh, **stripped)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mer_utils.faces"):
+            rebuilt = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
+        assert not rebuilt.from_cache, drop
+        assert any("unusable" in r.message for r in caplog.records), drop
+        assert np.array_equal(rebuilt.keyframes, first.keyframes)
+    other = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY + 8)
+    assert not other.from_cache and other.keyframes.shape[-1] == KEY + 8

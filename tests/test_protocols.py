@@ -1,4 +1,4 @@
-"""Evaluation protocols: paper (clip-level), subject-independent, leave-one-subject-out."""
+"""Evaluation protocols: clip-level (paper, paper-leaky), subject, subject k-fold, LOSO."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,7 +103,7 @@ def test_positional_indices_with_any_index():
 
 def test_errors():
     with pytest.raises(ValueError, match="unknown protocol"):
-        protocols.splits(_rows(), "kfold", seed=0)
+        protocols.splits(_rows(), "nope", seed=0)
     with pytest.raises(ValueError, match="at least 3 subjects"):
         protocols.splits(_rows(2), "subject", seed=0)
     with pytest.raises(ValueError, match="at least 3 subjects"):
@@ -123,3 +123,57 @@ def test_subject_and_loso_keep_every_class_in_training_when_they_can():
         assert set(rows["label"][split.train]) == {"negative", "positive", "surprise"}, seed
     for split in protocols.splits(rows, "loso", 0):
         assert set(rows["label"][split.train]) == set(rows["label"].drop(split.test)), split.name
+
+
+def test_protocols_are_data_in_the_book_order():
+    assert protocols.PROTOCOLS == ("paper-leaky", "paper", "subject", "kfold", "loso")
+    assert protocols.info("paper-leaky")["resample_before_split"]
+    assert not protocols.info("paper")["resample_before_split"]
+    assert [protocols.info(p)["repeated"] for p in protocols.PROTOCOLS] == [True, True, True, False, False]
+
+
+def test_repeats_draw_new_splits_and_are_reproducible():
+    rows = _rows()
+    tests = [tuple(protocols.splits(rows, "paper", seed=0, repeat=r)[0].test) for r in range(5)]
+    assert len(set(tests)) == 5
+    assert tuple(protocols.splits(rows, "paper", seed=0, repeat=3)[0].test) == tests[3]
+    # the split depends on (seed, repeat) only: seed 1 repeat 0 is not seed 0 repeat 1
+    assert tuple(protocols.splits(rows, "paper", seed=1, repeat=0)[0].test) != tests[1]
+    assert protocols.split_seed(0, 1) != protocols.split_seed(1, 0)
+
+
+def test_paper_leaky_splits_like_paper():
+    rows = _rows()
+    a, = protocols.splits(rows, "paper", seed=2, repeat=1)
+    b, = protocols.splits(rows, "paper-leaky", seed=2, repeat=1)
+    assert np.array_equal(a.test, b.test) and np.array_equal(a.train, b.train)
+
+
+def test_kfold_tests_every_subject_once_with_whole_subjects():
+    rows = _rows(12, 5)
+    folds = protocols.splits(rows, "kfold", seed=0)
+    assert len(folds) == protocols.info("kfold")["folds"] == 5
+    tested = []
+    for split in folds:
+        _check_partition(split, len(rows))
+        tr, va, te = (_subjects(rows, i) for i in (split.train, split.val, split.test))
+        assert not (tr & va) and not (tr & te) and not (va & te)
+        assert split.info["test_subjects"] == sorted(te)
+        tested += sorted(te)
+    assert sorted(tested) == sorted(rows["subject"].unique())
+    assert protocols.splits(rows, "kfold", seed=0)[2].test.tolist() == folds[2].test.tolist()
+    assert [f.test.tolist() for f in protocols.splits(rows, "kfold", seed=0, repeat=1)] != \
+        [f.test.tolist() for f in folds]
+
+
+def test_kfold_with_fewer_subjects_than_folds_is_loso_like():
+    folds = protocols.splits(_rows(4, 6), "kfold", seed=0)
+    assert len(folds) == 4 and all(len(f.info["test_subjects"]) == 1 for f in folds)
+
+
+def test_one_per_class_picks_one_clip_of_each_class_from_the_part():
+    rows = _rows()
+    part = np.arange(10, 40)
+    picks = protocols.one_per_class(rows, part, seed=1)
+    assert set(picks) <= set(part)
+    assert rows["label"].to_numpy()[picks].tolist() == ["negative", "positive", "surprise"]

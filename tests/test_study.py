@@ -30,7 +30,12 @@ def _toc_files() -> set[str]:
 
 def _full_plan(book: Path = study.BOOK) -> list[study.Job]:
     sources = {n: study.Source(n, "x", "stand-in") for n in config.DATASETS}
-    return study.plan(sources, "quick", config.load("grid")["variants"], ["paper"], 0, book=book)
+    return study.plan(sources, "quick", list(config.methods()), ["paper"], 0, book=book)
+
+
+def test_toc_is_generated_from_the_registries():
+    assert (REPO / "_toc.yml").read_text() == study.toc_text(), \
+        "_toc.yml is stale: run `python -m mer_utils.study --write-toc`"
 
 
 def test_every_page_of_the_grid_is_in_the_toc_and_back():
@@ -89,9 +94,10 @@ def test_sources_prefer_a_licensed_copy_and_fall_back_to_stand_ins(tmp_path):
     assert sources["smic"] == study.Source("smic", "gen/SMIC", "stand-in")
 
 
-def test_dataset_dir_option_rejects_unknown_names():
-    with pytest.raises(SystemExit, match="NAME=DIR"):
+def test_dataset_dir_option_rejects_unknown_names(capsys):
+    with pytest.raises(SystemExit) as stop:
         study.main(["--dataset-dir", "nope=/x", "--list"])
+    assert stop.value.code == 2 and "NAME=PATH" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- run_jobs
@@ -169,10 +175,59 @@ def test_manifest_names_pages_this_run_did_not_execute(tmp_path, monkeypatch):
     Path(earlier.output).write_text("{}")
     earlier.marker.write_text(json.dumps({"fingerprint": "x", "run": "r", "finished": "2026-01-01"}))
     study.write_placeholders(selected, book=book)
-    study.write_manifest(selected, {}, {}, "smoke", [], results=book / "results", book=book)
+    study.write_manifest(selected, {}, {}, "smoke", [], results_dir=book / "results", book=book)
     manifest = json.loads((book / "results" / "manifest.json").read_text())
     others = {p["key"]: p for p in manifest["other_pages"]}
     assert others["samm/10-MER-3DCNNST"]["status"] == "from an earlier run"
     assert others["samm/10-MER-3DCNNST"]["finished"] == "2026-01-01"
     assert others["casme2/00-overview"]["status"] == "not executed"
     assert not any(k.startswith(("smic/", "summary/")) for k in others)
+
+
+# ----------------------------------------------------------------------------- methods as data
+SHARED_METHOD_CELLS = (
+    "from mer_utils import experiment, faces, report\n\nreport.setup()\n"
+    "report.banners.data_banner(dataset, dataset_dir, data_kind, profile)",
+    "clips = faces.load_clips(dataset, dataset_dir, profile, cache_dir, annotation=annotation)\n"
+    "report.stages.clips_summary(clips)",
+    "records = experiment.run_protocols(clips, variant, protocols, profile, seed,\n"
+    "                                   data_kind=data_kind, results_dir=results_dir)\n"
+    "report.variant.runs_table(records)",
+    "report.variant.confusion_figure(records)",
+    "report.variant.per_class_recall_table(records)",
+)
+"""The cells every method page shares: one-line calls into mer_utils, in this order."""
+
+
+@pytest.mark.parametrize("name", list(config.methods()))
+def test_every_method_notebook_has_the_shared_cells_in_order(name):
+    method = config.methods()[name]
+    nb = nbformat.read(REPO / method["notebook"], as_version=4)
+    assert nb.cells[0].source.startswith(f"# {method['title']}"), "title from variants.yaml"
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert f'variant = "{name}"' in params.source
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    positions = [code.index(cell) for cell in SHARED_METHOD_CELLS]  # ValueError if one is missing
+    assert positions == sorted(positions)
+
+
+def test_variants_yaml_is_the_one_list_of_methods():
+    methods = config.methods()
+    pages = [m["page"] for m in methods.values()]
+    assert len(set(pages)) == len(pages) and len({m["notebook"] for m in methods.values()}) == len(pages)
+    for name, m in methods.items():
+        assert m["method"] in ("cnn", "flow") and (REPO / m["notebook"]).exists(), name
+        assert {"augment", "smote", "class_weight", "paper", "title", "summary"} <= set(m), name
+    jobs = _full_plan()
+    evaluation = next(j for j in jobs if j.key == "casme2/20-evaluation")
+    assert evaluation.after == [f"casme2/{p}" for p in pages]  # the evaluation waits for all
+    for name, m in methods.items():
+        job = next(j for j in jobs if j.key == f"smic/{m['page']}")
+        assert job.parameters["variant"] == name and job.template == m["notebook"]
+
+
+def test_generated_methods_table_lists_every_method(tmp_path):
+    (path,) = study.write_generated(book=tmp_path)
+    text = path.read_text()
+    for name, m in config.methods().items():
+        assert f"| {name} | {m['summary']} |" in text

@@ -1,0 +1,73 @@
+"""A dataset's overview page: what the loader read, kept, dropped and corrected."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .. import config
+from .style import PALETTE, close
+
+
+def load_report(table: pd.DataFrame) -> pd.DataFrame:
+    """What ``datasets.load`` read, kept, dropped, skipped and adjusted, as one table."""
+    rep = table.attrs.get("report", {})
+    rows = [
+        ("annotation file", rep.get("annotation") or "(folder names)"),
+        ("frames read from", rep.get("frames_from", "")),
+        ("rows read", rep.get("rows_read", "")),
+        ("clips kept (three classes)", rep.get("rows_kept", len(table))),
+    ]
+    rows += [(f"dropped: {reason}", n) for reason, n in rep.get("dropped", {}).items()]
+    rows += [(f"kept, corrected: {reason}", n) for reason, n in rep.get("adjusted_counts", {}).items()]
+    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+def expected_counts(dataset: str, dataset_dir: str, data_kind: str) -> dict[str, int] | None:
+    """Class counts the data should give: the stand-in's own record, or for licensed data the
+    counts of the official annotation files (``datasets.yaml``, ``official_counts``)."""
+    if data_kind == "stand-in":
+        from .. import synthetic
+
+        return synthetic.expected_counts(dataset_dir)
+    return config.dataset_info(dataset).get("official_counts")
+
+
+def class_table(table: pd.DataFrame, expected: dict[str, int] | None = None) -> pd.DataFrame:
+    """Clips and subjects per class, with the expected clip counts beside when known."""
+    out = pd.DataFrame(
+        {
+            "clips": table["label"].value_counts().reindex(config.CLASSES, fill_value=0),
+            "subjects": table.groupby("label")["subject"].nunique().reindex(config.CLASSES, fill_value=0),
+        }
+    )
+    out.loc["total"] = [len(table), table["subject"].nunique()]
+    if expected:
+        out["expected clips"] = [expected.get(c, 0) for c in config.CLASSES] + [sum(expected.values())]
+    out.index.name = "class"
+    return out
+
+
+def class_distribution_figure(table: pd.DataFrame) -> plt.Figure:
+    """Bar chart of clips per class and a subject x class count heat map."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 3]})
+    counts = table["label"].value_counts().reindex(config.CLASSES, fill_value=0)
+    sns.barplot(x=counts.index, y=counts.values, hue=counts.index, legend=False, ax=ax1,
+                palette=PALETTE, order=config.CLASSES)
+    ax1.set(xlabel="", ylabel="clips", title="clips per class")
+    per_subject = pd.crosstab(table["label"], table["subject"]).reindex(config.CLASSES, fill_value=0)
+    sns.heatmap(per_subject, annot=per_subject.shape[1] <= 30, fmt="d", cbar=False, cmap="Blues", ax=ax2)
+    ax2.set(xlabel="subject", ylabel="", title="clips per subject and class")
+    fig.tight_layout()
+    return close(fig)
+
+
+def clip_length_figure(table: pd.DataFrame) -> plt.Figure:
+    """Histogram of clip lengths (frames from onset to offset) per class."""
+    lengths = table.assign(frames_in_clip=table["frames"].map(len))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    sns.histplot(lengths, x="frames_in_clip", hue="label", hue_order=config.CLASSES, multiple="stack",
+                 palette=PALETTE, ax=ax, discrete=lengths["frames_in_clip"].nunique() < 30)
+    ax.set(xlabel="frames from onset to offset", ylabel="clips")
+    fig.tight_layout()
+    return close(fig)
