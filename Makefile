@@ -12,8 +12,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 STUDY_ARGS ?=
+PUBLISH ?=
 
-.PHONY: book test bench run clean-book clean
+.PHONY: book test lint bench run clean-book clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,15 +23,23 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -c "import mer_utils, tensorflow, dlib, cv2, papermill, jupyter_book"
 	@touch $@
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+# Lint and format check (ruff, configured in pyproject.toml); `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Run the notebook grid (papermill), then compile the book with Sphinx warnings as errors.
 run: $(STAMP)
 	$(BIN)/python -m mer_utils.study --profile $(PROFILE) $(STUDY_ARGS)
 
+# PUBLISH=1 (the publishing workflow): refuse a book whose pages used licensed data unless
+# MER_PUBLISH_LICENSED=yes says the licences allow it.
 book: run
 	$(BIN)/jupyter-book build . -W --keep-going
+	@if [ -n "$(PUBLISH)" ]; then $(BIN)/python -m mer_utils.study --check-publish; fi
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

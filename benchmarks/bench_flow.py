@@ -24,6 +24,7 @@ carries the 1-minute load average).
 
 Usage: ``python benchmarks/bench_flow.py [--profile smoke] [--repeat 3]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,15 @@ import numpy as np
 
 from mer_utils import config, faces, flow, synthetic
 
-FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 3, "poly_n": 5,
-             "poly_sigma": 1.2, "flags": 0}
+FARNEBACK = {
+    "pyr_scale": 0.5,
+    "levels": 3,
+    "winsize": 15,
+    "iterations": 3,
+    "poly_n": 5,
+    "poly_sigma": 1.2,
+    "flags": 0,
+}
 """Farneback settings of the comparison (OpenCV's optical-flow tutorial values)."""
 
 AMPLITUDES = (0.3, 1.0, 3.0)
@@ -50,8 +58,14 @@ AMPLITUDES = (0.3, 1.0, 3.0)
 
 def emit(figure: str, value: float, unit: str, **extra) -> None:
     """Print one benchmark figure as a JSON line."""
-    record = {"bench": "flow", "figure": figure, "value": round(float(value), 4), "unit": unit, **extra,
-              "load": round(os.getloadavg()[0], 2)}
+    record = {
+        "bench": "flow",
+        "figure": figure,
+        "value": round(float(value), 4),
+        "unit": unit,
+        **extra,
+        "load": round(os.getloadavg()[0], 2),
+    }
     print(json.dumps(record), flush=True)
 
 
@@ -99,15 +113,22 @@ def epe_cases(keyframes: np.ndarray, peak: float, n: int, rng: np.random.Generat
     for i in rng.choice(len(keyframes), size=n, replace=len(keyframes) < n):
         base = keyframes[i, 0].astype(np.float32)
         valid = cv2.erode((base > 0).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-        field = smooth_field(base.shape, peak, rng) * (cv2.erode((base > 0).astype(np.uint8),
-                                                                 np.ones((5, 5), np.uint8)) > 0)[..., None]
+        field = (
+            smooth_field(base.shape, peak, rng)
+            * (cv2.erode((base > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)[..., None]
+        )
         gy, gx = np.mgrid[: base.shape[0], : base.shape[1]].astype(np.float32)
-        moved = cv2.remap(base, gx - field[..., 0], gy - field[..., 1], cv2.INTER_CUBIC,
-                          borderMode=cv2.BORDER_REFLECT)
+        moved = cv2.remap(
+            base,
+            gx - field[..., 0],
+            gy - field[..., 1],
+            cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REFLECT,
+        )
 
-        def noisy(img):
+        def noisy(img, black=base == 0):
             out = np.clip(np.rint(img + rng.normal(0, 2, img.shape)), 1, 255).astype(np.uint8)
-            out[base == 0] = 0
+            out[black] = 0
             return out
 
         scored = valid & (np.linalg.norm(field, axis=-1) > 0.1 * peak)
@@ -132,14 +153,22 @@ def main(argv: list[str] | None = None) -> None:
     k = clips.keyframes.shape[-1]
     y = np.array([config.CLASSES.index(label) for label in clips.rows["label"]])
     groups = clips.rows["subject"].to_numpy()
-    common = {"profile": args.profile, "clips": n, "subjects": int(len(set(groups))), "keyframe_size": k,
-              "n_features": len(flow.FEATURE_NAMES), "cv2_threads": cv2.getNumThreads()}
+    common = {
+        "profile": args.profile,
+        "clips": n,
+        "subjects": int(len(set(groups))),
+        "keyframe_size": k,
+        "n_features": len(flow.FEATURE_NAMES),
+        "cv2_threads": cv2.getNumThreads(),
+    }
     emit("stage1_s", t_stage1, "s (stage 1 with key frames, for context)", **common)
 
     onset, apex = clips.keyframes[0]
     flow.compute_flow(onset, apex)  # create the DIS object before timing
     reps = 20
-    t_pair = best_time(lambda: [flow.compute_flow(onset, apex) for _ in range(reps)], args.repeat) / reps
+    t_pair = (
+        best_time(lambda: [flow.compute_flow(onset, apex) for _ in range(reps)], args.repeat) / reps
+    )
     emit("flow_pair_ms", 1000 * t_pair, "ms per key-frame pair (DIS)", **common)
     t_fb = best_time(lambda: [farneback(onset, apex) for _ in range(reps)], args.repeat) / reps
     emit("farneback_pair_ms", 1000 * t_fb, "ms per key-frame pair (Farneback)", **common)
@@ -151,16 +180,29 @@ def main(argv: list[str] | None = None) -> None:
     emit("features_clips_per_s_workers_2", n / t_feat2, "clips/s", **common)
     t_loso = best_time(lambda: loso(F, y, groups), args.repeat)
     emit("loso_s", t_loso, "s per LOSO run (features given)", folds=int(len(set(groups))), **common)
-    emit("loso_total_s", t_feat + t_loso, "s per LOSO run including feature extraction",
-         folds=int(len(set(groups))), **common)
+    emit(
+        "loso_total_s",
+        t_feat + t_loso,
+        "s per LOSO run including feature extraction",
+        folds=int(len(set(groups))),
+        **common,
+    )
 
     rng = np.random.default_rng(0)
     for peak in AMPLITUDES:
         cases = epe_cases(clips.keyframes, peak, args.epe_cases, rng)
         for name, method in (("dis", flow.compute_flow), ("farneback", farneback)):
-            err = [float(np.linalg.norm(method(a, b) - f, axis=-1)[m].mean()) for a, b, f, m in cases]
-            emit(f"epe_{name}_{peak:g}px", float(np.mean(err)), "px mean end-point error",
-                 relative=round(float(np.mean(err)) / peak, 3), pairs=len(cases), **common)
+            err = [
+                float(np.linalg.norm(method(a, b) - f, axis=-1)[m].mean()) for a, b, f, m in cases
+            ]
+            emit(
+                f"epe_{name}_{peak:g}px",
+                float(np.mean(err)),
+                "px mean end-point error",
+                relative=round(float(np.mean(err)) / peak, 3),
+                pairs=len(cases),
+                **common,
+            )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ that the stage outputs.
 
 Usage: ``python benchmarks/bench_stage1.py [--profile quick] [--repeat 2]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,14 @@ from mer_utils import config, datasets, faces, synthetic
 
 def emit(figure: str, value: float, unit: str, **extra) -> None:
     """Print one benchmark figure as a JSON line."""
-    record = {"bench": "stage1", "figure": figure, "value": round(float(value), 3), "unit": unit, **extra,
-              "load": round(os.getloadavg()[0], 2)}
+    record = {
+        "bench": "stage1",
+        "figure": figure,
+        "value": round(float(value), 3),
+        "unit": unit,
+        **extra,
+        "load": round(os.getloadavg()[0], 2),
+    }
     print(json.dumps(record), flush=True)
 
 
@@ -60,9 +67,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-stage1-") as tmp:
         root = synthetic.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
         table = datasets.load("casme2", root)
-        sampled = [[refs[i] for i in faces.sample_indices(len(refs), n_frames)] for refs in table["frames"]]
+        sampled = [
+            [refs[i] for i in faces.sample_indices(len(refs), n_frames)] for refs in table["frames"]
+        ]
         n = sum(len(s) for s in sampled)
-        common = {"profile": args.profile, "clips": len(table), "frames": n, "size": size, "n_frames": n_frames}
+        common = {
+            "profile": args.profile,
+            "clips": len(table),
+            "frames": n,
+            "size": size,
+            "n_frames": n_frames,
+        }
 
         start = time.perf_counter()
         faces._detector(), faces._predictor()
@@ -87,11 +102,100 @@ def main(argv: list[str] | None = None) -> None:
         emit("ratio_workers_2", t_decode / t_workers, "x decode-only (decode on 1 core)", **common)
         long = {**common, "n_frames": 2 * n_frames, "frames": 2 * n}
         t_long = best_time(lambda: faces.preprocess(table, size, 2 * n_frames), args.repeat)
-        t_long_every = best_time(lambda: faces.preprocess(table, size, 2 * n_frames, detect_every_frame=True),
-                                 args.repeat)
+        t_long_every = best_time(
+            lambda: faces.preprocess(table, size, 2 * n_frames, detect_every_frame=True),
+            args.repeat,
+        )
         emit("speedup_vs_every_frame_2x_frames", t_long_every / t_long, "x", **long)
+        real_sizes(args, size, n_frames)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     emit("peak_memory", peak, "MiB", **common)
+    stage1_share()
+
+
+def real_sizes(args, size: int, n_frames: int) -> None:
+    """Stage 1 at the real datasets' frame sizes (CASME II 640x480, SAMM 2040x1088 gray):
+    detection once per clip on a copy downscaled to ``faces.DETECT_MAX_SIDE`` (the box mapped
+    back), against detecting on every sampled frame at full size (the naive way)."""
+    for name, subjects in (("casme2", 3), ("samm", 2)):
+        with tempfile.TemporaryDirectory(prefix="bench-stage1-real-") as tmp:
+            root = synthetic.generate(
+                name,
+                Path(tmp) / name,
+                seed=0,
+                frame_scale=1.0,
+                subjects=subjects,
+                max_clip_frames=3 * n_frames,
+            )
+            table = datasets.load(name, root)
+            h, w = datasets.read_frame(table["frames"].iloc[0][0]).shape[:2]
+            n = len(table) * n_frames
+            common = {
+                "dataset": name,
+                "frame_size": [h, w],
+                "clips": len(table),
+                "frames": n,
+                "detect_max_side": faces.DETECT_MAX_SIDE,
+            }
+            t_ours = best_time(lambda t=table: faces.preprocess(t, size, n_frames), args.repeat)
+            full = faces.DETECT_MAX_SIDE
+            faces.DETECT_MAX_SIDE = max(h, w)  # the naive reference: full-size detection ...
+            try:
+                t_naive = best_time(
+                    lambda t=table: faces.preprocess(t, size, n_frames, detect_every_frame=True),
+                    args.repeat,
+                )  # ... every frame
+            finally:
+                faces.DETECT_MAX_SIDE = full
+            emit("real_size_fps", n / t_ours, "frames/s", **common)
+            emit(
+                "real_size_speedup_vs_full_size_every_frame",
+                t_naive / t_ours,
+                "x",
+                target=5,
+                **common,
+            )
+
+
+def stage1_share() -> None:
+    """Stage 1's share of a variant page's time, from the latest run's manifest (the stage-1
+    page of each dataset against the mean of its method pages); target at most 5 %."""
+    from mer_utils import results
+    from mer_utils.runner import REPO
+
+    path = results.manifest_path(REPO / "book" / "results")
+    if not path.exists():
+        emit(
+            "stage1_share_of_a_variant_page",
+            float("nan"),
+            "%",
+            note="no book/results/manifest.json: run `make book` first",
+        )
+        return
+    manifest = json.loads(path.read_text())
+    methods = {m["page"] for m in config.methods().values() if m["method"] == "cnn"}
+    for dataset in config.DATASETS:
+        pages = {
+            p["key"].split("/")[1]: p
+            for p in manifest["pages"]
+            if p["key"].startswith(f"{dataset}/") and p["status"] == "ok"
+        }
+        stage1 = pages.get("01-image-preprocessing", {}).get("seconds")
+        variant = [p["seconds"] for k, p in pages.items() if k in methods]
+        if stage1 is None or not variant:
+            continue
+        share = 100 * stage1 / (sum(variant) / len(variant))
+        emit(
+            "stage1_share_of_a_variant_page",
+            share,
+            "%",
+            target=5,
+            dataset=dataset,
+            stage1_page_s=stage1,
+            mean_cnn_page_s=round(sum(variant) / len(variant), 1),
+            profile=manifest["profile"],
+            note="page times include the kernel's start-up",
+        )
 
 
 if __name__ == "__main__":

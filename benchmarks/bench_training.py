@@ -10,15 +10,16 @@ Prints one JSON line per figure:
   = 3 x forward, the usual forward + backward estimate) and ``train_vs_matmul`` (the ratio, target
   >= 0.20), with ``limit`` naming what bounds it when below target.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import time
 
-import mer_utils  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow is imported)
 import numpy as np
 
+import mer_utils  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow is imported)
 from mer_utils import config, models
 
 TARGET = 0.20
@@ -26,8 +27,18 @@ TARGET = 0.20
 
 def emit(name: str, value: float, unit: str, **extra) -> None:
     """Print one benchmark figure as a JSON line."""
-    print(json.dumps({"bench": "training", "name": name, "value": round(float(value), 3),
-                      "unit": unit, **extra}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "training",
+                "name": name,
+                "value": round(float(value), 3),
+                "unit": unit,
+                **extra,
+            }
+        ),
+        flush=True,
+    )
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -40,7 +51,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
         t = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def forward_flops(model) -> float:
@@ -50,7 +61,9 @@ def forward_flops(model) -> float:
         kind = type(layer).__name__
         if kind == "Conv3D":
             out_voxels = math.prod(layer.output.shape[1:4])
-            macs += out_voxels * math.prod(layer.kernel_size) * layer.input.shape[-1] * layer.filters
+            macs += (
+                out_voxels * math.prod(layer.kernel_size) * layer.input.shape[-1] * layer.filters
+            )
         elif kind == "Dense":
             macs += layer.input.shape[-1] * layer.units
     return 2.0 * macs
@@ -72,8 +85,12 @@ def train_speed(input_shape: tuple[int, int, int, int], batch: int, steps: int) 
         times.append(time.perf_counter() - t)
     step = float(np.median(times))
     flops = 3.0 * forward_flops(model) * batch
-    return {"step_s": step, "clips_per_s": batch / step, "gflops": flops / step / 1e9,
-            "params": model.count_params()}
+    return {
+        "step_s": step,
+        "clips_per_s": batch / step,
+        "gflops": flops / step / 1e9,
+        "params": model.count_params(),
+    }
 
 
 def main() -> None:
@@ -85,17 +102,23 @@ def main() -> None:
     for label, prof, steps in (("quick", quick, 20), ("paper", paper, 4)):
         shape = (prof["n_frames"], prof["size"], prof["size"], 1)
         r = train_speed(shape, int(prof["batch_size"]), steps)
-        ctx = {"profile": label, "input": list(shape), "batch": int(prof["batch_size"]),
-               "params": r["params"]}
+        ctx = {
+            "profile": label,
+            "input": list(shape),
+            "batch": int(prof["batch_size"]),
+            "params": r["params"],
+        }
         emit("train_clips_per_s", r["clips_per_s"], "clips/s", **ctx)
         emit("train_gflops", r["gflops"], "GFLOP/s", **ctx)
         ratio = r["gflops"] / ref
         limit = None
         if ratio < TARGET:
-            limit = ("memory-bound layers: the only convolution has 1 input channel (a 27-deep "
-                     "im2col GEMM) and pooling, dropout, ReLU and their gradients stream the "
-                     "64-channel feature map through memory with little arithmetic; at small "
-                     "inputs the per-step Keras/TensorFlow overhead adds to that")
+            limit = (
+                "memory-bound layers: the only convolution has 1 input channel (a 27-deep "
+                "im2col GEMM) and pooling, dropout, ReLU and their gradients stream the "
+                "64-channel feature map through memory with little arithmetic; at small "
+                "inputs the per-step Keras/TensorFlow overhead adds to that"
+            )
         emit("train_vs_matmul", ratio, "ratio", target=TARGET, limit=limit, **ctx)
 
 

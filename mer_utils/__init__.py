@@ -21,6 +21,7 @@ module              stage
 ``atomic``          crash-safe file writes shared by caches and results
 ==================  ==========================================================
 """
+
 import os as _os
 
 # TensorFlow's oneDNN kernels are off by default in this build, and Conv3D training is 6-10x

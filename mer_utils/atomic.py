@@ -5,6 +5,7 @@ here writes to a temporary file in the same folder, flushes it to disk and then 
 the target (``os.replace`` is atomic on POSIX). An interrupted run therefore leaves either the
 old complete file or no file, plus at most a stray ``*.tmp-*`` file that no reader looks at.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -59,7 +59,9 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
 
 def write_json(target: str | os.PathLike, obj) -> Path:
     """Atomically write ``obj`` as indented JSON (numpy scalars converted)."""
-    return write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
+    return write_text(
+        target, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n"
+    )
 
 
 def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:

@@ -28,6 +28,7 @@ order:
 4. brightness: add a delta uniform in [-b, +b] x 255 (``RandomBrightness(b)``; the paper gives no
    amount for brightness: b = 0.20 is this study's choice), clipped to [0, 255].
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,16 +46,19 @@ POLICY: dict[str, float] = {
 }
 """The paper's policy (as in profiles.yaml), for callers that pass none."""
 
+
 def policy_text(policy: dict | None = None) -> str:
     """The policy as one sentence of the book (its single prose source)."""
     p = {**POLICY, **(policy or {})}
     side = 100 * zoom_fraction(p["crop_area_fraction"])
-    return (f"rotation up to {p['rotation_degrees']:g} degrees, a crop keeping "
-            f"{100 * (1 - p['crop_area_fraction']):g} % of the image area (at most {side:.1f} % "
-            f"of each side), contrast up to {100 * p['contrast']:g} % and brightness up to "
-            f"{100 * p['brightness']:g} % of the grey range (the paper gives no amount for "
-            f"brightness: ours), one random draw per clip; the training part grows "
-            f"{p['factor']:g}-fold")
+    return (
+        f"rotation up to {p['rotation_degrees']:g} degrees, a crop keeping "
+        f"{100 * (1 - p['crop_area_fraction']):g} % of the image area (at most {side:.1f} % "
+        f"of each side), contrast up to {100 * p['contrast']:g} % and brightness up to "
+        f"{100 * p['brightness']:g} % of the grey range (the paper gives no amount for "
+        f"brightness: ours), one random draw per clip; the training part grows "
+        f"{p['factor']:g}-fold"
+    )
 
 
 def zoom_fraction(crop_area_fraction: float) -> float:
@@ -62,6 +66,7 @@ def zoom_fraction(crop_area_fraction: float) -> float:
     if not 0 <= crop_area_fraction < 1:
         raise ValueError(f"crop_area_fraction must be in [0, 1), got {crop_area_fraction}")
     return 1.0 - (1.0 - crop_area_fraction) ** 0.5
+
 
 _BATCH = 64
 
@@ -79,8 +84,9 @@ def build_augmenter(seed: int, policy: dict[str, float] | None = None):
     zoom = zoom_fraction(p["crop_area_fraction"])
     return keras.Sequential(
         [
-            keras.layers.RandomRotation(p["rotation_degrees"] / 360.0, fill_mode="reflect",
-                                        seed=seed),
+            keras.layers.RandomRotation(
+                p["rotation_degrees"] / 360.0, fill_mode="reflect", seed=seed
+            ),
             keras.layers.RandomZoom((-zoom, 0.0), fill_mode="reflect", seed=seed + 1),
             keras.layers.RandomContrast(p["contrast"], value_range=(0, 255), seed=seed + 2),
             keras.layers.RandomBrightness(p["brightness"], value_range=(0, 255), seed=seed + 3),
@@ -107,13 +113,16 @@ def images_to_clips(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def augment_batch(X: np.ndarray, augmenter) -> np.ndarray:
     """Augment clips ``X`` (n, T, H, W, 1) with ``augmenter``: one draw per clip, same dtype."""
     images = clips_to_images(X)
-    out = [np.asarray(augmenter(images[i:i + _BATCH], training=True))
-           for i in range(0, len(images), _BATCH)]
+    out = [
+        np.asarray(augmenter(images[i : i + _BATCH], training=True))
+        for i in range(0, len(images), _BATCH)
+    ]
     return images_to_clips(np.concatenate(out) if out else images, X.dtype)
 
 
-def augment_clips(X: np.ndarray, y: np.ndarray, factor: int, seed: int,
-                  policy: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def augment_clips(
+    X: np.ndarray, y: np.ndarray, factor: int, seed: int, policy: dict[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Expand a training part ``factor`` times: the originals followed by ``factor - 1`` copies.
 
     ``X`` is (n, T, H, W, 1) uint8 or float in [0, 255], ``y`` the n labels. Each augmented copy

@@ -4,6 +4,7 @@ Both are fitted on the training part of a split only: the weights from the train
 synthetic clips from training clips (neighbours are searched among training clips of the same
 class). Validation and test clips are never resampled.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,9 @@ def class_weights(y: np.ndarray, n_classes: int = 3) -> dict[int, float]:
     return {k: (float(total) / n if n else 0.0) for k, n in enumerate(counts)}
 
 
-def smote(X: np.ndarray, y: np.ndarray, seed: int, k_neighbors: int = 5
-          ) -> tuple[np.ndarray, np.ndarray, dict]:
+def smote(
+    X: np.ndarray, y: np.ndarray, seed: int, k_neighbors: int = 5
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Oversample every minority class up to the majority count with SMOTE (imbalanced-learn).
 
     Clips (n, T, H, W, 1) are flattened to vectors, resampled, and reshaped back (synthetic clips
@@ -60,29 +62,40 @@ def smote(X: np.ndarray, y: np.ndarray, seed: int, k_neighbors: int = 5
     minority = [k for k, n in enumerate(counts) if 0 < n < target]
     smote_classes = [k for k in minority if counts[k] >= 2]
     duplicated = [k for k in minority if counts[k] == 1]
-    info = {"k_requested": int(k_neighbors), "k_used": None, "smote_classes": smote_classes,
-            "duplicated_classes": duplicated, "counts_before": counts}
+    info = {
+        "k_requested": int(k_neighbors),
+        "k_used": None,
+        "smote_classes": smote_classes,
+        "duplicated_classes": duplicated,
+        "counts_before": counts,
+    }
 
     X_parts, y_parts = [X], [y]
     if smote_classes:
         k = min(int(k_neighbors), min(counts[c] for c in smote_classes) - 1)
         if k < k_neighbors:
-            logger.info("SMOTE: k_neighbors reduced from %d to %d (smallest class has %d "
-                        "training samples)", k_neighbors, k, k + 1)
-        sampler = SMOTE(sampling_strategy={c: target for c in smote_classes}, k_neighbors=k,
-                        random_state=seed)
+            logger.info(
+                "SMOTE: k_neighbors reduced from %d to %d (smallest class has %d training samples)",
+                k_neighbors,
+                k,
+                k + 1,
+            )
+        sampler = SMOTE(
+            sampling_strategy={c: target for c in smote_classes}, k_neighbors=k, random_state=seed
+        )
         flat = X.reshape(len(X), -1).astype(np.float32)
         X_res, y_res = sampler.fit_resample(flat, y)
-        synth = X_res[len(X):]
+        synth = X_res[len(X) :]
         if np.issubdtype(X.dtype, np.integer):
             lim = np.iinfo(X.dtype)
             synth = np.clip(np.rint(synth), lim.min, lim.max)
         X_parts.append(synth.astype(X.dtype).reshape((-1,) + X.shape[1:]))
-        y_parts.append(y_res[len(X):])
+        y_parts.append(y_res[len(X) :])
         info["k_used"] = int(k)
     if duplicated:
-        logger.info("SMOTE: classes %s have a single training sample: duplicated instead",
-                    duplicated)
+        logger.info(
+            "SMOTE: classes %s have a single training sample: duplicated instead", duplicated
+        )
         rng = np.random.default_rng(seed)
         for c in duplicated:
             idx = np.flatnonzero(y == c)
@@ -94,8 +107,9 @@ def smote(X: np.ndarray, y: np.ndarray, seed: int, k_neighbors: int = 5
     return X_out, y_out, info
 
 
-def balancing_counts(y: np.ndarray, factor: int, seed: int, n_classes: int = 3,
-                     X: np.ndarray | None = None) -> dict:
+def balancing_counts(
+    y: np.ndarray, factor: int, seed: int, n_classes: int = 3, X: np.ndarray | None = None
+) -> dict:
     """Training clips per class as each balancing step leaves one training part ``y``.
 
     ``factor`` is the augmentation factor (every class grows alike, so the counts follow without
@@ -110,7 +124,10 @@ def balancing_counts(y: np.ndarray, factor: int, seed: int, n_classes: int = 3,
         after_smote, k = class_counts(y_smote, n_classes), info["k_used"]
     else:
         after_smote, k = [max(before) if n else 0 for n in before], None
-    return {"training part": before,
-            "after augmentation": [n * int(factor) for n in before],
-            "after SMOTE": after_smote, "smote_k": k,
-            "class weights": [round(w, 3) for w in class_weights(y, n_classes).values()]}
+    return {
+        "training part": before,
+        "after augmentation": [n * int(factor) for n in before],
+        "after SMOTE": after_smote,
+        "smote_k": k,
+        "class weights": [round(w, 3) for w in class_weights(y, n_classes).values()],
+    }

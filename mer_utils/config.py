@@ -12,6 +12,7 @@ file                   what it holds
 ``reference.yaml``     the paper's reported numbers (Tables 1-4), labelled as reported
 =====================  =====================================================================
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,8 +25,7 @@ CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
 """The three classes of the paper, in the fixed order used for one-hot labels and tables."""
 
 
-
-def class_codes(labels) -> "np.ndarray":
+def class_codes(labels):
     """Class names (``negative``...) -> integer codes 0, 1, 2 in :data:`CLASSES` order."""
     import numpy as np
 

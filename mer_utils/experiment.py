@@ -20,6 +20,7 @@ splits); the model is built once per call with the run seed, so every fold start
 initial weights, and fold ``f`` of repeat ``r`` trains with ``protocols.seed_for(seed, r, f)``.
 The same arguments give the same records.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -82,9 +83,16 @@ class Pool:
     smote_info: dict | None
 
 
-def run_protocols(clips: Any, variant: str, protocols_: list[str], profile: dict | str,
-                  seed: int, data_kind: str, results_dir: str | Path | None = None,
-                  progress: bool = False) -> list[dict]:
+def run_protocols(
+    clips: Any,
+    variant: str,
+    protocols_: list[str],
+    profile: dict | str,
+    seed: int,
+    data_kind: str,
+    results_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[dict]:
     """Run ``variant`` under each protocol (every repeat of the repeated ones); return records.
 
     ``clips`` is a ``faces.ClipSet`` from :func:`mer_utils.faces.load_clips` (its ``source``
@@ -106,12 +114,23 @@ def run_protocols(clips: Any, variant: str, protocols_: list[str], profile: dict
             if same in done:  # e.g. paper-leaky of a variant that resamples nothing = paper
                 record, predictions = _relabel(*done[same], protocol)
             else:
-                record, predictions = run(data, method, protocol, repeat, profile_name, prof,
-                                          seed, source, progress, store)
+                record, predictions = run(
+                    data,
+                    method,
+                    protocol,
+                    repeat,
+                    profile_name,
+                    prof,
+                    seed,
+                    source,
+                    progress,
+                    store,
+                )
                 done[same] = (record, predictions)
             if results_dir is not None:
                 record["predictions_file"] = str(
-                    results.write_predictions(results_dir, record, predictions))
+                    results.write_predictions(results_dir, record, predictions)
+                )
                 results.write_records(results_dir, [record])
             out.append(record)
     return out
@@ -130,8 +149,13 @@ def _relabel(record: dict, predictions: pd.DataFrame, protocol: str) -> tuple[di
     copy = {**record, "protocol": protocol, "predictions_file": None, "seconds": 0.0}
     if protocols.info(protocol)["resample_before_split"]:
         n = int(sum(copy["counts_test"].values()))
-        copy["leak"] = {"test_samples": n, "test_augmented_copies": 0, "test_synthetic": 0,
-                        "test_from_a_clip_in_training": 0, "distinct_test_clips": n}
+        copy["leak"] = {
+            "test_samples": n,
+            "test_augmented_copies": 0,
+            "test_synthetic": 0,
+            "test_from_a_clip_in_training": 0,
+            "distinct_test_clips": n,
+        }
     return copy, predictions
 
 
@@ -151,6 +175,22 @@ def make_method(variant: str, clips: Any, data: Data, profile: dict, seed: int):
     raise ValueError(f"variants.yaml: {variant}: unknown method {kind!r} (cnn or flow)")
 
 
+def method_params(variant: str, profile: dict) -> dict:
+    """What defines method ``variant`` beyond its data (stored in every record, part of every
+    fold key): its kind and switches, and the augmentation policy or the flow settings."""
+    switches = config.variant(variant)
+    if switches["method"] == "flow":
+        from . import flow
+
+        return {"kind": "flow", "class_weight": bool(switches["class_weight"]), **flow.PARAMETERS}
+    return {
+        "kind": "cnn",
+        "inputs": switches.get("inputs", "frames"),
+        **{k: bool(switches[k]) for k in ("augment", "smote", "class_weight")},
+        "augmentation": profile["augmentation"] if switches["augment"] else None,
+    }
+
+
 class CNN:
     """The paper's 3D CNN with one variant's switches, built once and reset before every fold.
 
@@ -167,20 +207,30 @@ class CNN:
         """What the method learns from, one row per clip: the stage-1 clip tensors."""
         _clear_session()
         models.set_seeds(seed)
-        self.model = models.model_for_profile(tuple(X.shape[1:]), profile)
+        self.model = models.model_for_profile(
+            tuple(X.shape[1:]), profile, inputs_as=self.switches.get("inputs", "frames")
+        )
         self.fresh = models.snapshot(self.model)
 
     def params(self) -> dict:
         """What defines the method beyond the profile (stored in every record)."""
-        return {"kind": "cnn", **{k: bool(self.switches[k]) for k in ("augment", "smote", "class_weight")},
-                "augmentation": self.profile["augmentation"] if self.switches["augment"] else None}
+        return method_params(self.variant, self.profile)
 
-    def fit_predict(self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
-                    ) -> tuple[np.ndarray, dict]:
+    def fit_predict(
+        self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
+    ) -> tuple[np.ndarray, dict]:
         """Train on the (resampled) training part, select on validation, predict the test part."""
         models.restore(self.model, self.fresh)
-        fit = models.train(self.model, X_train, y_train, X_val, y_val, self.profile,
-                           class_weight=weights, seed=seed)
+        fit = models.train(
+            self.model,
+            X_train,
+            y_train,
+            X_val,
+            y_val,
+            self.profile,
+            class_weight=weights,
+            seed=seed,
+        )
         pred = models.predict(self.model, X_test, batch_size=int(self.profile["batch_size"]))
         return pred, {"epochs": fit["epochs"], "best_epoch": fit["best_epoch"]}
 
@@ -201,8 +251,10 @@ class Flow:
         self.variant = variant
         self.switches = config.variant(variant)
         if self.switches["augment"] or self.switches["smote"]:
-            raise ValueError(f"variants.yaml: {variant}: the flow method resamples no clips "
-                             "(augment and smote must be false)")
+            raise ValueError(
+                f"variants.yaml: {variant}: the flow method resamples no clips "
+                "(augment and smote must be false)"
+            )
         self.profile = profile
         self._flow = flow
         self.inputs = flow.features(clips)
@@ -210,11 +262,11 @@ class Flow:
 
     def params(self) -> dict:
         """The flow settings (stored in every record)."""
-        return {"kind": "flow", "class_weight": bool(self.switches["class_weight"]),
-                **self._flow.PARAMETERS}
+        return method_params(self.variant, self.profile)
 
-    def fit_predict(self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
-                    ) -> tuple[np.ndarray, dict]:
+    def fit_predict(
+        self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
+    ) -> tuple[np.ndarray, dict]:
         """Fit scaler and classifier on the training part only; predict the test part (a
         training part with one class predicts that class)."""
         if len(np.unique(y_train)) == 1:
@@ -224,9 +276,18 @@ class Flow:
         return clf.predict(X_test).astype(int), {"epochs": None, "best_epoch": None}
 
 
-def run(data: Data, method: CNN | Flow, protocol: str, repeat: int, profile_name: str, prof: dict,
-        seed: int, source: dict, progress: bool = False, store: FoldStore | None = None
-        ) -> tuple[dict, pd.DataFrame]:
+def run(
+    data: Data,
+    method: CNN | Flow,
+    protocol: str,
+    repeat: int,
+    profile_name: str,
+    prof: dict,
+    seed: int,
+    source: dict,
+    progress: bool = False,
+    store: FoldStore | None = None,
+) -> tuple[dict, pd.DataFrame]:
     """One repeat of one protocol: its folds (each taken from ``store`` when it already holds
     it, else fitted and put there), the pooled predictions, and the record."""
     start = time.perf_counter()
@@ -234,19 +295,28 @@ def run(data: Data, method: CNN | Flow, protocol: str, repeat: int, profile_name
     results_ = []
     desc = f"{data.dataset} {method.variant} {protocol} r{repeat}"
     for f in _progress(range(len(plan.folds)), progress, desc):
-        key = fold_key(data, method, protocol, repeat, f, prof, seed)
+        key = fold_key(data, method.variant, protocol, repeat, f, prof, seed)
         result = store.get(key) if store is not None else None
         if result is None:
             result = fit_fold(plan, f, method, prof, seed, repeat)
             if store is not None:
                 store.put(key, result)
         results_.append(result)
-    record, pooled = assemble(data, method, plan, results_, protocol, repeat, profile_name, prof,
-                              seed, source)
+    record, pooled = assemble(
+        data, method, plan, results_, protocol, repeat, profile_name, prof, seed, source
+    )
     record["seconds"] = round(time.perf_counter() - start, 3)
-    logger.info("%s %s %s r%d: accuracy %.3f uf1 %.3f (baseline %.3f) in %.1f s", data.dataset,
-                method.variant, protocol, repeat, record["accuracy"], record["uf1"],
-                record["baseline_accuracy"], record["seconds"])
+    logger.info(
+        "%s %s %s r%d: accuracy %.3f uf1 %.3f (baseline %.3f) in %.1f s",
+        data.dataset,
+        method.variant,
+        protocol,
+        repeat,
+        record["accuracy"],
+        record["uf1"],
+        record["baseline_accuracy"],
+        record["seconds"],
+    )
     return record, pooled
 
 
@@ -260,13 +330,15 @@ class RunPlan:
     leaky: bool
 
 
-def prepare(data: Data, method: CNN | Flow, protocol: str, repeat: int, prof: dict, seed: int
-            ) -> RunPlan:
+def prepare(
+    data: Data, method: CNN | Flow, protocol: str, repeat: int, prof: dict, seed: int
+) -> RunPlan:
     """Resample the whole dataset first (``paper-leaky`` only) and make the protocol's folds."""
     leaky = bool(protocols.info(protocol)["resample_before_split"])
     if leaky:  # the paper-implied protocol: resample everything, then split the samples
-        pool = resample_pool(method.inputs, data.y, method.switches, prof,
-                             protocols.seed_for(seed, repeat, 7))
+        pool = resample_pool(
+            method.inputs, data.y, method.switches, prof, protocols.seed_for(seed, repeat, 7)
+        )
     else:
         n = len(data.y)
         pool = Pool(method.inputs, data.y, np.arange(n), np.full(n, "original"), None)
@@ -286,74 +358,130 @@ def fit_fold(plan: RunPlan, f: int, method: CNN | Flow, prof: dict, seed: int, r
     else:
         part = resample_pool(pool.X[split.train], y_train, method.switches, prof, fold_seed)
         X_tr, y_tr, smote_info = part.X, part.y, part.smote_info
-    weights = (balance.class_weights(y_tr, len(CLASSES)) if method.switches["class_weight"]
-               else None)
-    pred, fit = method.fit_predict(X_tr, y_tr, weights, pool.X[split.val], pool.y[split.val],
-                                   pool.X[split.test], fold_seed)
+    weights = balance.class_weights(y_tr, len(CLASSES)) if method.switches["class_weight"] else None
+    pred, fit = method.fit_predict(
+        X_tr, y_tr, weights, pool.X[split.val], pool.y[split.val], pool.X[split.test], fold_seed
+    )
     test = split.test
     return {
-        "fold": split.name, "n_train": len(split.train), "n_val": len(split.val),
-        "n_test": len(test), "info": split.info,
-        "counts": {name: np.bincount(labels, minlength=len(CLASSES)).tolist() for name, labels in
-                   (("train", y_train), ("train_resampled", y_tr), ("val", pool.y[split.val]),
-                    ("test", pool.y[test]))},
-        "test": {"subject": plan.rows["subject"].to_numpy()[test].tolist(),
-                 "clip": plan.rows["clip"].to_numpy()[test].tolist(),
-                 "sample": pool.kind[test].tolist(),
-                 "true": pool.y[test].tolist(), "pred": np.asarray(pred, dtype=int).tolist()},
+        "fold": split.name,
+        "n_train": len(split.train),
+        "n_val": len(split.val),
+        "n_test": len(test),
+        "info": split.info,
+        "counts": {
+            name: np.bincount(labels, minlength=len(CLASSES)).tolist()
+            for name, labels in (
+                ("train", y_train),
+                ("train_resampled", y_tr),
+                ("val", pool.y[split.val]),
+                ("test", pool.y[test]),
+            )
+        },
+        "test": {
+            "subject": plan.rows["subject"].to_numpy()[test].tolist(),
+            "clip": plan.rows["clip"].to_numpy()[test].tolist(),
+            "sample": pool.kind[test].tolist(),
+            "true": pool.y[test].tolist(),
+            "pred": np.asarray(pred, dtype=int).tolist(),
+        },
         "leak": leak_summary(pool, [split]) if plan.leaky else None,
         "smote_info": smote_info,
         "weights": None if weights is None else {CLASSES[k]: w for k, w in weights.items()},
-        "epochs": fit.get("epochs"), "best_epoch": fit.get("best_epoch"),
-        "seconds": round(time.perf_counter() - start, 3), "device": models.device_info(),
+        "epochs": fit.get("epochs"),
+        "best_epoch": fit.get("best_epoch"),
+        "seconds": round(time.perf_counter() - start, 3),
+        "device": models.device_info(),
+        "precision": (
+            models.precision_policy(prof) if method.switches["method"] == "cnn" else "float64"
+        ),
     }
 
 
-def assemble(data: Data, method: CNN | Flow, plan: RunPlan, folds: list[dict], protocol: str,
-             repeat: int, profile_name: str, prof: dict, seed: int, source: dict
-             ) -> tuple[dict, pd.DataFrame]:
+def assemble(
+    data: Data,
+    method: CNN | Flow,
+    plan: RunPlan,
+    folds: list[dict],
+    protocol: str,
+    repeat: int,
+    profile_name: str,
+    prof: dict,
+    seed: int,
+    source: dict,
+) -> tuple[dict, pd.DataFrame]:
     """The record of a run and its pooled predictions, from its fold results."""
-    preds = pd.concat([pd.DataFrame({**r["test"], "fold": r["fold"]}) for r in folds],
-                      ignore_index=True)
+    preds = pd.concat(
+        [pd.DataFrame({**r["test"], "fold": r["fold"]}) for r in folds], ignore_index=True
+    )
     true, pred = preds["true"].to_numpy(dtype=int), preds["pred"].to_numpy(dtype=int)
     scores = metrics.summarize(true, pred)
-    base = metrics.majority_baseline([
-        (np.repeat(np.arange(len(CLASSES)), r["counts"]["train"]), np.asarray(r["test"]["true"]))
-        for r in folds])
-    counts = {part: np.sum([r["counts"][part] for r in folds], axis=0)
-              for part in ("train", "train_resampled", "val", "test")}
+    base = metrics.majority_baseline(
+        [
+            (
+                np.repeat(np.arange(len(CLASSES)), r["counts"]["train"]),
+                np.asarray(r["test"]["true"]),
+            )
+            for r in folds
+        ]
+    )
+    counts = {
+        part: np.sum([r["counts"][part] for r in folds], axis=0)
+        for part in ("train", "train_resampled", "val", "test")
+    }
     smote_runs = [r["smote_info"] for r in folds if r["smote_info"] is not None]
     if plan.leaky and plan.pool.smote_info is not None:
         smote_runs = [plan.pool.smote_info]
     leaks = [r["leak"] for r in folds if r["leak"]]
     switches = method.switches
     record: dict[str, Any] = {
-        "dataset": data.dataset, "variant": method.variant, "protocol": protocol,
-        "profile": profile_name, "seed": int(seed), "repeat": int(repeat),
+        "dataset": data.dataset,
+        "variant": method.variant,
+        "protocol": protocol,
+        "profile": profile_name,
+        "seed": int(seed),
+        "repeat": int(repeat),
         "split_seed": protocols.split_seed(seed, repeat),
-        "data_kind": source["kind"], "data_root": str(source["root"]),
+        "data_kind": source["kind"],
+        "data_root": str(source["root"]),
         "data_annotation": str(source["annotation"]),
-        "n_clips": int(len(data.rows)), "n_excluded_stage1": data.n_excluded,
-        "n_subjects": int(data.rows["subject"].nunique()), "n_folds": len(folds),
+        "n_clips": int(len(data.rows)),
+        "n_excluded_stage1": data.n_excluded,
+        "n_subjects": int(data.rows["subject"].nunique()),
+        "n_folds": len(folds),
         "n_samples": int(len(plan.pool.y)),
-        "augment": bool(switches["augment"]), "smote": bool(switches["smote"]),
-        "class_weight": bool(switches["class_weight"]), "method_params": method.params(),
+        "augment": bool(switches["augment"]),
+        "smote": bool(switches["smote"]),
+        "class_weight": bool(switches["class_weight"]),
+        "method_params": method.params(),
         **{k: v for k, v in scores.items() if k != "n"},
         **{f"baseline_{k}": v for k, v in base.items()},
         "confusion_by_subject": {
-            str(s): metrics.confusion(g["true"].to_numpy(dtype=int), g["pred"].to_numpy(dtype=int)).tolist()
-            for s, g in preds.groupby("subject", sort=True)},
+            str(s): metrics.confusion(
+                g["true"].to_numpy(dtype=int), g["pred"].to_numpy(dtype=int)
+            ).tolist()
+            for s, g in preds.groupby("subject", sort=True)
+        },
         "counts_all": _by_class(np.bincount(data.y, minlength=len(CLASSES))),
         **{f"counts_{part}": _by_class(c) for part, c in counts.items()},
         "leak": ({k: int(sum(leak[k] for leak in leaks)) for k in leaks[0]} if leaks else None),
         "smote_k": [i["k_used"] for i in smote_runs] or None,
         "smote_info": smote_runs or None,
         "class_weights": [r["weights"] for r in folds] if switches["class_weight"] else None,
-        "epochs": [r["epochs"] for r in folds], "best_epochs": [r["best_epoch"] for r in folds],
-        "splits": [{"name": r["fold"], "n_train": r["n_train"], "n_val": r["n_val"],
-                    "n_test": r["n_test"], **r["info"]} for r in folds],
+        "epochs": [r["epochs"] for r in folds],
+        "best_epochs": [r["best_epoch"] for r in folds],
+        "splits": [
+            {
+                "name": r["fold"],
+                "n_train": r["n_train"],
+                "n_val": r["n_val"],
+                "n_test": r["n_test"],
+                **r["info"],
+            }
+            for r in folds
+        ],
         "seconds": round(sum(r["seconds"] for r in folds), 3),
-        "device": folds[0]["device"],
+        "device": {**folds[0]["device"], "precision": folds[0].get("precision", "float32")},
         "profile_params": prof,
         **package_versions(),
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -367,20 +495,34 @@ def assemble(data: Data, method: CNN | Flow, plan: RunPlan, folds: list[dict], p
 CODE_MODULES = ("experiment", "models", "augment", "balance", "protocols", "metrics", "flow")
 """The modules whose code decides a fold's result (their source is part of every fold key)."""
 
-TRAINING_KEYS = ("epochs", "batch_size", "patience", "learning_rate", "augmentation", "model")
+TRAINING_KEYS = (
+    "epochs",
+    "batch_size",
+    "patience",
+    "learning_rate",
+    "augmentation",
+    "model",
+    "mixed_precision",
+)
 """The profile parameters a fold's training depends on (its data fix size and frames)."""
 
 
-def fold_key(data: Data, method: CNN | Flow, protocol: str, repeat: int, fold: int, prof: dict,
-             seed: int) -> str:
+def fold_key(
+    data: Data, variant: str, protocol: str, repeat: int, fold: int, prof: dict, seed: int
+) -> str:
     """Everything fold ``fold`` of a run depends on, hashed: the clips themselves (tensors and
     rows), the method's entry and settings, the training parameters, the protocol, seed,
     repeat and fold, and the code of :data:`CODE_MODULES`."""
     payload = {
-        "data": data.digest, "variant": config.variant(method.variant),
-        "method": method.params(), "protocol": protocols.info(protocol),
-        "training": {k: prof.get(k) for k in TRAINING_KEYS}, "seed": int(seed),
-        "repeat": int(repeat), "fold": int(fold), "code": _code_digest(),
+        "data": data.digest,
+        "variant": config.variant(variant),
+        "method": method_params(variant, prof),
+        "protocol": protocols.info(protocol),
+        "training": {k: prof.get(k) for k in TRAINING_KEYS},
+        "seed": int(seed),
+        "repeat": int(repeat),
+        "fold": int(fold),
+        "code": _code_digest(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -391,6 +533,92 @@ def _code_digest() -> str:
     for name in CODE_MODULES:
         h.update((Path(__file__).parent / f"{name}.py").read_bytes())
     return h.hexdigest()
+
+
+def page_folds(params: dict) -> list[dict]:
+    """The folds a method page will need that the fold store does not hold yet, as tasks.
+
+    ``params`` are the page's notebook parameters (dataset, dataset_dir, annotation, profile,
+    protocols, seed, cache_dir, results_dir, variant). Each task is those plus ``protocol``,
+    ``repeat``, ``fold`` and its ``key``; runs equivalent to another (a variant that resamples
+    nothing under paper-leaky) are left out, as the page computes them once. The runner sends
+    the tasks to a Dask cluster (:mod:`mer_utils.cluster`) and stores what comes back; the page
+    then finds every fold in the store.
+    """
+    data, _, prof = _page_state(*_state_args(params), build=False)
+    store = FoldStore(params["results_dir"])
+    switches = config.variant(params["variant"])
+    tasks, seen = [], set()
+    for protocol in params["protocols"]:
+        for repeat in range(repeats_of(protocol, prof)):
+            same = _equivalent_run(protocol, repeat, switches)
+            if same in seen:
+                continue
+            seen.add(same)
+            info = protocols.info(protocol)
+            n = (
+                1
+                if info["split"] == "clip"
+                else len(protocols.splits(data.rows, protocol, params["seed"], repeat))
+            )
+            for f in range(n):
+                key = fold_key(data, params["variant"], protocol, repeat, f, prof, params["seed"])
+                if store.get(key) is None:
+                    tasks.append(
+                        {**params, "protocol": protocol, "repeat": repeat, "fold": f, "key": key}
+                    )
+    return tasks
+
+
+def fit_fold_task(task: dict) -> tuple[str, dict]:
+    """Fit one fold task of :func:`page_folds` (on a cluster worker); return ``(key, result)``.
+
+    It reads the clips from the stage-1 cache the runner's stage-1 page wrote (a shared
+    filesystem), builds the method with the run seed exactly as the page would, and fits the
+    fold. A key that differs from the runner's means the worker sees other data or other code:
+    an error, never a silently different result. Writes nothing: the runner stores the result.
+    """
+    data, method, prof = _page_state(*_state_args(task))
+    key = fold_key(
+        data, task["variant"], task["protocol"], task["repeat"], task["fold"], prof, task["seed"]
+    )
+    if key != task["key"]:
+        raise RuntimeError(
+            f"fold {task['variant']} {task['protocol']} r{task['repeat']} f{task['fold']}: this "
+            "worker computes another key than the runner: it sees other data, cache or code "
+            "(check that workers share the repository and the data at the same paths)"
+        )
+    plan = prepare(data, method, task["protocol"], task["repeat"], prof, task["seed"])
+    return key, fit_fold(plan, task["fold"], method, prof, task["seed"], task["repeat"])
+
+
+def _state_args(params: dict) -> tuple:
+    profile = params["profile"]
+    return (
+        params["dataset"],
+        str(params["dataset_dir"]),
+        params.get("annotation"),
+        profile if isinstance(profile, str) else json.dumps(profile, sort_keys=True),
+        str(params["cache_dir"]),
+        params["variant"],
+        int(params["seed"]),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _page_state(
+    dataset, dataset_dir, annotation, profile, cache_dir, variant, seed, build: bool = True
+):
+    """Clips, method and profile of a page, kept per process: a worker fitting many folds of
+    one page loads the clips and builds the model once (restored before each fold)."""
+    from . import faces
+
+    prof_arg = profile if profile in config.load("profiles") else json.loads(profile)
+    _, prof = _resolve_profile(prof_arg)
+    clips = faces.load_clips(dataset, dataset_dir, prof, cache_dir, annotation=annotation)
+    data = _check_clips(clips)
+    method = make_method(variant, clips, data, prof, seed) if build else None
+    return data, method, prof
 
 
 class FoldStore:
@@ -444,8 +672,9 @@ def resample_pool(X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, s
     return Pool(X, np.asarray(y, dtype=int), origin, kind.astype(str), smote_info)
 
 
-def resample(X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, seed: int
-             ) -> tuple[np.ndarray, np.ndarray, dict | None, dict[int, float] | None]:
+def resample(
+    X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict | None, dict[int, float] | None]:
     """The variant's training-part steps: ``(X, y, smote_info, class weights or None)``.
 
     Call with the *training part* of a split only (see :func:`resample_pool`); the class
@@ -488,15 +717,20 @@ def package_versions() -> dict[str, str | None]:
 def _sample_rows(rows: pd.DataFrame, pool: Pool) -> pd.DataFrame:
     """Subject, clip and label of every sample (SMOTE interpolations: subject '(synthetic)')."""
     subjects = rows["subject"].astype(str).to_numpy()
-    clips = (rows["clip"].astype(str).to_numpy() if "clip" in rows
-             else np.array([str(i) for i in range(len(rows))]))
+    clips = (
+        rows["clip"].astype(str).to_numpy()
+        if "clip" in rows
+        else np.array([str(i) for i in range(len(rows))])
+    )
     synthetic = pool.origin < 0
     safe = np.where(synthetic, 0, pool.origin)
-    return pd.DataFrame({
-        "subject": np.where(synthetic, "(synthetic)", subjects[safe]),
-        "clip": np.where(synthetic, "(synthetic)", clips[safe]),
-        "label": [CLASSES[i] for i in pool.y],
-    })
+    return pd.DataFrame(
+        {
+            "subject": np.where(synthetic, "(synthetic)", subjects[safe]),
+            "clip": np.where(synthetic, "(synthetic)", clips[safe]),
+            "label": [CLASSES[i] for i in pool.y],
+        }
+    )
 
 
 def _resolve_profile(profile: dict | str) -> tuple[str, dict]:
@@ -530,12 +764,14 @@ def _check_clips(clips: Any) -> Data:
     dataset = "+".join(sorted(set(rows["dataset"].astype(str)))) if "dataset" in rows else "unknown"
     h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
     h.update(rows[[c for c in ("subject", "clip", "label") if c in rows]].to_json().encode())
-    return Data(X, rows, _codes(rows["label"]), dataset,
-                int(len(getattr(clips, "excluded", ()))), h.hexdigest())
-
-
-def _codes(labels) -> np.ndarray:
-    return pd.Series(labels).map({c: i for i, c in enumerate(CLASSES)}).to_numpy(dtype=int)
+    return Data(
+        X,
+        rows,
+        config.class_codes(rows["label"]),
+        dataset,
+        int(len(getattr(clips, "excluded", ()))),
+        h.hexdigest(),
+    )
 
 
 def _by_class(counts: np.ndarray) -> dict[str, int]:

@@ -63,6 +63,7 @@ Cache
     changed parameter or input file gives a new key; an unreadable, truncated or inconsistent
     cache file is logged as a warning and rebuilt.
 """
+
 from __future__ import annotations
 
 import functools
@@ -74,14 +75,14 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mer_utils import atomic
+from mer_utils import atomic, datasets
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ ROW_COLUMNS = (*TABLE_COLUMNS, "apex_rule")
 """Columns of :attr:`ClipSet.rows`: the loader's, plus ``apex_rule`` (``"coded"`` / ``"middle"``)."""
 EXCLUDED_COLUMNS = ("subject", "clip", "file", "reason")
 _INT_COLUMNS = ("onset", "apex", "offset")
-_STEP_NAMES = ("raw", "landmarks", "masked", "cropped", "final")
+STEP_NAMES = ("raw", "landmarks", "masked", "cropped", "final")
+"""The steps of :func:`pipeline_steps`, in the paper's Figure-2 order."""
 
 Box = tuple[int, int, int, int]
 """A face box as (left, top, right, bottom) in frame pixels, right/bottom exclusive."""
@@ -155,13 +157,18 @@ def detect_face(frame_gray: np.ndarray) -> Box | None:
     the detector tries the upsampling steps of :data:`UPSAMPLE_STEPS` in turn.
     """
     scale = min(1.0, DETECT_MAX_SIDE / max(frame_gray.shape))
-    work = frame_gray if scale == 1.0 else cv2.resize(
-        frame_gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    work = (
+        frame_gray
+        if scale == 1.0
+        else cv2.resize(frame_gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    )
     for upsample in UPSAMPLE_STEPS:
         rects = _detector()(work, upsample)
         if len(rects):
             r = max(rects, key=lambda r: r.width() * r.height())
-            return tuple(int(round(v / scale)) for v in (r.left(), r.top(), r.right() + 1, r.bottom() + 1))
+            return tuple(
+                int(round(v / scale)) for v in (r.left(), r.top(), r.right() + 1, r.bottom() + 1)
+            )
     return None
 
 
@@ -178,10 +185,14 @@ def mask_polygons(points: np.ndarray) -> list[np.ndarray]:
 
     ``points`` are the 68 landmarks of :func:`landmarks`; the groups are :data:`MASK_GROUPS`.
     """
-    return [cv2.convexHull(points[list(group)].astype(np.int32)).reshape(-1, 2) for group in MASK_GROUPS]
+    return [
+        cv2.convexHull(points[list(group)].astype(np.int32)).reshape(-1, 2) for group in MASK_GROUPS
+    ]
 
 
-def apply_masks(image: np.ndarray, polygons: Sequence[np.ndarray], offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+def apply_masks(
+    image: np.ndarray, polygons: Sequence[np.ndarray], offset: tuple[int, int] = (0, 0)
+) -> np.ndarray:
     """Return a copy of ``image`` with ``polygons`` filled black (polygons shifted by -offset).
 
     Each polygon is filled on its own, so overlapping polygons black out their union
@@ -190,7 +201,9 @@ def apply_masks(image: np.ndarray, polygons: Sequence[np.ndarray], offset: tuple
     """
     out = image.copy()
     for p in polygons:
-        cv2.fillPoly(out, [(p - np.asarray(offset, dtype=np.int32)).astype(np.int32)], 0, lineType=cv2.LINE_8)
+        cv2.fillPoly(
+            out, [(p - np.asarray(offset, dtype=np.int32)).astype(np.int32)], 0, lineType=cv2.LINE_8
+        )
     return out
 
 
@@ -206,14 +219,16 @@ def crop(image: np.ndarray, box: Box) -> np.ndarray:
     """Return ``image[top:bottom, left:right]``, padding black where ``box`` leaves the frame."""
     left, top, right, bottom = box
     h, w = image.shape[:2]
-    inner = image[max(top, 0):min(bottom, h), max(left, 0):min(right, w)]
+    inner = image[max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)]
     pads = (max(-top, 0), max(bottom - h, 0), max(-left, 0), max(right - w, 0))
     if not any(pads):
         return inner
     return cv2.copyMakeBorder(inner, *pads, cv2.BORDER_CONSTANT, value=0)
 
 
-def face_frame(frame_gray: np.ndarray, box: Box, size: int, points: np.ndarray | None = None) -> np.ndarray:
+def face_frame(
+    frame_gray: np.ndarray, box: Box, size: int, points: np.ndarray | None = None
+) -> np.ndarray:
     """Return one preprocessed frame: masks, crop to ``box`` + margin, resize (size x size).
 
     ``points`` are the frame's 68 landmarks; computed in ``box`` when not given.
@@ -237,7 +252,9 @@ def pipeline_steps(frame: np.ndarray, size: int = 128) -> dict[str, np.ndarray]:
         raise ValueError("no frontal face found in the frame")
     points = landmarks(gray, box)
     polygons = mask_polygons(points)
-    colour = frame if frame.ndim == 3 and frame.shape[2] == 3 else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    colour = (
+        frame if frame.ndim == 3 and frame.shape[2] == 3 else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    )
     drawn = colour.copy()
     thick = max(1, max(frame.shape[:2]) // 320)
     cv2.rectangle(drawn, box[:2], (box[2] - 1, box[3] - 1), (255, 200, 0), thick)
@@ -247,7 +264,7 @@ def pipeline_steps(frame: np.ndarray, size: int = 128) -> dict[str, np.ndarray]:
     masked = apply_masks(colour, polygons)
     cropped = crop(masked, crop_box(box))
     final = cv2.resize(to_gray(cropped), (size, size), interpolation=cv2.INTER_AREA)
-    return dict(zip(_STEP_NAMES, (frame, drawn, masked, cropped, final)))
+    return dict(zip(STEP_NAMES, (frame, drawn, masked, cropped, final)))
 
 
 # ----------------------------------------------------------------------------- clips
@@ -280,7 +297,9 @@ def landmark_frames(n: int, every: int) -> list[int]:
     return sorted(set(range(0, n, every)) | {n - 1})
 
 
-def clip_landmarks(grays: Sequence[np.ndarray], boxes: Sequence[Box], every: int = 1) -> list[np.ndarray]:
+def clip_landmarks(
+    grays: Sequence[np.ndarray], boxes: Sequence[Box], every: int = 1
+) -> list[np.ndarray]:
     """Return the 68 landmarks of every frame of a clip.
 
     They are computed on the frames of :func:`landmark_frames` and linearly interpolated
@@ -327,8 +346,14 @@ def _known(value) -> bool:
     return value is not None and not pd.isna(value)
 
 
-def keyframe_pair(onset_gray: np.ndarray, apex_gray: np.ndarray, box: Box, size: int,
-                  onset_points: np.ndarray, apex_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def keyframe_pair(
+    onset_gray: np.ndarray,
+    apex_gray: np.ndarray,
+    box: Box,
+    size: int,
+    onset_points: np.ndarray,
+    apex_points: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Return the key frames uint8 (2, size, size) and the onset landmarks in their coordinates.
 
     Both frames are cropped to ``box`` grown by :data:`CROP_MARGIN` (as :func:`face_frame`
@@ -339,8 +364,16 @@ def keyframe_pair(onset_gray: np.ndarray, apex_gray: np.ndarray, box: Box, size:
     """
     region = crop_box(box)
     polygons = mask_polygons(onset_points) + mask_polygons(apex_points)
-    pair = np.stack([cv2.resize(apply_masks(crop(g, region), polygons, offset=region[:2]), (size, size),
-                                interpolation=cv2.INTER_AREA) for g in (onset_gray, apex_gray)])
+    pair = np.stack(
+        [
+            cv2.resize(
+                apply_masks(crop(g, region), polygons, offset=region[:2]),
+                (size, size),
+                interpolation=cv2.INTER_AREA,
+            )
+            for g in (onset_gray, apex_gray)
+        ]
+    )
     scale = np.array([size / (region[2] - region[0]), size / (region[3] - region[1])])
     points = (np.asarray(onset_points, np.float64) - np.array(region[:2]) + 0.5) * scale - 0.5
     return pair, points.astype(np.float32)
@@ -357,9 +390,15 @@ class ClipOutput(NamedTuple):
     """float32 (68, 2): the onset frame's landmarks in key-frame pixels (x, y)."""
 
 
-def process_clip_full(refs: Sequence[str], size: int, n_frames: int, apex_index: int | None = None,
-                      keyframe_size: int = KEYFRAME_SIZE, detect_every_frame: bool = False,
-                      landmark_every: int = 1) -> ClipOutput | None:
+def process_clip_full(
+    refs: Sequence[str],
+    size: int,
+    n_frames: int,
+    apex_index: int | None = None,
+    keyframe_size: int = KEYFRAME_SIZE,
+    detect_every_frame: bool = False,
+    landmark_every: int = 1,
+) -> ClipOutput | None:
     """Return one clip's frames, key frames and onset landmarks, or ``None`` without a face.
 
     ``refs`` are the clip's onset..offset frame references; only the sampled ones are decoded
@@ -370,7 +409,6 @@ def process_clip_full(refs: Sequence[str], size: int, n_frames: int, apex_index:
     key frames share one coordinate frame). The apex landmarks are reused when the apex is a
     sampled frame whose landmarks were computed in that box, else computed on the apex frame.
     """
-    from mer_utils import datasets
 
     clip = _sampled_clip(refs, size, n_frames, detect_every_frame, landmark_every)
     if clip is None:
@@ -381,16 +419,25 @@ def process_clip_full(refs: Sequence[str], size: int, n_frames: int, apex_index:
     if apex_ref not in decoded:
         decoded[apex_ref] = to_gray(datasets.read_frames([apex_ref])[0])
     box = boxes[0]
-    computed = [t for t in landmark_frames(len(picked), landmark_every)
-                if picked[t] == apex_ref and boxes[t] == box]
+    computed = [
+        t
+        for t in landmark_frames(len(picked), landmark_every)
+        if picked[t] == apex_ref and boxes[t] == box
+    ]
     apex_points = points[computed[0]] if computed else landmarks(decoded[apex_ref], box)
-    pair, onset_points = keyframe_pair(decoded[picked[0]], decoded[apex_ref], box, keyframe_size,
-                                       points[0], apex_points)
+    pair, onset_points = keyframe_pair(
+        decoded[picked[0]], decoded[apex_ref], box, keyframe_size, points[0], apex_points
+    )
     return ClipOutput(frames, pair, onset_points)
 
 
-def process_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_frame: bool = False,
-                 landmark_every: int = 1) -> np.ndarray | None:
+def process_clip(
+    refs: Sequence[str],
+    size: int,
+    n_frames: int,
+    detect_every_frame: bool = False,
+    landmark_every: int = 1,
+) -> np.ndarray | None:
     """Return one clip as uint8 (n_frames, size, size, 1), or ``None`` when no face is found.
 
     ``refs`` are the clip's onset..offset frame references; only the sampled ones are decoded
@@ -401,11 +448,11 @@ def process_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_fra
     return None if clip is None else clip[0]
 
 
-def _sampled_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_frame: bool,
-                  landmark_every: int):
+def _sampled_clip(
+    refs: Sequence[str], size: int, n_frames: int, detect_every_frame: bool, landmark_every: int
+):
     """The clip tensor and what the key frames reuse: (frames, picked refs, decoded gray frames
     by ref, boxes, landmarks per sampled frame), or None when no face is found."""
-    from mer_utils import datasets
 
     picked = [refs[i] for i in sample_indices(len(refs), n_frames)]
     unique = list(dict.fromkeys(picked))
@@ -415,7 +462,9 @@ def _sampled_clip(refs: Sequence[str], size: int, n_frames: int, detect_every_fr
     if boxes is None:
         return None
     points = clip_landmarks(grays, boxes, landmark_every)
-    frames = np.stack([face_frame(g, b, size, p) for g, b, p in zip(grays, boxes, points)])[..., None]
+    frames = np.stack([face_frame(g, b, size, p) for g, b, p in zip(grays, boxes, points)])[
+        ..., None
+    ]
     return frames, picked, decoded, boxes, points
 
 
@@ -452,8 +501,13 @@ class ClipSet:
     """float32 (n, 68, 2): the onset frame's 68 dlib landmarks (x, y) in key-frame pixels."""
 
 
-def stage_params(size: int, n_frames: int, detect_every_frame: bool = False, landmark_every: int = 1,
-                 keyframe_size: int = KEYFRAME_SIZE) -> dict:
+def stage_params(
+    size: int,
+    n_frames: int,
+    detect_every_frame: bool = False,
+    landmark_every: int = 1,
+    keyframe_size: int = KEYFRAME_SIZE,
+) -> dict:
     """Return the parameter dict that identifies a preprocessing run (stored in ClipSet.params)."""
     return {
         "version": ALGORITHM_VERSION,
@@ -468,13 +522,21 @@ def stage_params(size: int, n_frames: int, detect_every_frame: bool = False, lan
         "sampling": "linspace-round over onset..offset",
         "keyframe_size": int(keyframe_size),
         "keyframes": "onset (sampled frame 0) and apex (coded apex, else middle frame), "
-                     "onset box, union of both frames' eye/mouth masks on both",
+        "onset box, union of both frames' eye/mouth masks on both",
     }
 
 
-def preprocess(table: pd.DataFrame, size: int, n_frames: int, cache_dir: str | os.PathLike | None = None,
-               progress: bool = False, workers: int = 1, detect_every_frame: bool = False,
-               landmark_every: int = 1, keyframe_size: int = KEYFRAME_SIZE) -> ClipSet:
+def preprocess(
+    table: pd.DataFrame,
+    size: int,
+    n_frames: int,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    workers: int = 1,
+    detect_every_frame: bool = False,
+    landmark_every: int = 1,
+    keyframe_size: int = KEYFRAME_SIZE,
+) -> ClipSet:
     """Run stage 1 on every clip of a loader table (see the module docstring for the method).
 
     ``table`` is a :func:`mer_utils.datasets.load` DataFrame. Returns a :class:`ClipSet`.
@@ -488,8 +550,10 @@ def preprocess(table: pd.DataFrame, size: int, n_frames: int, cache_dir: str | o
     A corrupt frame raises ``DatasetError`` naming the file.
     """
     if size < 1 or n_frames < 1 or keyframe_size < 1:
-        raise ValueError(f"size, n_frames and keyframe_size must be positive, got size={size}, "
-                         f"n_frames={n_frames}, keyframe_size={keyframe_size}")
+        raise ValueError(
+            f"size, n_frames and keyframe_size must be positive, got size={size}, "
+            f"n_frames={n_frames}, keyframe_size={keyframe_size}"
+        )
     params = stage_params(size, n_frames, detect_every_frame, landmark_every, keyframe_size)
     landmark_frames(n_frames, landmark_every)  # validates landmark_every before any work
     path = None
@@ -506,24 +570,34 @@ def preprocess(table: pd.DataFrame, size: int, n_frames: int, cache_dir: str | o
     return clips
 
 
-def load_clips(dataset: str, dataset_dir: str | os.PathLike, profile: str | dict,
-               cache_dir: str | os.PathLike | None = None, progress: bool = False,
-               annotation: str | os.PathLike | None = None) -> ClipSet:
+def load_clips(
+    dataset: str,
+    dataset_dir: str | os.PathLike,
+    profile: str | dict,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    annotation: str | os.PathLike | None = None,
+) -> ClipSet:
     """Load dataset ``dataset`` from ``dataset_dir`` (``annotation``: the annotation file, when
     the folder holds several) and run stage 1 with a profile's settings (:func:`for_profile`).
 
     This is what the later pages call; with the same ``cache_dir`` it reads the cache file the
     stage-1 page wrote.
     """
-    from mer_utils import datasets
 
     table = datasets.load(dataset, dataset_dir, annotation=annotation)
-    return for_profile(table, profile, cache_dir=cache_dir, progress=progress,
-                       dataset_dir=dataset_dir)
+    return for_profile(
+        table, profile, cache_dir=cache_dir, progress=progress, dataset_dir=dataset_dir
+    )
 
 
-def for_profile(table: pd.DataFrame, profile: str | dict, cache_dir: str | os.PathLike | None = None,
-                progress: bool = False, dataset_dir: str | os.PathLike | None = None) -> ClipSet:
+def for_profile(
+    table: pd.DataFrame,
+    profile: str | dict,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    dataset_dir: str | os.PathLike | None = None,
+) -> ClipSet:
     """Stage 1 on a loaded table with a profile's frame size, frame count and key-frame size
     (``profile`` is a name from ``profiles.yaml`` or the profile dict; its optional
     ``keyframe_size`` defaults to :data:`KEYFRAME_SIZE`). The stage-1 page and :func:`load_clips`
@@ -531,12 +605,20 @@ def for_profile(table: pd.DataFrame, profile: str | dict, cache_dir: str | os.Pa
     from mer_utils import config
 
     prof = config.profile(profile) if isinstance(profile, str) else profile
-    clips = preprocess(table, prof["size"], prof["n_frames"], cache_dir=cache_dir, progress=progress,
-                       keyframe_size=prof.get("keyframe_size", KEYFRAME_SIZE))
+    clips = preprocess(
+        table,
+        prof["size"],
+        prof["n_frames"],
+        cache_dir=cache_dir,
+        progress=progress,
+        keyframe_size=prof.get("keyframe_size", KEYFRAME_SIZE),
+    )
     report = table.attrs.get("report", {})
     annotation = report.get("annotation") or report.get("frames_from") or ""
-    clips.source = {"root": str(dataset_dir or report.get("frames_from", "")),
-                    "annotation": Path(str(annotation)).name}
+    clips.source = {
+        "root": str(dataset_dir or report.get("frames_from", "")),
+        "annotation": Path(str(annotation)).name,
+    }
     return clips
 
 
@@ -545,16 +627,25 @@ def _compute(table: pd.DataFrame, params: dict, progress: bool, workers: int) ->
     refs_list = [list(refs) for refs in table["frames"]]
     apexes = [apex_position(row, len(refs)) for (_, row), refs in zip(table.iterrows(), refs_list)]
     jobs = [(refs, index) for refs, (index, _) in zip(refs_list, apexes)]
-    worker = functools.partial(_clip_job, size=size, n_frames=n_frames, keyframe_size=k,
-                               detect_every_frame=params["detect_every_frame"],
-                               landmark_every=params["landmark_every"])
+    worker = functools.partial(
+        _clip_job,
+        size=size,
+        n_frames=n_frames,
+        keyframe_size=k,
+        detect_every_frame=params["detect_every_frame"],
+        landmark_every=params["landmark_every"],
+    )
     results = _run_clips(worker, jobs, progress, workers)
     kept, excluded = [], []
     for (_, row), refs, (_, rule), out in zip(table.iterrows(), refs_list, apexes, results):
         if out is None:
             reason = f"no frontal face in any of the {n_frames} sampled frames"
-            log.warning("stage 1: excluded %s/%s (%s): %s", row["subject"], row["clip"], refs[0], reason)
-            excluded.append({"subject": row["subject"], "clip": row["clip"], "file": refs[0], "reason": reason})
+            log.warning(
+                "stage 1: excluded %s/%s (%s): %s", row["subject"], row["clip"], refs[0], reason
+            )
+            excluded.append(
+                {"subject": row["subject"], "clip": row["clip"], "file": refs[0], "reason": reason}
+            )
         else:
             kept.append(({**{c: _plain(row[c]) for c in TABLE_COLUMNS}, "apex_rule": rule}, out))
     if kept:
@@ -564,12 +655,21 @@ def _compute(table: pd.DataFrame, params: dict, progress: bool, workers: int) ->
         keyframes = np.zeros((0, 2, k, k), dtype=np.uint8)
         points = np.zeros((0, 68, 2), dtype=np.float32)
     rows = _rows_frame([r for r, _ in kept])
-    return ClipSet(X=X, rows=rows, excluded=_excluded_frame(excluded), params=params, from_cache=False,
-                   keyframes=keyframes, landmarks=points)
+    return ClipSet(
+        X=X,
+        rows=rows,
+        excluded=_excluded_frame(excluded),
+        params=params,
+        from_cache=False,
+        keyframes=keyframes,
+        landmarks=points,
+    )
 
 
 def _run_clips(worker, jobs: list, progress: bool, workers: int) -> list:
-    bar = functools.partial(tqdm, total=len(jobs), desc="stage 1", unit="clip", disable=not progress)
+    bar = functools.partial(
+        tqdm, total=len(jobs), desc="stage 1", unit="clip", disable=not progress
+    )
     if workers <= 1 or len(jobs) < 2:
         return [worker(job) for job in bar(jobs)]
     _detector(), _predictor()  # load once in the parent; forked workers inherit them
@@ -590,7 +690,9 @@ def _plain(value):
 def _rows_frame(records: list[dict]) -> pd.DataFrame:
     rows = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
     for col in _INT_COLUMNS:
-        rows[col] = pd.array([None if v is None or pd.isna(v) else int(v) for v in rows[col]], dtype="Int64")
+        rows[col] = pd.array(
+            [None if v is None or pd.isna(v) else int(v) for v in rows[col]], dtype="Int64"
+        )
     for col in set(ROW_COLUMNS) - set(_INT_COLUMNS):
         rows[col] = rows[col].astype(object)
     return rows.reset_index(drop=True)
@@ -614,12 +716,6 @@ def _dataset_tag(table: pd.DataFrame) -> str:
     return names[0] if len(names) == 1 else ("empty" if not names else "mixed")
 
 
-def _file_of(ref: str) -> str:
-    """Return the file behind a frame reference (``video#index`` refers to the video file)."""
-    head, sep, tail = str(ref).rpartition("#")
-    return head if sep and tail.isdigit() else str(ref)
-
-
 def cache_key(table: pd.DataFrame, params: dict) -> str:
     """Return the SHA-256 hex key of a stage-1 run: params, rows, frame refs and file stats.
 
@@ -634,15 +730,17 @@ def cache_key(table: pd.DataFrame, params: dict) -> str:
         h.update(json.dumps(refs).encode())
         apex, _ = apex_position(row, len(refs))
         for i in [*sample_indices(len(refs), params["n_frames"]), apex]:
-            name = _file_of(refs[i])
+            name = datasets.file_of(refs[i])
             if name not in stats:
                 try:
                     st = os.stat(name)
                 except OSError as err:
                     from mer_utils.datasets import DatasetError
 
-                    raise DatasetError(f"{name}: frame of clip {row['subject']}/{row['clip']} "
-                                       f"cannot be read ({err.strerror})") from err
+                    raise DatasetError(
+                        f"{name}: frame of clip {row['subject']}/{row['clip']} "
+                        f"cannot be read ({err.strerror})"
+                    ) from err
                 stats[name] = (st.st_size, st.st_mtime_ns)
             h.update(json.dumps([name, *stats[name]]).encode())
     return h.hexdigest()
@@ -654,7 +752,11 @@ def _write_cache(path: Path, clips: ClipSet) -> None:
         X=clips.X,
         keyframes=clips.keyframes,
         landmarks=clips.landmarks,
-        rows=np.array(json.dumps([{c: _plain(v) for c, v in r.items()} for r in clips.rows.to_dict("records")])),
+        rows=np.array(
+            json.dumps(
+                [{c: _plain(v) for c, v in r.items()} for r in clips.rows.to_dict("records")]
+            )
+        ),
         excluded=np.array(json.dumps(clips.excluded.to_dict(orient="records"))),
         params=np.array(json.dumps(clips.params, sort_keys=True)),
     )
@@ -676,74 +778,67 @@ def _read_cache(path: Path, params: dict) -> ClipSet | None:
         if stored != params or X.dtype != np.uint8 or X.shape != expected:
             raise ValueError(f"X {X.dtype}{X.shape} / params do not match the expected {expected}")
         if keyframes.dtype != np.uint8 or keyframes.shape != (n, 2, k, k):
-            raise ValueError(f"keyframes {keyframes.dtype}{keyframes.shape}, expected uint8{(n, 2, k, k)}")
+            raise ValueError(
+                f"keyframes {keyframes.dtype}{keyframes.shape}, expected uint8{(n, 2, k, k)}"
+            )
         if points.dtype != np.float32 or points.shape != (n, 68, 2):
-            raise ValueError(f"landmarks {points.dtype}{points.shape}, expected float32{(n, 68, 2)}")
+            raise ValueError(
+                f"landmarks {points.dtype}{points.shape}, expected float32{(n, 68, 2)}"
+            )
         rules = [r.get("apex_rule") for r in records]
         if any(rule not in APEX_RULES for rule in rules):
             raise ValueError(f"rows without a valid apex_rule ({sorted(set(map(str, rules)))})")
-    except (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile) as err:
-        log.warning("stage 1: cache file %s is unusable (%s: %s); rebuilding it", path, type(err).__name__, err)
+    except (
+        OSError,
+        EOFError,
+        KeyError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+    ) as err:
+        log.warning(
+            "stage 1: cache file %s is unusable (%s: %s); rebuilding it",
+            path,
+            type(err).__name__,
+            err,
+        )
         return None
-    return ClipSet(X=X, rows=rows, excluded=excluded, params=params, from_cache=True,
-                   keyframes=keyframes, landmarks=points)
+    return ClipSet(
+        X=X,
+        rows=rows,
+        excluded=excluded,
+        params=params,
+        from_cache=True,
+        keyframes=keyframes,
+        landmarks=points,
+    )
 
 
 # ----------------------------------------------------------------------------- figures
-def _rgb(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _show_frame(table_row: pd.Series) -> str:
-    """Return the apex frame reference of a row (:func:`apex_position`: the coded apex, or the
+def apex_frame(table_row: pd.Series) -> str:
+    """The apex frame reference of a loader row (:func:`apex_position`: the coded apex, or the
     middle frame when the apex is unknown)."""
     frames = list(table_row["frames"])
     return frames[apex_position(table_row, len(frames))[0]]
 
 
-def figure_pipeline(table: pd.DataFrame, classes: Iterable[str] | None = None, size: int = 128,
-                    seed: int = 0):
-    """Return a matplotlib Figure of the Figure-2 steps for one random clip per class.
+def pipeline_examples(table: pd.DataFrame, size: int = 128, seed: int = 0) -> list[dict]:
+    """The paper's Figure-2 steps (:func:`pipeline_steps`) on the apex frame of one random clip
+    per class present (CLASSES order): ``[{"label", "clip": "subject/clip", "steps"}]``."""
+    from mer_utils import config
 
-    One row per class (in :data:`mer_utils.config.CLASSES` order, classes absent from the
-    table are skipped), one column per step of :func:`pipeline_steps`, on the clip's apex
-    frame (middle frame when the apex is unknown).
-    """
-    import matplotlib.pyplot as plt
-
-    from mer_utils import config, datasets
-
-    wanted = [c for c in (classes or config.CLASSES) if (table["label"] == c).any()]
-    fig, axes = plt.subplots(len(wanted), len(_STEP_NAMES), figsize=(2.4 * len(_STEP_NAMES), 2.4 * len(wanted)),
-                             squeeze=False)
-    for r, label in enumerate(wanted):
-        row = table[table["label"] == label].sample(1, random_state=seed).iloc[0]
-        steps = pipeline_steps(datasets.read_frame(_show_frame(row)), size=size)
-        for c, name in enumerate(_STEP_NAMES):
-            ax = axes[r, c]
-            img = _rgb(steps[name])
-            ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
-            ax.set_xticks([]), ax.set_yticks([])
-            if r == 0:
-                ax.set_title(name)
-        axes[r, 0].set_ylabel(f"{label}\n{row['subject']}/{row['clip']}", fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)  # returned for display; closed so it is not shown twice
-    return fig
-
-
-def montage(clips: ClipSet, index: int = 0):
-    """Return a matplotlib Figure showing every frame of clip ``index`` of a ClipSet in a row."""
-    import matplotlib.pyplot as plt
-
-    frames = clips.X[index, ..., 0]
-    fig, axes = plt.subplots(1, len(frames), figsize=(1.3 * len(frames), 1.6), squeeze=False)
-    for t, (ax, img) in enumerate(zip(axes[0], frames)):
-        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"t={t}", fontsize=8)
-        ax.axis("off")
-    row = clips.rows.iloc[index]
-    fig.suptitle(f"{row['subject']}/{row['clip']} ({row['label']})", fontsize=9)
-    fig.tight_layout()
-    plt.close(fig)  # returned for display; closed so it is not shown twice
-    return fig
+    out = []
+    for label in config.CLASSES:
+        rows = table[table["label"] == label]
+        if rows.empty:
+            continue
+        row = rows.sample(1, random_state=seed).iloc[0]
+        out.append(
+            {
+                "label": label,
+                "clip": f"{row['subject']}/{row['clip']}",
+                "steps": pipeline_steps(datasets.read_frame(apex_frame(row)), size=size),
+            }
+        )
+    return out

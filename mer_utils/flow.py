@@ -74,6 +74,7 @@ pixels (:attr:`mer_utils.faces.ClipSet.landmarks`). Three steps:
 
 :data:`PARAMETERS` holds every setting (JSON-serialisable) for the result records.
 """
+
 from __future__ import annotations
 
 import math
@@ -140,9 +141,13 @@ def compute_flow(onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
     """
     onset, apex = np.asarray(onset), np.asarray(apex)
     if onset.shape != apex.shape or onset.ndim != 2:
-        raise ValueError(f"onset and apex must be 2-D images of one shape, got {onset.shape} and {apex.shape}")
+        raise ValueError(
+            f"onset and apex must be 2-D images of one shape, got {onset.shape} and {apex.shape}"
+        )
     if onset.dtype != np.uint8 or apex.dtype != np.uint8:
-        raise ValueError(f"onset and apex must be uint8 gray images, got {onset.dtype} and {apex.dtype}")
+        raise ValueError(
+            f"onset and apex must be uint8 gray images, got {onset.dtype} and {apex.dtype}"
+        )
     flow = _dis().calc(np.ascontiguousarray(onset), np.ascontiguousarray(apex), None)
     return flow.astype(np.float32, copy=False)
 
@@ -169,27 +174,52 @@ Vertex = tuple[int, float, float]
 
 _RIGHT_REGIONS: dict[str, list[Vertex]] = {
     # a band around the right brow (17-21): 0.20 iod above it to 0.08 iod below
-    "brow_right": [(i, 0.0, -0.20) for i in range(17, 22)] + [(i, 0.0, 0.08) for i in range(21, 16, -1)],
+    "brow_right": [(i, 0.0, -0.20) for i in range(17, 22)]
+    + [(i, 0.0, 0.08) for i in range(21, 16, -1)],
     # the nostril wing around landmarks 31-32
     "nose_wing_right": [(31, -0.15, -0.15), (32, 0.0, -0.15), (32, 0.0, 0.05), (31, -0.15, 0.05)],
     # below the eye, beside the nose, above the mouth corner, to the jaw line (1-4) moved in
-    "cheek_right": [(36, -0.05, 0.12), (39, 0.0, 0.12), (31, -0.17, -0.15), (31, -0.17, 0.05),
-                    (48, 0.02, -0.22), (48, -0.30, -0.22), (4, 0.12, 0.0), (2, 0.12, 0.0), (1, 0.12, 0.0)],
+    "cheek_right": [
+        (36, -0.05, 0.12),
+        (39, 0.0, 0.12),
+        (31, -0.17, -0.15),
+        (31, -0.17, 0.05),
+        (48, 0.02, -0.22),
+        (48, -0.30, -0.22),
+        (4, 0.12, 0.0),
+        (2, 0.12, 0.0),
+        (1, 0.12, 0.0),
+    ],
     # a box around the right mouth corner (48), mostly outside the (masked) lips
-    "mouth_corner_right": [(48, -0.30, -0.22), (48, 0.02, -0.22), (48, 0.02, 0.22), (48, -0.30, 0.22)],
+    "mouth_corner_right": [
+        (48, -0.30, -0.22),
+        (48, 0.02, -0.22),
+        (48, 0.02, 0.22),
+        (48, -0.30, 0.22),
+    ],
 }
 
 MIRROR: dict[int, int] = {
-    **{i: 16 - i for i in range(0, 17)},                                  # jaw
-    **{i: 43 - i for i in range(17, 27)},                                 # brows
-    **{i: i for i in range(27, 31)},                                      # nose bridge
-    **{i: 66 - i for i in range(31, 36)},                                 # nose bottom
-    36: 45, 37: 44, 38: 43, 39: 42, 40: 47, 41: 46,                       # eyes
-    45: 36, 44: 37, 43: 38, 42: 39, 47: 40, 46: 41,
-    **{i: 102 - i for i in range(48, 55)},                                # upper outer lip
-    **{i: 114 - i for i in range(55, 60)},                                # lower outer lip
-    **{i: 124 - i for i in range(60, 65)},                                # upper inner lip
-    **{i: 132 - i for i in range(65, 68)},                                # lower inner lip
+    **{i: 16 - i for i in range(0, 17)},  # jaw
+    **{i: 43 - i for i in range(17, 27)},  # brows
+    **{i: i for i in range(27, 31)},  # nose bridge
+    **{i: 66 - i for i in range(31, 36)},  # nose bottom
+    36: 45,
+    37: 44,
+    38: 43,
+    39: 42,
+    40: 47,
+    41: 46,  # eyes
+    45: 36,
+    44: 37,
+    43: 38,
+    42: 39,
+    47: 40,
+    46: 41,
+    **{i: 102 - i for i in range(48, 55)},  # upper outer lip
+    **{i: 114 - i for i in range(55, 60)},  # lower outer lip
+    **{i: 124 - i for i in range(60, 65)},  # upper inner lip
+    **{i: 132 - i for i in range(65, 68)},  # lower inner lip
 }
 """The iBUG 68-point left/right correspondence (a landmark and its mirror image)."""
 
@@ -200,11 +230,18 @@ def _mirrored(vertices: Sequence[Vertex]) -> list[Vertex]:
 
 REGIONS: dict[str, list[Vertex]] = {
     # the forehead: 0.20 to 0.55 iod above the brows
-    "forehead": [(i, 0.0, -0.55) for i in range(17, 27)] + [(i, 0.0, -0.20) for i in range(26, 16, -1)],
+    "forehead": [(i, 0.0, -0.55) for i in range(17, 27)]
+    + [(i, 0.0, -0.20) for i in range(26, 16, -1)],
     "brow_right": _RIGHT_REGIONS["brow_right"],
     "brow_left": _mirrored(_RIGHT_REGIONS["brow_right"]),
     # between the inner brow ends (21, 22), down to the top of the nose (27)
-    "glabella": [(21, 0.0, -0.20), (22, 0.0, -0.20), (22, 0.0, 0.08), (27, 0.0, 0.0), (21, 0.0, 0.08)],
+    "glabella": [
+        (21, 0.0, -0.20),
+        (22, 0.0, -0.20),
+        (22, 0.0, 0.08),
+        (27, 0.0, 0.0),
+        (21, 0.0, 0.08),
+    ],
     # the nose bridge 27-30, 0.12 iod either side
     "nose_bridge": [(27, -0.12, 0.05), (27, 0.12, 0.05), (30, 0.12, -0.15), (30, -0.12, -0.15)],
     "nose_wing_right": _RIGHT_REGIONS["nose_wing_right"],
@@ -214,8 +251,14 @@ REGIONS: dict[str, list[Vertex]] = {
     "mouth_corner_right": _RIGHT_REGIONS["mouth_corner_right"],
     "mouth_corner_left": _mirrored(_RIGHT_REGIONS["mouth_corner_right"]),
     # below the lower lip (56-58) down to the chin (6-10)
-    "chin": [(58, 0.0, 0.10), (57, 0.0, 0.10), (56, 0.0, 0.10), (10, -0.08, -0.15), (8, 0.0, -0.15),
-             (6, 0.08, -0.15)],
+    "chin": [
+        (58, 0.0, 0.10),
+        (57, 0.0, 0.10),
+        (56, 0.0, 0.10),
+        (10, -0.08, -0.15),
+        (8, 0.0, -0.15),
+        (6, 0.08, -0.15),
+    ],
 }
 """Face regions: name -> polygon vertices (landmark index, shift along ex, shift along ey), in
 inter-ocular distances; ``_left`` regions are mirror images of the ``_right`` ones."""
@@ -255,14 +298,18 @@ def region_polygons(landmarks: np.ndarray) -> dict[str, np.ndarray]:
     """Return every region of :data:`REGIONS` as a float polygon (k, 2) of (x, y) pixels."""
     pts = np.asarray(landmarks, np.float64)
     iod, ex, ey = face_axes(pts)
-    return {name: np.array([pts[i] + iod * (dx * ex + dy * ey) for i, dx, dy in vertices])
-            for name, vertices in REGIONS.items()}
+    return {
+        name: np.array([pts[i] + iod * (dx * ex + dy * ey) for i, dx, dy in vertices])
+        for name, vertices in REGIONS.items()
+    }
 
 
 _SHIFT = 4  # sub-pixel bits of cv2.fillPoly
 
 
-def region_masks(landmarks: np.ndarray, size: int, masked: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def region_masks(
+    landmarks: np.ndarray, size: int, masked: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Return a bool mask (size, size) for every region of :data:`REGIONS`.
 
     ``landmarks`` are 68 (x, y) points in the image's pixels (key-frame coordinates);
@@ -273,7 +320,9 @@ def region_masks(landmarks: np.ndarray, size: int, masked: np.ndarray | None = N
     out = {}
     for name, poly in region_polygons(landmarks).items():
         canvas = np.zeros((size, size), np.uint8)
-        cv2.fillPoly(canvas, [np.rint(poly * (1 << _SHIFT)).astype(np.int32)], 1, cv2.LINE_8, _SHIFT)
+        cv2.fillPoly(
+            canvas, [np.rint(poly * (1 << _SHIFT)).astype(np.int32)], 1, cv2.LINE_8, _SHIFT
+        )
         mask = canvas.astype(bool)
         if masked is not None:
             mask &= ~np.asarray(masked, bool)
@@ -300,8 +349,13 @@ FEATURE_NAMES: tuple[str, ...] = tuple(feature_names())
 """The feature vector's names (:func:`feature_names`), e.g. ``brow_right.dy``."""
 
 
-def region_features(flow: np.ndarray, strain_map: np.ndarray, masks: Mapping[str, np.ndarray],
-                    ex: np.ndarray, ey: np.ndarray) -> np.ndarray:
+def region_features(
+    flow: np.ndarray,
+    strain_map: np.ndarray,
+    masks: Mapping[str, np.ndarray],
+    ex: np.ndarray,
+    ey: np.ndarray,
+) -> np.ndarray:
     """Pool a (compensated) flow field over the regions: float32 (n_regions * len(PER_REGION),).
 
     The flow is projected on the face axes ``ex``, ``ey`` first; see the module docstring.
@@ -317,7 +371,7 @@ def region_features(flow: np.ndarray, strain_map: np.ndarray, masks: Mapping[str
             continue
         m = mag[mask]
         out[r, 0], out[r, 1], out[r, 2] = fx[mask].mean(), fy[mask].mean(), m.mean()
-        out[r, 3:3 + N_BINS] = np.bincount(bins[mask], weights=m, minlength=N_BINS) / n
+        out[r, 3 : 3 + N_BINS] = np.bincount(bins[mask], weights=m, minlength=N_BINS) / n
         out[r, 3 + N_BINS] = strain_map[mask].mean()
     return out.ravel().astype(np.float32)
 
@@ -367,8 +421,10 @@ def features(clips, workers: int = 1) -> np.ndarray:
     """
     keyframes, landmarks = getattr(clips, "keyframes", None), getattr(clips, "landmarks", None)
     if keyframes is None or landmarks is None:
-        raise ValueError("the ClipSet has no key frames / landmarks (stage 1 older than "
-                         "faces.ALGORITHM_VERSION 2?)")
+        raise ValueError(
+            "the ClipSet has no key frames / landmarks (stage 1 older than "
+            "faces.ALGORITHM_VERSION 2?)"
+        )
     n = len(keyframes)
     if len(landmarks) != n:
         raise ValueError(f"{n} key-frame pairs but {len(landmarks)} landmark sets")
@@ -409,16 +465,31 @@ def make_classifier(class_weight: bool, seed: int):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([
-        ("scaler", StandardScaler()),
-        ("classifier", LogisticRegression(C=C, max_iter=MAX_ITER, solver="lbfgs",
-                                          class_weight="balanced" if class_weight else None,
-                                          random_state=int(seed))),
-    ])
+    return Pipeline(
+        [
+            ("scaler", StandardScaler()),
+            (
+                "classifier",
+                LogisticRegression(
+                    C=C,
+                    max_iter=MAX_ITER,
+                    solver="lbfgs",
+                    class_weight="balanced" if class_weight else None,
+                    random_state=int(seed),
+                ),
+            ),
+        ]
+    )
 
 
-def fit_predict(F: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray,
-                class_weight: bool, seed: int) -> np.ndarray:
+def fit_predict(
+    F: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    class_weight: bool,
+    seed: int,
+) -> np.ndarray:
     """Fit the pipeline on ``F[train_idx]`` only and return the predicted classes of ``test_idx``.
 
     ``y`` holds class indices (0 negative, 1 positive, 2 surprise: the order of
@@ -470,60 +541,45 @@ PARAMETERS: dict = {
 
 
 # ----------------------------------------------------------------------------- figure
-_REGION_COLOURS = {
-    "forehead": "tab:purple", "brow_right": "tab:orange", "brow_left": "tab:orange",
-    "glabella": "tab:red", "nose_bridge": "tab:olive", "nose_wing_right": "tab:pink",
-    "nose_wing_left": "tab:pink", "cheek_right": "tab:green", "cheek_left": "tab:green",
-    "mouth_corner_right": "tab:cyan", "mouth_corner_left": "tab:cyan", "chin": "tab:brown",
-}
+def example_fields(clips, seed: int = 0, step: int = 6) -> list[dict]:
+    """The flow of one random clip per class (CLASSES order), ready to draw: key frames,
+    region outlines, and the head-motion-compensated flow sampled every ``step`` pixels inside
+    the regions, with the factor that makes the 95th percentile of its magnitudes
+    ``1.5 * step`` pixels long (sub-pixel motion made visible).
 
-
-def flow_figure(clips, seed: int = 0, step: int = 6):
-    """Return a matplotlib Figure: one row per class (one random clip of each), three panels.
-
-    Onset key frame (with the regions outlined), apex key frame, and the flow (after head-motion
-    compensation) drawn as arrows over the onset frame, every ``step`` pixels inside the
-    regions, lengthened by a factor shown in the panel title so that sub-pixel motion is
-    visible (the 95th percentile of the magnitudes drawn becomes ``1.5 * step`` pixels).
-    The clip of each class is drawn with ``seed``; classes without clips are skipped.
+    Returns ``[{"label", "clip", "apex_rule", "onset", "apex", "polygons", "x", "y", "u", "v",
+    "scale"}]``; the book draws it with :func:`mer_utils.report.stages.flow_figure`.
     """
-    import matplotlib.pyplot as plt
-
     labels = clips.rows["label"].to_numpy()
-    wanted = [c for c in CLASSES if (labels == c).any()]
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(max(len(wanted), 1), 3, figsize=(9.0, 3.1 * max(len(wanted), 1)), squeeze=False)
-    for r, label in enumerate(wanted):
+    out = []
+    for label in [c for c in CLASSES if (labels == c).any()]:
         i = int(rng.choice(np.flatnonzero(labels == label)))
         onset, apex = clips.keyframes[i]
         points = clips.landmarks[i]
         size = onset.shape[0]
         masks = region_masks(points, size, masked_pixels(onset, apex))
-        flow = compensate(compute_flow(onset, apex), masks)
+        field = compensate(compute_flow(onset, apex), masks)
         union = np.logical_or.reduce(list(masks.values()))
-        yy, xx = np.mgrid[step // 2:size:step, step // 2:size:step]
+        yy, xx = np.mgrid[step // 2 : size : step, step // 2 : size : step]
         keep = union[yy, xx]
-        u, v = flow[yy, xx, 0][keep], flow[yy, xx, 1][keep]
+        u, v = field[yy, xx, 0][keep], field[yy, xx, 1][keep]
         mag = np.hypot(u, v)
         scale = 1.5 * step / max(float(np.percentile(mag, 95)) if mag.size else 0.0, 1e-3)
         row = clips.rows.iloc[i]
-        for ax, img, title in zip(axes[r], (onset, apex, onset),
-                                  (f"{label}: onset\n{row['subject']}/{row['clip']}",
-                                   f"apex ({row.get('apex_rule', '?')})",
-                                   f"flow x {scale:.1f}")):
-            ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-            ax.set_title(title, fontsize=8)
-            ax.set_xticks([]), ax.set_yticks([])
-        for name, poly in region_polygons(points).items():
-            closed = np.vstack([poly, poly[:1]])
-            for ax in (axes[r, 0], axes[r, 2]):
-                ax.plot(closed[:, 0], closed[:, 1], color=_REGION_COLOURS.get(name, "w"), lw=0.8)
-        axes[r, 2].quiver(xx[keep], yy[keep], u * scale, v * scale, color="yellow", angles="xy",
-                          scale_units="xy", scale=1, width=0.006, headwidth=3)
-        for ax in axes[r]:
-            ax.set_xlim(-0.5, size - 0.5), ax.set_ylim(size - 0.5, -0.5)
-    if not wanted:
-        axes[0, 0].set_title("no clips")
-    fig.tight_layout()
-    plt.close(fig)  # returned for display; closed so it is not shown twice
-    return fig
+        out.append(
+            {
+                "label": label,
+                "clip": f"{row['subject']}/{row['clip']}",
+                "apex_rule": row.get("apex_rule", "?"),
+                "onset": onset,
+                "apex": apex,
+                "polygons": region_polygons(points),
+                "x": xx[keep],
+                "y": yy[keep],
+                "u": u,
+                "v": v,
+                "scale": scale,
+            }
+        )
+    return out

@@ -22,6 +22,7 @@ split seeds depend only on the run seed and the repeat), so :func:`paired_interv
 per-repeat differences (corrected t) or resamples the same subjects for both variants
 (bootstrap). A difference whose interval contains 0 is one the data cannot resolve.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Sequence
@@ -37,8 +38,12 @@ N_BOOT = 2000
 """Bootstrap resamples."""
 
 
-def repeat_interval(values: Sequence[float], test_train_ratio: float, level: float = LEVEL,
-                    bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float, float]:
+def repeat_interval(
+    values: Sequence[float],
+    test_train_ratio: float,
+    level: float = LEVEL,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> tuple[float, float, float]:
     """(mean, low, high) of repeated-split scores with the corrected resampled t interval.
 
     ``test_train_ratio`` is n_test / n_train of one split. The interval is cut to ``bounds``
@@ -57,8 +62,9 @@ def repeat_interval(values: Sequence[float], test_train_ratio: float, level: flo
     return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
 
 
-def bootstrap_interval(confusions: np.ndarray, score: str, n_boot: int = N_BOOT, seed: int = 0,
-                       level: float = LEVEL) -> tuple[float, float, float]:
+def bootstrap_interval(
+    confusions: np.ndarray, score: str, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL
+) -> tuple[float, float, float]:
     """(score of all subjects pooled, low, high): percentile bootstrap over subjects.
 
     ``confusions`` is (S, K, K), one confusion matrix per test subject. Each resample draws S
@@ -71,7 +77,9 @@ def bootstrap_interval(confusions: np.ndarray, score: str, n_boot: int = N_BOOT,
     return point, float(lo), float(hi)
 
 
-def paired_interval(a: dict, b: dict, score: str, level: float = LEVEL) -> tuple[float, float, float]:
+def paired_interval(
+    a: dict, b: dict, score: str, level: float = LEVEL
+) -> tuple[float, float, float]:
     """(mean difference a - b, low, high) for two variants evaluated on the same splits.
 
     ``a`` and ``b`` are the runs of one protocol as given by :func:`runs`: for a repeated
@@ -87,7 +95,7 @@ def paired_interval(a: dict, b: dict, score: str, level: float = LEVEL) -> tuple
     subjects = sorted(set(a["confusions"]) & set(b["confusions"]))
     ca = np.array([a["confusions"][s] for s in subjects], dtype=float)
     cb = np.array([b["confusions"][s] for s in subjects], dtype=float)
-    point = (metrics.from_confusion(ca.sum(0))[score] - metrics.from_confusion(cb.sum(0))[score])
+    point = metrics.from_confusion(ca.sum(0))[score] - metrics.from_confusion(cb.sum(0))[score]
     boot = _bootstrap_scores(np.stack([ca, cb]), score, N_BOOT, 0)
     lo, hi = np.nanpercentile(boot[0] - boot[1], [50 * (1 - level), 50 * (1 + level)])
     return float(point), float(lo), float(hi)
@@ -114,16 +122,29 @@ def runs(records: pd.DataFrame) -> dict:
     """
     protocol = _single(records, "protocol")
     if protocols.info(protocol)["repeated"]:
-        values = {int(r["repeat"]): {k: float(r[k]) for k in metrics.SCORES}
-                  for r in records.to_dict("records")}
+        values = {
+            int(r["repeat"]): {k: float(r[k]) for k in metrics.SCORES}
+            for r in records.to_dict("records")
+        }
         ratio = float(np.mean([_test_train_ratio(r) for r in records.to_dict("records")]))
-        n_test = float(np.mean([sum(r["counts_test"].values()) for r in records.to_dict("records")]))
-        return {"kind": "repeats", "values": values, "ratio": ratio, "n_test": n_test,
-                "runs": len(values)}
+        n_test = float(
+            np.mean([sum(r["counts_test"].values()) for r in records.to_dict("records")])
+        )
+        return {
+            "kind": "repeats",
+            "values": values,
+            "ratio": ratio,
+            "n_test": n_test,
+            "runs": len(values),
+        }
     rec = records.sort_values("repeat").iloc[0]
     confusions = {s: np.asarray(cm) for s, cm in rec["confusion_by_subject"].items()}
-    return {"kind": "subjects", "confusions": confusions,
-            "n_test": int(sum(rec["counts_test"].values())), "runs": 1}
+    return {
+        "kind": "subjects",
+        "confusions": confusions,
+        "n_test": int(sum(rec["counts_test"].values())),
+        "runs": 1,
+    }
 
 
 def _test_train_ratio(record: dict) -> float:
@@ -152,12 +173,19 @@ def score_interval(records: pd.DataFrame, score: str) -> dict:
         mean, lo, hi = bootstrap_interval(cms, score)
         how = f"bootstrap over {len(cms)} subjects"
         tested = f"{r['n_test']}"
-    return {"mean": mean, "low": lo, "high": hi, "interval": how, "test clips": tested,
-            "runs": r["runs"]}
+    return {
+        "mean": mean,
+        "low": lo,
+        "high": hi,
+        "interval": how,
+        "test clips": tested,
+        "runs": r["runs"],
+    }
 
 
-def summary(results: pd.DataFrame, score: str, by: Iterable[str] = ("dataset", "variant", "protocol")
-            ) -> pd.DataFrame:
+def summary(
+    results: pd.DataFrame, score: str, by: Iterable[str] = ("dataset", "variant", "protocol")
+) -> pd.DataFrame:
     """One row per (dataset, variant, protocol): ``score`` with its interval and test clips,
     and the majority baseline's mean ``score`` beside it."""
     by = list(by)
@@ -171,8 +199,9 @@ def summary(results: pd.DataFrame, score: str, by: Iterable[str] = ("dataset", "
     return pd.DataFrame(rows)
 
 
-def paired_differences(results: pd.DataFrame, score: str, variants: Sequence[str] | None = None
-                       ) -> pd.DataFrame:
+def paired_differences(
+    results: pd.DataFrame, score: str, variants: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Every pair of variants of every (dataset, protocol): mean difference of ``score`` with its
     paired interval, and whether the data resolve it (interval excludes 0)."""
     out = []
@@ -180,11 +209,21 @@ def paired_differences(results: pd.DataFrame, score: str, variants: Sequence[str
         names = [v for v in (variants or group["variant"].unique()) if v in set(group["variant"])]
         prepared = {v: runs(group[group["variant"] == v]) for v in names}
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 diff, lo, hi = paired_interval(prepared[a], prepared[b], score)
-                verdict = (f"{a} higher" if lo > 0 else f"{b} higher" if hi < 0
-                           else "not resolved")
-                out.append({"dataset": dataset, "protocol": protocol, "a": a, "b": b,
-                            "difference": diff, "low": lo, "high": hi, "verdict": verdict})
-    return pd.DataFrame(out, columns=["dataset", "protocol", "a", "b", "difference", "low",
-                                      "high", "verdict"])
+                verdict = f"{a} higher" if lo > 0 else f"{b} higher" if hi < 0 else "not resolved"
+                out.append(
+                    {
+                        "dataset": dataset,
+                        "protocol": protocol,
+                        "a": a,
+                        "b": b,
+                        "difference": diff,
+                        "low": lo,
+                        "high": hi,
+                        "verdict": verdict,
+                    }
+                )
+    return pd.DataFrame(
+        out, columns=["dataset", "protocol", "a", "b", "difference", "low", "high", "verdict"]
+    )

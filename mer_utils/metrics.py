@@ -22,6 +22,7 @@ them, as the bootstrap in :mod:`mer_utils.intervals` needs), and :func:`smallest
 answers a question a reader of any accuracy table can ask: how many test samples must there
 have been for this percentage to be printed?
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -31,8 +32,7 @@ import numpy as np
 from .config import CLASSES
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)
-              ) -> np.ndarray:
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)) -> np.ndarray:
     """Confusion matrix, rows = true class, columns = predicted class, CLASSES order."""
     y_true, y_pred = _check(y_true, y_pred, n_classes)
     cm = np.zeros((n_classes, n_classes), dtype=int)
@@ -70,13 +70,12 @@ def summarize(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASS
 
     y_true, y_pred = _check(y_true, y_pred, n_classes)
     labels = list(range(n_classes))
-    out: dict = {"n": int(len(y_true)),
-                 "accuracy": float(np.mean(y_true == y_pred))}
+    out: dict = {"n": int(len(y_true)), "accuracy": float(np.mean(y_true == y_pred))}
     for avg in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=avg,
-                                                     zero_division=0)
-        out.update({f"precision_{avg}": float(p), f"recall_{avg}": float(r),
-                    f"f1_{avg}": float(f)})
+        p, r, f, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=avg, zero_division=0
+        )
+        out.update({f"precision_{avg}": float(p), f"recall_{avg}": float(r), f"f1_{avg}": float(f)})
     out["uf1"] = uf1(y_true, y_pred, n_classes)
     out["uar"] = uar(y_true, y_pred, n_classes)
     cm = confusion(y_true, y_pred, n_classes)
@@ -91,8 +90,9 @@ def majority_class(y_train: np.ndarray, n_classes: int = len(CLASSES)) -> int:
     return int(np.argmax(np.bincount(np.asarray(y_train, dtype=int), minlength=n_classes)))
 
 
-def majority_baseline(folds: list[tuple[np.ndarray, np.ndarray]],
-                      n_classes: int = len(CLASSES)) -> dict:
+def majority_baseline(
+    folds: list[tuple[np.ndarray, np.ndarray]], n_classes: int = len(CLASSES)
+) -> dict:
     """Score the majority-class baseline over folds given as (y_train, y_test) pairs.
 
     Each fold predicts its own training part's majority class for all its test clips; the
@@ -108,8 +108,14 @@ def majority_baseline(folds: list[tuple[np.ndarray, np.ndarray]],
         true.append(np.asarray(y_test, dtype=int))
         pred.append(np.full(len(y_test), k, dtype=int))
     s = summarize(np.concatenate(true), np.concatenate(pred), n_classes)
-    return {"accuracy": s["accuracy"], "uf1": s["uf1"], "uar": s["uar"],
-            "f1_macro": s["f1_macro"], "f1_weighted": s["f1_weighted"], "classes": names}
+    return {
+        "accuracy": s["accuracy"],
+        "uf1": s["uf1"],
+        "uar": s["uar"],
+        "f1_macro": s["f1_macro"],
+        "f1_weighted": s["f1_weighted"],
+        "classes": names,
+    }
 
 
 def _check(y_true, y_pred, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

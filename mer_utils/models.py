@@ -6,8 +6,10 @@ cross-entropy, batch 16/24/32, 50 epochs (5 or 10 while tuning). Its Figure 4, w
 model, is not in the text we have. Every other choice is ours and is listed in
 :data:`ARCHITECTURE_NOTES` (the book quotes it verbatim).
 """
+
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import platform
@@ -74,25 +76,60 @@ def set_seeds(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def build_model(input_shape: tuple[int, int, int, int], n_classes: int = len(CLASSES), *,
-                filters: int = 64, conv_blocks: int = 1, dropout: float = 0.25,
-                dense_units: int = 64, dense_dropout: float = 0.5,
-                learning_rate: float = 0.001):
+INPUTS = ("frames", "onset_difference")
+"""What the network reads: ``frames``, the stage-1 frames as the paper describes (its four
+variants), or ``onset_difference``, every frame minus the clip's first (onset) frame, a choice
+beyond the paper (the ``DIFF-3DCNN`` method of variants.yaml)."""
+
+ONSET_DIFFERENCE_SCALE = 3.0 / 127.5
+"""Scale of onset differences: a change of 42.5 grey levels maps to 1 (differences are small)."""
+
+
+@functools.cache
+def _onset_difference_class():
+    import keras
+
+    class OnsetDifference(keras.layers.Layer):
+        """``(x - x[:, :1]) * ONSET_DIFFERENCE_SCALE``: every frame minus the clip's first."""
+
+        def call(self, x):
+            return (x - x[:, :1]) * ONSET_DIFFERENCE_SCALE
+
+    return OnsetDifference
+
+
+def build_model(
+    input_shape: tuple[int, int, int, int],
+    n_classes: int = len(CLASSES),
+    *,
+    filters: int = 64,
+    conv_blocks: int = 1,
+    dropout: float = 0.25,
+    dense_units: int = 64,
+    dense_dropout: float = 0.5,
+    learning_rate: float = 0.001,
+    inputs_as: str = "frames",
+):
     """Build and compile the 3D CNN for clips of ``input_shape`` = (T, H, W, 1).
 
-    See :data:`ARCHITECTURE_NOTES` for every choice. Returns a compiled ``keras.Model`` whose
-    output is a softmax over ``n_classes`` classes (CLASSES order).
+    See :data:`ARCHITECTURE_NOTES` for every choice; ``inputs_as`` is one of :data:`INPUTS`.
+    Returns a compiled ``keras.Model`` whose output is a softmax over ``n_classes`` classes
+    (CLASSES order).
     """
     import keras
     from keras import layers
 
     if len(input_shape) != 4:
         raise ValueError(f"input_shape must be (T, H, W, C), got {input_shape}")
+    if inputs_as not in INPUTS:
+        raise ValueError(f"inputs_as must be one of {INPUTS}, got {inputs_as!r}")
     inputs = keras.Input(shape=tuple(input_shape), name="clip")
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
+    if inputs_as == "onset_difference":
+        x = _onset_difference_class()(name="onset_difference")(inputs)
+    else:
+        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
     for b in range(1, conv_blocks + 1):
-        x = layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu",
-                          name=f"conv{b}")(x)
+        x = layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu", name=f"conv{b}")(x)
         x = layers.MaxPooling3D((2, 2, 2), padding="same", name=f"pool{b}")(x)
         x = layers.Dropout(dropout, name=f"dropout{b}")(x)
     grid_pool = tuple(max(1, math.ceil(int(d) / g)) for d, g in zip(x.shape[1:4], HEAD_GRID))
@@ -100,19 +137,46 @@ def build_model(input_shape: tuple[int, int, int, int], n_classes: int = len(CLA
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dense_dropout, name="dropout_dense")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="softmax")(x)
+    # float32 output: a softmax in float16 (mixed precision) loses the small probabilities
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="softmax")(x)
     model = keras.Model(inputs, outputs, name="mer_3dcnn")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     return model
 
 
-def model_for_profile(input_shape: tuple[int, int, int, int], profile: dict,
-                      n_classes: int = len(CLASSES)):
-    """Build the model with the profile's learning rate (and any ``model`` overrides in it)."""
+def precision_policy(profile: dict) -> str:
+    """The Keras dtype policy training uses: ``mixed_float16`` when the profile asks for mixed
+    precision and TensorFlow sees a GPU, else ``float32`` (a CPU gains nothing from float16)."""
+    import tensorflow as tf
+
+    wanted = bool(profile.get("mixed_precision", False))
+    return "mixed_float16" if wanted and tf.config.list_physical_devices("GPU") else "float32"
+
+
+def model_for_profile(
+    input_shape: tuple[int, int, int, int],
+    profile: dict,
+    n_classes: int = len(CLASSES),
+    inputs_as: str = "frames",
+):
+    """Build the model with the profile's learning rate (and any ``model`` overrides in it);
+    ``inputs_as`` comes from the method's entry in variants.yaml (default ``frames``)."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(precision_policy(profile))
     kwargs = dict(profile.get("model", {}) or {})
-    return build_model(input_shape, n_classes, learning_rate=float(profile["learning_rate"]),
-                       **kwargs)
+    return build_model(
+        input_shape,
+        n_classes,
+        learning_rate=float(profile["learning_rate"]),
+        inputs_as=inputs_as,
+        **kwargs,
+    )
 
 
 def snapshot(model) -> list[np.ndarray]:
@@ -136,9 +200,16 @@ def restore(model, state: list[np.ndarray]) -> None:
         var.assign(value)
 
 
-def train(model, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,
-          y_val: np.ndarray, profile: dict, class_weight: dict[int, float] | None = None,
-          seed: int = 0) -> dict:
+def train(
+    model,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    profile: dict,
+    class_weight: dict[int, float] | None = None,
+    seed: int = 0,
+) -> dict:
     """Train ``model`` on the training part; select the epoch on the validation part only.
 
     Uses the profile's ``epochs`` (maximum), ``batch_size`` and ``patience`` (early stopping on
@@ -152,17 +223,55 @@ def train(model, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,
         raise ValueError("the validation part is empty: model selection needs validation clips")
     n_classes = model.output_shape[-1]
     set_seeds(seed)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(profile["patience"]),
-                                         restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=int(profile["patience"]), restore_best_weights=True
+    )
     hist = model.fit(
-        np.asarray(X_train, dtype=np.float32), _one_hot(y_train, n_classes),
+        training_data(X_train, y_train, n_classes, int(profile["batch_size"]), seed, class_weight),
         validation_data=(np.asarray(X_val, dtype=np.float32), _one_hot(y_val, n_classes)),
-        epochs=int(profile["epochs"]), batch_size=int(profile["batch_size"]),
-        class_weight=class_weight, shuffle=True, callbacks=[stop], verbose=0)
+        epochs=int(profile["epochs"]),
+        shuffle=False,  # the pipeline reshuffles with the fold's seed
+        callbacks=[stop],
+        verbose=0,
+    )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     best = int(np.argmin(history["val_loss"])) + 1
     logger.debug("trained %d epochs, best %d", len(history["loss"]), best)
     return {"epochs": len(history["loss"]), "best_epoch": best, "history": history}
+
+
+def training_data(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    batch_size: int,
+    seed: int,
+    class_weight: dict[int, float] | None = None,
+):
+    """The training part as a ``tf.data`` pipeline: (clip, one-hot label, weight) batches,
+    reshuffled every epoch with the fold's own seed.
+
+    Keras' built-in shuffle draws from TensorFlow's global seed counter, which depends on what
+    the process did before (which functions it traced): the same fold could then train
+    differently in a page's kernel and on a cluster worker. Here the shuffle order depends on
+    ``seed`` only. The class weights become per-clip weights (the same loss as ``class_weight``).
+    The clips stay uint8 until a batch is taken (the model rescales them itself).
+    """
+    import tensorflow as tf
+
+    y = np.asarray(y, dtype=int)
+    weights = (
+        np.ones(len(y), np.float32)
+        if class_weight is None
+        else np.array([class_weight[int(k)] for k in y], np.float32)
+    )
+    data = tf.data.Dataset.from_tensor_slices((np.asarray(X), _one_hot(y, n_classes), weights))
+    data = data.shuffle(len(y), seed=int(seed), reshuffle_each_iteration=True)
+    return (
+        data.batch(batch_size)
+        .map(lambda x, t, w: (tf.cast(x, tf.float32), t, w), deterministic=True)
+        .prefetch(1)
+    )
 
 
 def predict(model, X: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -195,7 +304,9 @@ def device_info() -> dict:
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
-            name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name)
+            name = next(
+                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name
+            )
     except OSError:
         pass
     return {"kind": "cpu", "name": name, "count": os.cpu_count() or 1}
@@ -205,8 +316,16 @@ def layer_table(profile: dict) -> list[dict]:
     """Every layer of the 3D CNN as built for ``profile``: name, type, output shape, weights."""
     shape = (profile["n_frames"], profile["size"], profile["size"], 1)
     model = model_for_profile(shape, profile)
-    rows = [{"layer": layer.name, "type": type(layer).__name__,
-             "output shape": str(tuple(layer.output.shape[1:])),
-             "weights": int(layer.count_params())} for layer in model.layers]
-    rows.append({"layer": "total", "type": "", "output shape": "", "weights": int(model.count_params())})
+    rows = [
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output shape": str(tuple(layer.output.shape[1:])),
+            "weights": int(layer.count_params()),
+        }
+        for layer in model.layers
+    ]
+    rows.append(
+        {"layer": "total", "type": "", "output shape": "", "weights": int(model.count_params())}
+    )
     return rows

@@ -24,6 +24,7 @@ split kind     parts
 experiment resamples (augments, SMOTEs) the whole dataset first and splits the resulting
 samples (:mod:`mer_utils.experiment`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,14 @@ class Split:
     """How the split was made (e.g. a fallback from stratified to plain random sampling)."""
 
 
-def splits(rows: pd.DataFrame, protocol: str, seed: int, repeat: int = 0,
-           val_frac: float = 0.1, test_frac: float = 0.1) -> list[Split]:
+def splits(
+    rows: pd.DataFrame,
+    protocol: str,
+    seed: int,
+    repeat: int = 0,
+    val_frac: float = 0.1,
+    test_frac: float = 0.1,
+) -> list[Split]:
     """Return the folds of one repeat of ``protocol`` for ``rows``.
 
     ``val_frac`` and ``test_frac`` are fractions of all clips (``clip`` splits) or of all
@@ -99,8 +106,13 @@ def splits(rows: pd.DataFrame, protocol: str, seed: int, repeat: int = 0,
     raise ValueError(f"protocols.yaml: {protocol}: unknown split kind {kind['split']!r}")
 
 
-def clip_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1, test_frac: float = 0.1,
-               name: str = "paper") -> Split:
+def clip_split(
+    rows: pd.DataFrame,
+    seed: int,
+    val_frac: float = 0.1,
+    test_frac: float = 0.1,
+    name: str = "paper",
+) -> Split:
     """Clip-level stratified random split (the paper's 80/10/10), ignoring subjects.
 
     Two ``StratifiedShuffleSplit`` draws: test from all clips, then validation from the rest
@@ -113,14 +125,15 @@ def clip_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1, test_frac: 
     split_info: dict = {"fallback": []}
     rest, test = _shuffle_split(idx, labels, test_frac, seed, "test", split_info)
     val_share = val_frac / (1.0 - test_frac)
-    train_pos, val_pos = _shuffle_split(np.arange(len(rest)), labels[rest], val_share,
-                                        seed + 1, "val", split_info)
-    return Split(name, np.sort(rest[train_pos]), np.sort(rest[val_pos]), np.sort(test),
-                 split_info)
+    train_pos, val_pos = _shuffle_split(
+        np.arange(len(rest)), labels[rest], val_share, seed + 1, "val", split_info
+    )
+    return Split(name, np.sort(rest[train_pos]), np.sort(rest[val_pos]), np.sort(test), split_info)
 
 
-def subject_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1,
-                  test_frac: float = 0.1) -> Split:
+def subject_split(
+    rows: pd.DataFrame, seed: int, val_frac: float = 0.1, test_frac: float = 0.1
+) -> Split:
     """Subject-independent split: whole subjects in train, validation and test.
 
     ``GroupShuffleSplit`` draws ``ceil(test_frac x subjects)`` test subjects, then
@@ -140,19 +153,28 @@ def subject_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1,
     n_test = max(1, math.ceil(test_frac * n_groups))
     n_val = max(1, math.ceil(val_frac * n_groups))
     if n_test + n_val >= n_groups:
-        raise ValueError(f"{n_groups} subjects cannot give {n_test} test + {n_val} validation "
-                         "subjects and leave any for training")
+        raise ValueError(
+            f"{n_groups} subjects cannot give {n_test} test + {n_val} validation "
+            "subjects and leave any for training"
+        )
     all_classes = set(labels)
     idx = np.arange(len(rows))
     best, best_score = None, (False, -1, -1)
     for attempt in range(_TRIES):
         draw_seed = seed_for(seed, attempt)
-        rest, test = next(GroupShuffleSplit(1, test_size=n_test, random_state=draw_seed)
-                          .split(idx, groups=groups))
-        tr, va = next(GroupShuffleSplit(1, test_size=n_val, random_state=draw_seed + 1)
-                      .split(rest, groups=groups[rest]))
-        score = (set(labels[rest[tr]]) == all_classes, len(set(labels[test])),
-                 len(set(labels[rest[va]])))
+        rest, test = next(
+            GroupShuffleSplit(1, test_size=n_test, random_state=draw_seed).split(idx, groups=groups)
+        )
+        tr, va = next(
+            GroupShuffleSplit(1, test_size=n_val, random_state=draw_seed + 1).split(
+                rest, groups=groups[rest]
+            )
+        )
+        score = (
+            set(labels[rest[tr]]) == all_classes,
+            len(set(labels[test])),
+            len(set(labels[rest[va]])),
+        )
         if score > best_score:
             best, best_score = (rest[tr], rest[va], test, attempt), score
         if score[0] and score[1] == len(all_classes):
@@ -161,11 +183,17 @@ def subject_split(rows: pd.DataFrame, seed: int, val_frac: float = 0.1,
     if not best_score[0]:
         logger.warning("subject split: every draw leaves a class out of the training part")
     if best_score[1] < len(all_classes):
-        logger.info("subject split: no draw of %d puts every class in test; best has %d classes",
-                    _TRIES, best_score[1])
-    split_info = {"draw": attempt, "test_classes": sorted(set(labels[test])),
-                  "test_subjects": sorted(set(groups[test])),
-                  "val_subjects": sorted(set(groups[val]))}
+        logger.info(
+            "subject split: no draw of %d puts every class in test; best has %d classes",
+            _TRIES,
+            best_score[1],
+        )
+    split_info = {
+        "draw": attempt,
+        "test_classes": sorted(set(labels[test])),
+        "test_subjects": sorted(set(groups[test])),
+        "val_subjects": sorted(set(groups[val])),
+    }
     return Split("subject", np.sort(train), np.sort(val), np.sort(test), split_info)
 
 
@@ -186,11 +214,18 @@ def kfold_splits(rows: pd.DataFrame, seed: int, k: int = 5, val_frac: float = 0.
     folds = StratifiedGroupKFold(n_splits=min(k, n_groups), shuffle=True, random_state=seed)
     out = []
     for fold, (rest, test) in enumerate(folds.split(np.zeros(len(rows)), labels, groups)):
-        train, val, val_subjects = _validation_subjects(groups, labels, rest, val_frac,
-                                                        np.random.default_rng([seed, fold]))
-        out.append(Split(f"fold-{fold + 1}", train, val, np.sort(test),
-                         {"test_subjects": sorted(set(groups[test])),
-                          "val_subjects": val_subjects}))
+        train, val, val_subjects = _validation_subjects(
+            groups, labels, rest, val_frac, np.random.default_rng([seed, fold])
+        )
+        out.append(
+            Split(
+                f"fold-{fold + 1}",
+                train,
+                val,
+                np.sort(test),
+                {"test_subjects": sorted(set(groups[test])), "val_subjects": val_subjects},
+            )
+        )
     return out
 
 
@@ -210,11 +245,19 @@ def loso_splits(rows: pd.DataFrame, seed: int, val_frac: float = 0.1) -> list[Sp
         raise ValueError(f"LOSO needs at least 3 subjects, got {len(set(groups))}")
     out = []
     for fold, (rest, test) in enumerate(LeaveOneGroupOut().split(groups, groups=groups)):
-        train, val, val_subjects = _validation_subjects(groups, labels, rest, val_frac,
-                                                        np.random.default_rng([seed, fold]))
+        train, val, val_subjects = _validation_subjects(
+            groups, labels, rest, val_frac, np.random.default_rng([seed, fold])
+        )
         test_subject = str(groups[test][0])
-        out.append(Split(f"loso-{test_subject}", train, val, np.sort(test),
-                         {"test_subjects": [test_subject], "val_subjects": val_subjects}))
+        out.append(
+            Split(
+                f"loso-{test_subject}",
+                train,
+                val,
+                np.sort(test),
+                {"test_subjects": [test_subject], "val_subjects": val_subjects},
+            )
+        )
     return out
 
 
@@ -222,13 +265,20 @@ def one_per_class(rows: pd.DataFrame, idx: np.ndarray, seed: int = 0) -> np.ndar
     """One randomly chosen position of ``idx`` per class present (CLASSES order), e.g. example
     clips of a training part."""
     rng = np.random.default_rng(seed)
+    idx = np.asarray(idx, dtype=int)
     labels = rows["label"].to_numpy()[idx]
-    return np.array([rng.choice(idx[labels == c]) for c in config.CLASSES if (labels == c).any()])
+    return np.array(
+        [rng.choice(idx[labels == c]) for c in config.CLASSES if (labels == c).any()], dtype=int
+    )
 
 
-def _validation_subjects(groups: np.ndarray, labels: np.ndarray, rest: np.ndarray,
-                         val_frac: float, rng: np.random.Generator
-                         ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _validation_subjects(
+    groups: np.ndarray,
+    labels: np.ndarray,
+    rest: np.ndarray,
+    val_frac: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Split a fold's non-test clips ``rest`` into training and validation by whole subjects.
 
     ``max(1, round(val_frac x subjects))`` validation subjects; of up to 20 random draws, one
@@ -249,8 +299,9 @@ def _validation_subjects(groups: np.ndarray, labels: np.ndarray, rest: np.ndarra
     return np.sort(rest[~in_val]), np.sort(rest[in_val]), sorted(best.tolist())
 
 
-def _shuffle_split(idx: np.ndarray, labels: np.ndarray, frac: float, seed: int, part: str,
-                   split_info: dict) -> tuple[np.ndarray, np.ndarray]:
+def _shuffle_split(
+    idx: np.ndarray, labels: np.ndarray, frac: float, seed: int, part: str, split_info: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """One stratified draw of ``frac`` of ``idx`` (at least one item), plain random if needed."""
     from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
@@ -258,11 +309,11 @@ def _shuffle_split(idx: np.ndarray, labels: np.ndarray, frac: float, seed: int, 
     if n_out >= len(idx):
         raise ValueError(f"{len(idx)} clips are too few to hold out {n_out} for {part}")
     try:
-        keep, out = next(StratifiedShuffleSplit(1, test_size=n_out, random_state=seed)
-                         .split(idx, labels))
+        keep, out = next(
+            StratifiedShuffleSplit(1, test_size=n_out, random_state=seed).split(idx, labels)
+        )
     except ValueError as err:
-        logger.info("clip split: %s part not stratified (%s); plain random draw instead",
-                    part, err)
+        logger.info("clip split: %s part not stratified (%s); plain random draw instead", part, err)
         split_info["fallback"].append(f"{part}: {err}")
         keep, out = next(ShuffleSplit(1, test_size=n_out, random_state=seed).split(idx))
     return idx[keep], idx[out]

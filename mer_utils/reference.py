@@ -10,6 +10,7 @@ table simply has no reported rows) and derives two facts a careful reader can ch
 * how closely each reported F1 follows its accuracy (:func:`f1_against_accuracy`): a weighted or
   micro-averaged F1 stays near the accuracy, a macro F1 on imbalanced data usually drops below it.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,9 @@ def own_rows() -> pd.DataFrame:
     """The paper's own variants over all datasets with a table: dataset, variant, accuracy, f1."""
     frames = [reported(d).assign(dataset=d) for d in config.load("reference")["tables"]]
     rows = pd.concat(frames, ignore_index=True)
-    return rows[rows["variant"].notna()][["dataset", "variant", "accuracy", "f1"]].reset_index(drop=True)
+    return rows[rows["variant"].notna()][["dataset", "variant", "accuracy", "f1"]].reset_index(
+        drop=True
+    )
 
 
 def smallest_test_sizes(test_frac: float = 0.1) -> pd.DataFrame:
@@ -56,11 +59,18 @@ def smallest_test_sizes(test_frac: float = 0.1) -> pd.DataFrame:
         n, k = metrics.smallest_test_size(row["accuracy"])
         clips = sum(config.dataset_info(row["dataset"])["official_counts"].values())
         test = math.ceil(test_frac * clips)
-        out.append({"dataset": row["dataset"], "variant": row["variant"],
-                    "reported accuracy (%)": row["accuracy"], "smallest test set": n,
-                    "correct": k, "three-class clips": clips,
-                    f"{100 * test_frac:g} % of the clips": test,
-                    "ratio": round(n / test, 1)})
+        out.append(
+            {
+                "dataset": row["dataset"],
+                "variant": row["variant"],
+                "reported accuracy (%)": row["accuracy"],
+                "smallest test set": n,
+                "correct": k,
+                "three-class clips": clips,
+                f"{100 * test_frac:g} % of the clips": test,
+                "ratio": round(n / test, 1),
+            }
+        )
     return pd.DataFrame(out)
 
 

@@ -12,6 +12,7 @@ Beside the table: the pooled per-clip test predictions of every record
 (:func:`predictions_path`, one file per key) and the runner's ``manifest.json``
 (:func:`manifest_path`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,30 +30,84 @@ KEY: tuple[str, ...] = ("dataset", "variant", "protocol", "profile", "seed", "re
 """The columns that identify a run: at most one record per key."""
 
 COLUMNS: tuple[str, ...] = (
-    *KEY, "split_seed",
-    "data_kind", "data_root", "data_annotation",
-    "n_clips", "n_excluded_stage1", "n_subjects", "n_folds", "n_samples",
-    "augment", "smote", "class_weight", "method_params",
-    "accuracy", "precision_macro", "recall_macro", "f1_macro",
-    "precision_weighted", "recall_weighted", "f1_weighted", "uf1", "uar",
+    *KEY,
+    "split_seed",
+    "data_kind",
+    "data_root",
+    "data_annotation",
+    "n_clips",
+    "n_excluded_stage1",
+    "n_subjects",
+    "n_folds",
+    "n_samples",
+    "augment",
+    "smote",
+    "class_weight",
+    "method_params",
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "uf1",
+    "uar",
     *(f"recall_{c}" for c in CLASSES),
-    "baseline_accuracy", "baseline_uf1", "baseline_uar", "baseline_f1_macro",
-    "baseline_f1_weighted", "baseline_classes",
-    "confusion", "confusion_by_subject",
-    "counts_all", "counts_train", "counts_train_resampled", "counts_val", "counts_test",
-    "leak", "smote_k", "smote_info", "class_weights",
-    "epochs", "best_epochs", "splits",
-    "seconds", "device", "profile_params",
-    "version_python", "version_numpy", "version_tensorflow", "version_keras", "version_sklearn",
-    "version_imblearn", "version_dlib", "version_cv2",
-    "timestamp", "predictions_file",
+    "baseline_accuracy",
+    "baseline_uf1",
+    "baseline_uar",
+    "baseline_f1_macro",
+    "baseline_f1_weighted",
+    "baseline_classes",
+    "confusion",
+    "confusion_by_subject",
+    "counts_all",
+    "counts_train",
+    "counts_train_resampled",
+    "counts_val",
+    "counts_test",
+    "leak",
+    "smote_k",
+    "smote_info",
+    "class_weights",
+    "epochs",
+    "best_epochs",
+    "splits",
+    "seconds",
+    "device",
+    "profile_params",
+    "version_python",
+    "version_numpy",
+    "version_tensorflow",
+    "version_keras",
+    "version_sklearn",
+    "version_imblearn",
+    "version_dlib",
+    "version_cv2",
+    "timestamp",
+    "predictions_file",
 )
 """The results table's columns, in order (a record has exactly these keys)."""
 
 JSON_COLUMNS: tuple[str, ...] = (
-    "method_params", "baseline_classes", "confusion", "confusion_by_subject", "counts_all",
-    "counts_train", "counts_train_resampled", "counts_val", "counts_test", "leak", "smote_k",
-    "smote_info", "class_weights", "epochs", "best_epochs", "splits", "device",
+    "method_params",
+    "baseline_classes",
+    "confusion",
+    "confusion_by_subject",
+    "counts_all",
+    "counts_train",
+    "counts_train_resampled",
+    "counts_val",
+    "counts_test",
+    "leak",
+    "smote_k",
+    "smote_info",
+    "class_weights",
+    "epochs",
+    "best_epochs",
+    "splits",
+    "device",
     "profile_params",
 )
 """Columns whose cells hold JSON text in the CSV (Python objects in a loaded table)."""
@@ -78,7 +133,11 @@ def predictions_path(results_dir: str | Path, record: dict) -> Path:
     """``<results_dir>/predictions/<dataset>__<variant>__<protocol>__<profile>__seed<s>__r<k>.csv``
     (one file per record key, so no other run overwrites it)."""
     d, v, p, prof, seed, rep = (record[k] for k in KEY)
-    return Path(results_dir) / "predictions" / f"{d}__{v}__{p}__{prof}__seed{int(seed)}__r{int(rep)}.csv"
+    return (
+        Path(results_dir)
+        / "predictions"
+        / f"{d}__{v}__{p}__{prof}__seed{int(seed)}__r{int(rep)}.csv"
+    )
 
 
 def key_of(record: dict) -> tuple[str, ...]:
@@ -106,12 +165,14 @@ def write_records(results_dir: str | Path, records: Iterable[dict]) -> Path:
             reader = csv.DictReader(io.StringIO(old.decode("utf-8")))
             rows = list(reader)
             columns = list(reader.fieldnames or []) + [
-                c for c in COLUMNS if c not in (reader.fieldnames or [])]
+                c for c in COLUMNS if c not in (reader.fieldnames or [])
+            ]
         replaced = {key_of(r) for r in new}
         rows = [r for r in rows if key_of(r) not in replaced]
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n",
-                                extrasaction="ignore")
+        writer = csv.DictWriter(
+            buf, fieldnames=columns, restval="", lineterminator="\n", extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(rows)
         writer.writerows({k: _cell(rec.get(k)) for k in columns} for rec in new)
@@ -127,9 +188,13 @@ def write_predictions(results_dir: str | Path, record: dict, predictions: pd.Dat
     return path
 
 
-def load(results_dir: str | Path, profile: str | None = None,
-         datasets: Iterable[str] | None = None, seed: int | None = None,
-         variants: Iterable[str] | None = None) -> pd.DataFrame:
+def load(
+    results_dir: str | Path,
+    profile: str | None = None,
+    datasets: Iterable[str] | None = None,
+    seed: int | None = None,
+    variants: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """The results table with JSON columns parsed, filtered by the given values.
 
     An absent table gives an empty frame with the :data:`COLUMNS` (pages then say that nothing
@@ -144,7 +209,9 @@ def load(results_dir: str | Path, profile: str | None = None,
         raise ValueError(f"{path}: not a readable results table ({exc})") from None
     missing = set(KEY) - set(df.columns)
     if missing:
-        raise ValueError(f"{path}: not a results table of this study (no columns {sorted(missing)})")
+        raise ValueError(
+            f"{path}: not a results table of this study (no columns {sorted(missing)})"
+        )
     for col in JSON_COLUMNS:
         if col in df:
             df[col] = df[col].map(_parse_json)

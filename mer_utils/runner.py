@@ -23,6 +23,7 @@ Guarantees (the README's section on the runner repeats them):
 * **One runner per results folder.** A second runner on the same book folder stops at once with
   a message naming the first (:class:`RunLock`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -140,7 +141,9 @@ def _imports_of(rel: str) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = list(here[: len(here) - (node.level - 1)]) + (node.module.split(".") if node.module else [])
+                base = list(here[: len(here) - (node.level - 1)]) + (
+                    node.module.split(".") if node.module else []
+                )
             elif node.module and node.module.startswith("mer_utils"):
                 base = node.module.split(".")[1:]
             else:
@@ -214,13 +217,16 @@ def execute(template: str, output: str, parameters: dict) -> dict:
                 _papermill(template, partial, parameters)
             finally:
                 os.dup2(saved_stderr, 2)
-        move_native_logs(partial, log_path)
+        tidy(partial, log_path)
         os.replace(partial, final)
         return {"status": "ok", "seconds": round(time.time() - started, 1), "error": ""}
     except Exception as exc:  # noqa: BLE001 - every failure is collected and reported
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        return {"status": "failed", "seconds": round(time.time() - started, 1),
-                "error": f"{type(exc).__name__}: {first_line[:500]}"}
+        return {
+            "status": "failed",
+            "seconds": round(time.time() - started, 1),
+            "error": f"{type(exc).__name__}: {first_line[:500]}",
+        }
     finally:
         os.close(saved_stderr)
         with contextlib.suppress(FileNotFoundError):
@@ -232,17 +238,26 @@ def _papermill(template: str, output: Path, parameters: dict, attempts: int = 2)
 
     for attempt in range(1, attempts + 1):
         try:
-            pm.execute_notebook(str(REPO / template), str(output), parameters=parameters,
-                                cwd=str(REPO), kernel_name="python3", progress_bar=False,
-                                log_output=False)
+            pm.execute_notebook(
+                str(REPO / template),
+                str(output),
+                parameters=parameters,
+                cwd=str(REPO),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+            )
             return
         except pm.PapermillExecutionError:
             raise  # a cell raised: running it again would only repeat the error
         except Exception as exc:  # noqa: BLE001 - the kernel did not start (port race, ...)
             if attempt == attempts or not _no_cell_ran(output):
                 raise
-            print(f"kernel failed before running any cell ({type(exc).__name__}: {exc}); "
-                  "starting it once more", file=sys.stderr)
+            print(
+                f"kernel failed before running any cell ({type(exc).__name__}: {exc}); "
+                "starting it once more",
+                file=sys.stderr,
+            )
 
 
 def _no_cell_ran(partial: Path) -> bool:
@@ -261,12 +276,18 @@ NATIVE_LOG = re.compile(
 """Lines TensorFlow's C++ runtime writes to the kernel's stderr (start-up notes, CUDA probes)."""
 
 
-def move_native_logs(notebook: Path, log: Path) -> int:
-    """Move TensorFlow's C++ log lines out of an executed notebook's stderr outputs into ``log``.
+PARAMETER_NOTE = ("profile", "protocols", "seed", "annotation")
+"""Run parameters the visible note on a page names (dataset and data kind: the banner)."""
 
-    ipykernel captures the kernel process's file descriptor 2, so TensorFlow's start-up chatter
-    would otherwise appear on the book's pages. Other stderr text (Python warnings) stays.
-    Returns the number of lines moved.
+
+def tidy(notebook: Path, log: Path) -> int:
+    """Prepare an executed notebook for the book; returns the native log lines moved.
+
+    * TensorFlow's C++ log lines leave the cells' stderr outputs for ``log`` (ipykernel captures
+      the kernel's file descriptor 2, so its start-up chatter would otherwise be on the page);
+      other stderr text (Python warnings) stays.
+    * papermill's injected-parameters cell is hidden (tag ``remove-cell``) and a one-line note
+      of the run parameters the banner does not show takes its place.
     """
     nb = nbformat.read(notebook, as_version=4)
     moved: list[str] = []
@@ -284,20 +305,43 @@ def move_native_logs(notebook: Path, log: Path) -> int:
                     continue
             kept_outputs.append(out)
         cell["outputs"] = kept_outputs
+    _hide_injected_parameters(nb)
     if moved:
         with open(log, "a") as fh:
             fh.writelines(moved)
-        atomic.write_text(notebook, nbformat.writes(nb))
+    atomic.write_text(notebook, nbformat.writes(nb))
     return len(moved)
 
 
+def _hide_injected_parameters(nb) -> None:
+    params = nb.metadata.get("papermill", {}).get("parameters", {})
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" not in tags:
+            continue
+        if "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        shown = [(k, params[k]) for k in PARAMETER_NOTE if params.get(k) is not None]
+        if shown and not (i + 1 < len(nb.cells) and nb.cells[i + 1].metadata.get("run-note")):
+            text = "; ".join(
+                f"{k} `{', '.join(map(str, v)) if isinstance(v, list) else v}`" for k, v in shown
+            )
+            note = nbformat.v4.new_markdown_cell(f"*Run with* {text}.")
+            note.metadata["run-note"] = True
+            nb.cells.insert(i + 1, note)
+        return
+
+
 def clean_partials(book: Path) -> list[Path]:
-    """Remove pages left half-executed by a killed runner (``*.running.ipynb``)."""
+    """Remove what a killed runner can leave half-written under ``book``: pages under execution
+    (``*.running.ipynb``) and the temporary files of atomic writes (``.<name>.tmp-*``). Neither
+    is ever read as a result; this only tidies up. Call it while holding the :class:`RunLock`."""
     removed = []
-    for path in (REPO / book).rglob(f"*{RUNNING_SUFFIX}"):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path)
+    for pattern in (f"*{RUNNING_SUFFIX}", ".*.tmp-*"):
+        for path in (REPO / book).rglob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
     return removed
 
 
@@ -324,9 +368,11 @@ class LocalExecutor:
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.workers,
-                                            mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=bind_to_parent)
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=bind_to_parent,
+        )
 
     def submit(self, job: Job) -> cf.Future:
         return self._pool.submit(execute, job.template, job.output, job.parameters)
@@ -337,8 +383,11 @@ class LocalExecutor:
 
     def kill(self) -> None:
         """Stop every running page at once (their kernels exit with their workers)."""
-        for child in multiprocessing.active_children():
+        children = multiprocessing.active_children()
+        for child in children:
             child.kill()
+        for child in children:
+            child.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
@@ -366,8 +415,10 @@ class RunLock:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             fh.close()
-            raise SystemExit(f"another runner is using {self.path.parent} ({holder}); wait for "
-                             "it to finish or stop it, or give this run its own --book-dir") from None
+            raise SystemExit(
+                f"another runner is using {self.path.parent} ({holder}); wait for "
+                "it to finish or stop it, or give this run its own --book-dir"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}, started {now()}\n")
@@ -421,8 +472,11 @@ def run_jobs(
             for job in list(pending):
                 deps = [outcome.get(k, {}).get("status") for k in job.after]
                 if any(s in ("failed", "skipped") for s in deps):
-                    outcome[job.key] = {"status": "skipped", "seconds": 0.0,
-                                        "error": "a page it depends on did not succeed"}
+                    outcome[job.key] = {
+                        "status": "skipped",
+                        "seconds": 0.0,
+                        "error": "a page it depends on did not succeed",
+                    }
                     pending.remove(job)
                     continue
                 if not all(s in ("ok", "cached") for s in deps):
@@ -430,8 +484,12 @@ def run_jobs(
                 fp = fingerprint(job, [runs[k] for k in job.after], tables)
                 marker = read_marker(job)
                 if not force and marker and marker.get("fingerprint") == fp:
-                    outcome[job.key] = {"status": "cached", "seconds": marker.get("seconds", 0.0),
-                                        "error": "", "finished": marker.get("finished")}
+                    outcome[job.key] = {
+                        "status": "cached",
+                        "seconds": marker.get("seconds", 0.0),
+                        "error": "",
+                        "finished": marker.get("finished"),
+                    }
                     runs[job.key] = marker["run"]
                     pending.remove(job)
                     continue
@@ -455,8 +513,13 @@ def run_jobs(
                 result = _result(fut)
                 result["finished"] = now()
                 outcome[job.key] = result
-                log.info("%-6s %s (%.0f s) %s", result["status"], job.key, result["seconds"],
-                         result["error"])
+                log.info(
+                    "%-6s %s (%.0f s) %s",
+                    result["status"],
+                    job.key,
+                    result["seconds"],
+                    result["error"],
+                )
                 if result["status"] == "ok":
                     run_id = hashlib.sha256(f"{fp}{result['finished']}".encode()).hexdigest()
                     runs[job.key] = run_id
@@ -466,8 +529,14 @@ def run_jobs(
     except KeyboardInterrupt:
         executor.kill()
         for job, _ in running.values():
-            outcome[job.key] = {"status": "interrupted", "seconds": None,
-                                "error": "stopped by Ctrl-C; re-run to resume"}
+            final = REPO / job.output
+            for partial in final.parent.glob(f"{final.stem}.*{RUNNING_SUFFIX}"):
+                partial.unlink(missing_ok=True)
+            outcome[job.key] = {
+                "status": "interrupted",
+                "seconds": None,
+                "error": "stopped by Ctrl-C; re-run to resume",
+            }
         if on_update:
             on_update(outcome)
         raise Interrupted(outcome) from None
@@ -515,5 +584,7 @@ def files_stamp(root: Path, skip: Iterable[str] = ()) -> str:
                 stack.append(Path(entry.path))
             else:
                 st = entry.stat()
-                h.update(f"{os.path.relpath(entry.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                h.update(
+                    f"{os.path.relpath(entry.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+                )
     return h.hexdigest()

@@ -33,10 +33,12 @@ What it does, in order:
 5. **Manifest.** ``book/results/manifest.json`` records every page of the latest run:
    parameters, data source, status, seconds, times. The reproducibility page reads it.
 """
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -48,7 +50,18 @@ import yaml
 
 from . import atomic, config, results
 from .protocols import PROTOCOLS
-from .runner import REPO, Interrupted, Job, RunLock, clean_partials, files_stamp, now, read_marker, run_jobs
+from .runner import (
+    REPO,
+    Interrupted,
+    Job,
+    LocalExecutor,
+    RunLock,
+    clean_partials,
+    files_stamp,
+    now,
+    read_marker,
+    run_jobs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +85,12 @@ class Source:
     annotation: str | None = None  # the annotation file chosen with --annotation, if any
 
     def as_params(self) -> dict:
-        return {"dataset": self.dataset, "dataset_dir": self.dir, "data_kind": self.kind,
-                "annotation": self.annotation}
+        return {
+            "dataset": self.dataset,
+            "dataset_dir": self.dir,
+            "data_kind": self.kind,
+            "annotation": self.annotation,
+        }
 
 
 # ----------------------------------------------------------------------------- data sources
@@ -82,8 +99,11 @@ class SourceError(ValueError):
 
 
 def resolve_sources(
-    datasets: list[str], data_root: str | None, overrides: dict[str, str],
-    standins: Path = STANDINS, annotations: dict[str, str] | None = None,
+    datasets: list[str],
+    data_root: str | None,
+    overrides: dict[str, str],
+    standins: Path = STANDINS,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Source]:
     """Decide, per dataset, which folder its pages read and what kind of data that folder is.
 
@@ -100,8 +120,9 @@ def resolve_sources(
     annotations = annotations or {}
     for name, path in overrides.items():
         if name not in datasets:
-            raise SourceError(f"--dataset-dir {name}={path}: {name} is not among the selected "
-                              f"datasets {datasets}")
+            raise SourceError(
+                f"--dataset-dir {name}={path}: {name} is not among the selected datasets {datasets}"
+            )
         if not path:
             raise SourceError(f"--dataset-dir {name}=: empty path")
         _require_folder(Path(path), f"--dataset-dir {name}")
@@ -114,22 +135,34 @@ def resolve_sources(
     else:
         root = REPO / DEFAULT_DATA_ROOT
         if not root.is_dir():
-            log.info("no folder %s (the default data root): every dataset uses its stand-in",
-                     DEFAULT_DATA_ROOT)
+            log.info(
+                "no folder %s (the default data root): every dataset uses its stand-in",
+                DEFAULT_DATA_ROOT,
+            )
             root = None
     sources = {}
     for name in datasets:
         folder = config.dataset_info(name)["folder"]
-        found = Path(overrides[name]) if name in overrides else (find_root(name, root) if root else None)
+        found = (
+            Path(overrides[name])
+            if name in overrides
+            else (find_root(name, root) if root else None)
+        )
         if found is None:
             if root is not None:
-                log.warning("%s: no folder %s under the data root %s; using the stand-in",
-                            name, folder, root)
+                log.warning(
+                    "%s: no folder %s under the data root %s; using the stand-in",
+                    name,
+                    folder,
+                    root,
+                )
             sources[name] = Source(name, str(standins / folder), "stand-in")
             continue
         if (found / synthetic.PARTIAL).exists() and not synthetic.is_standin(found):
-            raise SourceError(f"{found}: a stand-in whose generation did not finish "
-                              f"({synthetic.PARTIAL} present); delete it or let the runner regenerate it")
+            raise SourceError(
+                f"{found}: a stand-in whose generation did not finish "
+                f"({synthetic.PARTIAL} present); delete it or let the runner regenerate it"
+            )
         kind = "stand-in" if synthetic.is_standin(found) else "licensed"
         sources[name] = Source(name, str(found.resolve()), kind, annotations.get(name))
     return sources
@@ -142,8 +175,7 @@ def _require_folder(path: Path, what: str) -> None:
         raise SourceError(f"{what}: {path} is a file, not a folder")
 
 
-def prepare_standins(sources: dict[str, Source], profile: dict,
-                     standins: Path = STANDINS) -> None:
+def prepare_standins(sources: dict[str, Source], profile: dict, standins: Path = STANDINS) -> None:
     """Generate (or re-use) the stand-in datasets that ``sources`` asks for.
 
     Their seed is the profile's ``standin.seed`` (default 0), not the run's ``--seed``: a seed
@@ -234,10 +266,22 @@ def expand_pages(pages: list[dict], variants: list[str]) -> list[dict]:
     method_pages = [m["page"] for _, m in methods]
     out = []
     for page in pages:
-        after = [d for dep in page.get("after", []) for d in (method_pages if dep == "methods" else [dep])]
+        after = [
+            d
+            for dep in page.get("after", [])
+            for d in (method_pages if dep == "methods" else [dep])
+        ]
         if page.get("methods"):
-            out += [{"name": m["page"], "template": m["notebook"], "title": m["title"],
-                     "parameters": {"variant": key}, "after": after} for key, m in methods]
+            out += [
+                {
+                    "name": m["page"],
+                    "template": m["notebook"],
+                    "title": m["title"],
+                    "parameters": {"variant": key},
+                    "after": after,
+                }
+                for key, m in methods
+            ]
         else:
             out.append({**page, "after": after})
     return out
@@ -265,11 +309,13 @@ def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
         if job.key in selected_keys or path.exists() or dataset not in config.DATASETS:
             continue
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_markdown_cell(
-            f"# {title} ({config.dataset_info(dataset)['display']})\n\n"
-            "This page was **not executed** in the latest run of the study (the run was "
-            "narrowed with `--datasets` or `--variants`). Run `make book` to produce it."
-        )]
+        nb.cells = [
+            nbformat.v4.new_markdown_cell(
+                f"# {title} ({config.dataset_info(dataset)['display']})\n\n"
+                "This page was **not executed** in the latest run of the study (the run was "
+                "narrowed with `--datasets` or `--variants`). Run `make book` to produce it."
+            )
+        ]
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, nbformat.writes(nb))
         written.append(job.output)
@@ -285,15 +331,27 @@ def other_pages(selected: list[Job], book: Path = BOOK) -> list[dict]:
         if job.key in selected_keys or not (REPO / job.output).exists():
             continue
         marker = read_marker(job)
-        out.append({"key": job.key, "output": job.output,
-                    "status": "from an earlier run" if marker else "not executed",
-                    "finished": marker.get("finished", "") if marker else ""})
+        out.append(
+            {
+                "key": job.key,
+                "output": job.output,
+                "status": "from an earlier run" if marker else "not executed",
+                "finished": marker.get("finished", "") if marker else "",
+            }
+        )
     return out
 
 
-def write_manifest(jobs: list[Job], outcome: dict[str, dict], sources: dict[str, Source],
-                   profile_name: str, argv: list[str], results_dir: Path = RESULTS,
-                   book: Path = BOOK, started: float | None = None) -> Path:
+def write_manifest(
+    jobs: list[Job],
+    outcome: dict[str, dict],
+    sources: dict[str, Source],
+    profile_name: str,
+    argv: list[str],
+    results_dir: Path = RESULTS,
+    book: Path = BOOK,
+    started: float | None = None,
+) -> Path:
     """Record the latest run: every page, its parameters, data source, status and timing, and
     the pages of the book it did not execute (``other_pages``)."""
     manifest = {
@@ -304,9 +362,13 @@ def write_manifest(jobs: list[Job], outcome: dict[str, dict], sources: dict[str,
         "profile_parameters": config.profile(profile_name),
         "sources": {n: dataclasses.asdict(s) for n, s in sources.items()},
         "pages": [
-            {"key": j.key, "template": j.template, "output": j.output,
-             "parameters": j.parameters,
-             **outcome.get(j.key, {"status": "pending", "seconds": None, "error": ""})}
+            {
+                "key": j.key,
+                "template": j.template,
+                "output": j.output,
+                "parameters": j.parameters,
+                **outcome.get(j.key, {"status": "pending", "seconds": None, "error": ""}),
+            }
             for j in jobs
         ],
         "other_pages": other_pages(jobs, book),
@@ -317,12 +379,16 @@ def write_manifest(jobs: list[Job], outcome: dict[str, dict], sources: dict[str,
 def write_generated(book: Path = BOOK) -> list[Path]:
     """Text the book's markdown pages include, generated from the tables so it never drifts:
     ``<book>/generated/methods.md``, the methods of ``variants.yaml`` and their switches."""
-    rows = ["| method | what it adds | augmentation | SMOTE | class weights | from |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| method | what it adds | augmentation | SMOTE | class weights | from |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, m in config.methods().items():
         mark = {True: "yes", False: ""}
-        rows.append(f"| {name} | {m['summary']} | {mark[m['augment']]} | {mark[m['smote']]} | "
-                    f"{mark[m['class_weight']]} | {'the paper' if m['paper'] else 'this study'} |")
+        rows.append(
+            f"| {name} | {m['summary']} | {mark[m['augment']]} | {mark[m['smote']]} | "
+            f"{mark[m['class_weight']]} | {'the paper' if m['paper'] else 'this study'} |"
+        )
     path = REPO / book / "generated" / "methods.md"
     atomic.write_text(path, "\n".join(rows) + "\n")
     return [path]
@@ -343,9 +409,10 @@ def toc(book: Path = BOOK) -> dict:
     parts = []
     for part in frame["parts"]:
         if part.get("datasets"):
-            chapters = [{"file": f"book/chapters/{d}",
-                         "sections": [{"file": f} for f in per_dataset[d]]}
-                        for d in config.DATASETS]
+            chapters = [
+                {"file": f"book/chapters/{d}", "sections": [{"file": f} for f in per_dataset[d]]}
+                for d in config.DATASETS
+            ]
         else:
             chapters = [{"file": f} for f in part["chapters"]]
         parts.append({"caption": part["caption"], "chapters": chapters})
@@ -354,9 +421,56 @@ def toc(book: Path = BOOK) -> dict:
 
 def toc_text(book: Path = BOOK) -> str:
     """:func:`toc` as the text of ``_toc.yml``."""
-    header = ("# Table of contents, GENERATED by `python -m mer_utils.study --write-toc` from\n"
-              "# mer_utils/data/toc.yaml, datasets.yaml, grid.yaml and variants.yaml: edit those.\n")
+    header = (
+        "# Table of contents, GENERATED by `python -m mer_utils.study --write-toc` from\n"
+        "# mer_utils/data/toc.yaml, datasets.yaml, grid.yaml and variants.yaml: edit those.\n"
+    )
     return header + yaml.safe_dump(toc(book), sort_keys=False, width=100)
+
+
+# ----------------------------------------------------------------------------- publishing
+PUBLISH_LICENSED_ENV = "MER_PUBLISH_LICENSED"
+"""Set to ``yes`` to allow publishing a book whose pages used licensed data."""
+
+
+def licensed_pages(manifest: dict) -> list[str]:
+    """The pages of a run that read licensed data (per-dataset pages of a licensed dataset, and
+    the summary pages of a run with any licensed dataset)."""
+    out = []
+    for page in manifest["pages"]:
+        params = page.get("parameters", {})
+        kinds = (
+            [params["data_kind"]]
+            if "data_kind" in params
+            else list(params.get("data_kinds", {}).values())
+        )
+        if "licensed" in kinds:
+            out.append(page["key"])
+    return out
+
+
+def check_publishable(results_dir: Path) -> int:
+    """Refuse (exit status 1) to publish a book whose pages used licensed data, unless
+    ``$MER_PUBLISH_LICENSED`` is ``yes``. What ``make book PUBLISH=1`` runs before deploying."""
+    path = REPO / results.manifest_path(results_dir)
+    try:
+        manifest = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        print(f"{path}: no readable run manifest ({exc}); build the book first", file=sys.stderr)
+        return 1
+    pages = licensed_pages(manifest)
+    if pages and os.environ.get(PUBLISH_LICENSED_ENV, "").lower() != "yes":
+        print(
+            f"Not publishing: {len(pages)} pages used licensed data ({', '.join(pages[:6])}"
+            f"{', ...' if len(pages) > 6 else ''}). Dataset licences restrict where their data "
+            f"and faces may appear; if yours allows it, set {PUBLISH_LICENSED_ENV}=yes.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"publishable: {'no page used licensed data' if not pages else 'allowed by ' + PUBLISH_LICENSED_ENV}"
+    )
+    return 0
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -366,7 +480,9 @@ def _pairs(items: list[str], option: str, allowed) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or name not in allowed:
-            raise SourceError(f"{option} expects NAME=PATH with NAME in {list(allowed)}, got {item!r}")
+            raise SourceError(
+                f"{option} expects NAME=PATH with NAME in {list(allowed)}, got {item!r}"
+            )
         out[name] = value
     return out
 
@@ -380,32 +496,80 @@ def _positive(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m mer_utils.study``."""
-    p = argparse.ArgumentParser(prog="python -m mer_utils.study", description=__doc__.split("\n")[0])
-    p.add_argument("--profile", default="quick", choices=list(config.load("profiles")),
-                   help="profile in mer_utils/data/profiles.yaml")
-    p.add_argument("--data-root", default=os.environ.get(DATA_ROOT_ENV) or None,
-                   help=f"folder holding licensed copies (default: ${DATA_ROOT_ENV}, else "
-                        f"{DEFAULT_DATA_ROOT} if it exists)")
-    p.add_argument("--dataset-dir", action="append", default=[], metavar="NAME=DIR",
-                   help="a dataset's folder, overriding <data-root>/<folder>")
-    p.add_argument("--annotation", action="append", default=[], metavar="NAME=FILE",
-                   help="the annotation file of a dataset whose folder holds several")
+    p = argparse.ArgumentParser(
+        prog="python -m mer_utils.study", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--profile",
+        default="quick",
+        choices=list(config.load("profiles")),
+        help="profile in mer_utils/data/profiles.yaml",
+    )
+    p.add_argument(
+        "--data-root",
+        default=os.environ.get(DATA_ROOT_ENV) or None,
+        help=f"folder holding licensed copies (default: ${DATA_ROOT_ENV}, else "
+        f"{DEFAULT_DATA_ROOT} if it exists)",
+    )
+    p.add_argument(
+        "--dataset-dir",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a dataset's folder, overriding <data-root>/<folder>",
+    )
+    p.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="the annotation file of a dataset whose folder holds several",
+    )
     p.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
-    p.add_argument("--variants", nargs="+", default=list(config.methods()),
-                   choices=list(config.methods()), help="methods (variants.yaml)")
-    p.add_argument("--protocols", nargs="+", default=None, choices=PROTOCOLS,
-                   help="default: the profile's protocols")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(config.methods()),
+        choices=list(config.methods()),
+        help="methods (variants.yaml)",
+    )
+    p.add_argument(
+        "--protocols",
+        nargs="+",
+        default=None,
+        choices=PROTOCOLS,
+        help="default: the profile's protocols",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=_positive, default=2, help="notebooks executed at once (>= 1)")
+    p.add_argument(
+        "--scheduler",
+        default=os.environ.get("MER_DASK_SCHEDULER") or None,
+        metavar="ADDRESS",
+        help="a Dask distributed scheduler (tcp://host:8786): method pages' folds "
+        "run on its workers (default: $MER_DASK_SCHEDULER; none: this machine)",
+    )
     p.add_argument("--force", action="store_true", help="re-run pages even when up to date")
     p.add_argument("--list", action="store_true", help="print the plan and exit")
-    p.add_argument("--write-toc", action="store_true",
-                   help="write _toc.yml from the registries and exit")
-    p.add_argument("--book-dir", type=Path, default=BOOK,
-                   help="where executed pages and results go (default: book)")
+    p.add_argument(
+        "--write-toc", action="store_true", help="write _toc.yml from the registries and exit"
+    )
+    p.add_argument(
+        "--check-publish",
+        action="store_true",
+        help="exit 1 if the last run's pages used licensed data (unless "
+        f"${PUBLISH_LICENSED_ENV}=yes); what `make book PUBLISH=1` runs",
+    )
+    p.add_argument(
+        "--book-dir",
+        type=Path,
+        default=BOOK,
+        help="where executed pages and results go (default: book)",
+    )
     p.add_argument("--cache-dir", type=Path, default=CACHE, help="stage-1 cache folder")
-    p.add_argument("--standins-dir", type=Path, default=STANDINS,
-                   help="where stand-in datasets are generated")
+    p.add_argument(
+        "--standins-dir", type=Path, default=STANDINS, help="where stand-in datasets are generated"
+    )
     return p
 
 
@@ -416,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.check_publish:
+        return check_publishable(args.book_dir / "results")
     if args.write_toc:
         atomic.write_text(REPO / "_toc.yml", toc_text())
         print(f"wrote {REPO / '_toc.yml'}")
@@ -425,14 +591,23 @@ def main(argv: list[str] | None = None) -> int:
     protocols = args.protocols or profile["protocols"]
     try:
         sources = resolve_sources(
-            args.datasets, args.data_root,
+            args.datasets,
+            args.data_root,
             _pairs(args.dataset_dir, "--dataset-dir", config.DATASETS),
             standins=args.standins_dir,
-            annotations=_pairs(args.annotation, "--annotation", config.DATASETS))
+            annotations=_pairs(args.annotation, "--annotation", config.DATASETS),
+        )
     except SourceError as exc:
         p.error(str(exc))
-    jobs = plan(sources, args.profile, args.variants, protocols, args.seed,
-                book=args.book_dir, cache=args.cache_dir)
+    jobs = plan(
+        sources,
+        args.profile,
+        args.variants,
+        protocols,
+        args.seed,
+        book=args.book_dir,
+        cache=args.cache_dir,
+    )
     if args.list:
         for job in jobs:
             print(f"{job.key:34s} {job.template:40s} -> {job.output}")
@@ -450,6 +625,18 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, argv, profile, sources, jobs, results_dir)
 
 
+def _executor(args, sources: dict[str, Source]):
+    """The local process pool, or with ``--scheduler`` a Dask cluster for the folds."""
+    if not args.scheduler:
+        return LocalExecutor(args.jobs)
+    from .cluster import DaskExecutor
+
+    executor = DaskExecutor(args.scheduler, local_workers=args.jobs)
+    (REPO / args.cache_dir).mkdir(parents=True, exist_ok=True)  # workers read stage 1 from it
+    executor.check_paths([REPO, REPO / args.cache_dir, *(REPO / s.dir for s in sources.values())])
+    return executor
+
+
 def _run(args, argv, profile, sources, jobs, results_dir) -> int:
     started = time.time()
     for stale in clean_partials(args.book_dir):
@@ -460,30 +647,47 @@ def _run(args, argv, profile, sources, jobs, results_dir) -> int:
     stamps = {n: data_stamp(s) for n, s in sources.items()}
     for job in jobs:
         dataset = job.key.split("/")[0]
-        job.data_stamp = stamps[dataset] if dataset in stamps else "".join(
-            stamps[n] for n in sorted(stamps))
+        job.data_stamp = (
+            stamps[dataset] if dataset in stamps else "".join(stamps[n] for n in sorted(stamps))
+        )
     write_placeholders(jobs, book=args.book_dir)
     write_generated(book=args.book_dir)
 
     def manifest(outcomes: dict[str, dict]) -> None:
-        write_manifest(jobs, outcomes, sources, args.profile, argv, results_dir=results_dir,
-                       book=args.book_dir, started=started)
+        write_manifest(
+            jobs,
+            outcomes,
+            sources,
+            args.profile,
+            argv,
+            results_dir=results_dir,
+            book=args.book_dir,
+            started=started,
+        )
 
     manifest({})
+    executor = _executor(args, sources)
     try:
-        outcome = run_jobs(jobs, n_workers=args.jobs, force=args.force, on_update=manifest)
+        outcome = run_jobs(jobs, executor=executor, force=args.force, on_update=manifest)
     except Interrupted as stop:
         done = sum(r["status"] in ("ok", "cached") for r in stop.outcome.values())
-        print(f"\nInterrupted: {done} pages finished and are kept; the pages that were running "
-              "were stopped and left no partial page. Run the same command again to resume.",
-              file=sys.stderr)
+        print(
+            f"\nInterrupted: {done} pages finished and are kept; the pages that were running "
+            "were stopped and left no partial page. Run the same command again to resume.",
+            file=sys.stderr,
+        )
         return 130
+    finally:
+        executor.close()
 
     counts: dict[str, int] = {}
     for result in outcome.values():
         counts[result["status"]] = counts.get(result["status"], 0) + 1
-    log.info("done in %.0f s: %s", time.time() - started,
-             ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    log.info(
+        "done in %.0f s: %s",
+        time.time() - started,
+        ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+    )
     bad = {k: r for k, r in outcome.items() if r["status"] in ("failed", "skipped")}
     if bad:
         print("\nPages that did not succeed:", file=sys.stderr)

@@ -1,4 +1,5 @@
 """Stage 2a: augmentation draws one set of random parameters per clip, for all its frames."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Stage 2b: class weights (paper Eq. 1) and SMOTE on the training part."""
+
 import numpy as np
 import pytest
 
@@ -38,13 +39,13 @@ def test_smote_balances_and_keeps_originals():
     X_res, y_res, info = balance.smote(X, y, seed=0)
     assert np.bincount(y_res).tolist() == [12, 12, 12]
     assert X_res.shape[1:] == X.shape[1:] and X_res.dtype == np.uint8
-    assert np.array_equal(X_res[:len(X)], X) and np.array_equal(y_res[:len(y)], y)
+    assert np.array_equal(X_res[: len(X)], X) and np.array_equal(y_res[: len(y)], y)
     assert info["k_requested"] == 5 and info["k_used"] == 2  # smallest class (3) - 1
     assert info["counts_before"] == [12, 5, 3] and info["counts_after"] == [12, 12, 12]
     # synthetic clips interpolate between two same-class clips: inside the class's value range
     for k in (1, 2):
         members = X[y == k].reshape((y == k).sum(), -1)
-        synth = X_res[len(X):][y_res[len(X):] == k].reshape(-1, members.shape[1])
+        synth = X_res[len(X) :][y_res[len(X) :] == k].reshape(-1, members.shape[1])
         assert (synth >= members.min(0)).all() and (synth <= members.max(0)).all()
 
 

@@ -3,6 +3,7 @@
 Every tree is a few 8x8 JPEGs (or BMPs / a 16x16 MJPG video) and a spreadsheet written with
 openpyxl, carrying the quirks of the real files (shared/reference/datasets.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,18 @@ def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
     return path
 
 
-CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
-                 "Action Units", "Estimated Emotion", "Objective Classes"]
+CASME2_HEADER = [
+    "Subject",
+    "Filename",
+    None,
+    "OnsetFrame",
+    "ApexFrame",
+    "OffsetFrame",
+    None,
+    "Action Units",
+    "Estimated Emotion",
+    "Objective Classes",
+]
 
 
 def _casme2_rows():
@@ -67,14 +78,27 @@ def make_casme2(root: Path, rows=None) -> Path:
     _frames(sel / "sub02" / "EP02_01f", range(20, 24), "img{}.jpg")
     _frames(sel / "sub03" / "EP01_01", range(1, 4), "img{}.jpg")
     _frames(sel / "sub03" / "EP05_01", range(30, 34), "img{}.jpg")
-    _workbook(root / "CASME2-coding-20190701.xlsx",
-              {"Sheet1": [CASME2_HEADER] + (rows if rows is not None else _casme2_rows())})
+    _workbook(
+        root / "CASME2-coding-20190701.xlsx",
+        {"Sheet1": [CASME2_HEADER] + (rows if rows is not None else _casme2_rows())},
+    )
     return root
 
 
-SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame",
-               "Offset Frame", "Duration", "Micro", "Action Units", "Estimated Emotion",
-               "Objective Classes", "Notes"]
+SAMM_HEADER = [
+    "Subject",
+    "Filename",
+    "Inducement Code",
+    "Onset Frame",
+    "Apex Frame",
+    "Offset Frame",
+    "Duration",
+    "Micro",
+    "Action Units",
+    "Estimated Emotion",
+    "Objective Classes",
+    "Notes",
+]
 
 
 def make_samm(root: Path) -> Path:
@@ -89,8 +113,10 @@ def make_samm(root: Path) -> Path:
         [7, "007_2_1", 2, 1071, 1143, 1075, 5, "Micro", "4", "Surprise", 2, None],
         ["025", "025_1_1", 1, 10, 12, 14, 5, "Micro", "1", "Other", 7, None],
     ]
-    _workbook(root / "SAMM_Micro_FACS_Codes_v2.xlsx",
-              {"FACS_all": [["unrelated sheet"]], "MICRO_ONLY": preamble + [SAMM_HEADER] + rows})
+    _workbook(
+        root / "SAMM_Micro_FACS_Codes_v2.xlsx",
+        {"FACS_all": [["unrelated sheet"]], "MICRO_ONLY": preamble + [SAMM_HEADER] + rows},
+    )
     return root
 
 
@@ -107,8 +133,10 @@ def make_smic(root: Path) -> Path:
 
 RULE1 = [[15, "s15", 1], [16, "s16", 2], [19, "s19", 3]]  # folder no. | folder | participant
 RULE2 = [["0101", "disgust1"], [401, "anger1"], ["0502", "happy1"]]  # code as text and number
-VIDEO_FOLDERS = {"s15": ["15_0101disgustingteeth", "15_0401girlcrashing"],
-                 "s19": ["19_0502funnyerrors", "19_0401girlcrashing"]}
+VIDEO_FOLDERS = {
+    "s15": ["15_0101disgustingteeth", "15_0401girlcrashing"],
+    "s19": ["19_0502funnyerrors", "19_0401girlcrashing"],
+}
 
 
 def _casme_sq_code():
@@ -135,11 +163,14 @@ def make_casme_sq(root: Path, code=None, rule1=RULE1, videos: bool = False) -> P
                 writer.release()
             else:
                 _frames(root / "rawpic" / subject / folder, range(1, 31), "img{}.jpg")
-    _workbook(root / "CAS(ME)^2code_final.xlsx", {
-        "CASFEcode_final": code if code is not None else _casme_sq_code(),
-        "naming rule1": rule1,
-        "naming rule2": RULE2,
-    })
+    _workbook(
+        root / "CAS(ME)^2code_final.xlsx",
+        {
+            "CASFEcode_final": code if code is not None else _casme_sq_code(),
+            "naming rule1": rule1,
+            "naming rule2": RULE2,
+        },
+    )
     return root
 
 
@@ -150,7 +181,11 @@ def test_casme2_rows_labels_subjects_frames(tmp_path):
     df = datasets.load("casme2", make_casme2(tmp_path / "CASME2"))
     assert list(df.columns) == list(datasets.COLUMNS)
     assert list(zip(df.subject, df["clip"])) == [
-        ("sub01", "EP02_01f"), ("sub02", "EP02_01f"), ("sub03", "EP01_01"), ("sub03", "EP05_01")]
+        ("sub01", "EP02_01f"),
+        ("sub02", "EP02_01f"),
+        ("sub03", "EP01_01"),
+        ("sub03", "EP05_01"),
+    ]
     assert list(df.label) == ["positive", "negative", "surprise", "negative"]
     assert df.emotion.iloc[3] == "Repression"  # original text, stripped
     assert str(df.onset.dtype) == "Int64" and str(df.apex.dtype) == "Int64"
@@ -164,16 +199,27 @@ def test_casme2_rows_labels_subjects_frames(tmp_path):
     assert report["dropped"] == {"label others": 1}
     assert report["adjusted_counts"] == {"apex not coded": 1, "apex outside onset..offset": 1}
     assert [(a["row"], a["reason"]) for a in report["adjusted"]] == [
-        (3, "apex not coded"), (6, "apex outside onset..offset")]
+        (3, "apex not coded"),
+        (6, "apex outside onset..offset"),
+    ]
     assert datasets.class_counts(df) == {"negative": 2, "positive": 1, "surprise": 1}
 
 
 def test_casme2_2014_columns_and_full_clips_take_onset_to_offset(tmp_path):
     root = tmp_path / "CASME2"
     _frames(root / "CASME2-RAW" / "sub04" / "EP12_01f", range(1, 21), "img{}.jpg")
-    header = ["Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated_Emotion"]
-    _workbook(root / "CASME2-coding-20140508.xlsx",
-              {"Sheet1": [header, ["04", "EP12_01f", 5, 7, 9, "fear"]]})
+    header = [
+        "Subject",
+        "Filename",
+        "Onset Frame",
+        "Apex Frame",
+        "Offset Frame",
+        "Estimated_Emotion",
+    ]
+    _workbook(
+        root / "CASME2-coding-20140508.xlsx",
+        {"Sheet1": [header, ["04", "EP12_01f", 5, 7, 9, "fear"]]},
+    )
     df = datasets.load("casme2", root)
     assert df.subject.tolist() == ["sub04"] and df.label.tolist() == ["negative"]
     assert [Path(f).name for f in df.frames.iloc[0]] == [f"img{n}.jpg" for n in range(5, 10)]
@@ -198,7 +244,9 @@ def test_casme2_lists_each_clip_folder_with_one_scandir(tmp_path, monkeypatch):
 def test_casme2_missing_frames_names_file_and_row(tmp_path):
     root = make_casme2(tmp_path / "CASME2")
     (root / "CASME2_RAW_selected" / "sub02" / "EP02_01f" / "img22.jpg").unlink()
-    with pytest.raises(DatasetError, match=r"CASME2-coding-20190701\.xlsx.*row 3.*1 missing.*\[22\]"):
+    with pytest.raises(
+        DatasetError, match=r"CASME2-coding-20190701\.xlsx.*row 3.*1 missing.*\[22\]"
+    ):
         datasets.load("casme2", root)
 
 
@@ -211,13 +259,17 @@ def test_casme2_missing_clip_folder(tmp_path):
 def test_casme2_unknown_label_names_file_row_and_label(tmp_path):
     rows = _casme2_rows()
     rows[3][8] = "contempt"
-    with pytest.raises(DatasetError, match=r"xlsx: sheet 'Sheet1' row 5: unknown CASME II label 'contempt'"):
+    with pytest.raises(
+        DatasetError, match=r"xlsx: sheet 'Sheet1' row 5: unknown CASME II label 'contempt'"
+    ):
         datasets.load("casme2", make_casme2(tmp_path / "CASME2", rows))
 
 
 def test_casme2_duplicate_subject_clip(tmp_path):
     rows = _casme2_rows() + [[1, "EP02_01f", None, 8, 9, 12, None, "12", "happiness", 1]]
-    with pytest.raises(DatasetError, match=r"row 7: duplicate clip \(subject 'sub01', clip 'EP02_01f'\).*row 2"):
+    with pytest.raises(
+        DatasetError, match=r"row 7: duplicate clip \(subject 'sub01', clip 'EP02_01f'\).*row 2"
+    ):
         datasets.load("casme2", make_casme2(tmp_path / "CASME2", rows))
 
 
@@ -236,14 +288,19 @@ def test_missing_root_folder(tmp_path):
 def test_no_spreadsheet_names_folder_and_patterns(tmp_path):
     root = make_casme2(tmp_path / "CASME2")
     (root / "CASME2-coding-20190701.xlsx").unlink()
-    with pytest.raises(DatasetError, match=r"CASME2: no CASME II annotation spreadsheet found; patterns tried: .*CASME2-coding-\*\.xlsx"):
+    with pytest.raises(
+        DatasetError,
+        match=r"CASME2: no CASME II annotation spreadsheet found; patterns tried: .*CASME2-coding-\*\.xlsx",
+    ):
         datasets.load("casme2", root)
 
 
 def test_unreadable_spreadsheet_names_the_file(tmp_path):
     root = make_casme2(tmp_path / "CASME2")
     (root / "CASME2-coding-20190701.xlsx").write_bytes(b"\x00garbage, not a workbook" * 20)
-    with pytest.raises(DatasetError, match=r"CASME2-coding-20190701\.xlsx: cannot read the annotation spreadsheet"):
+    with pytest.raises(
+        DatasetError, match=r"CASME2-coding-20190701\.xlsx: cannot read the annotation spreadsheet"
+    ):
         datasets.load("casme2", root)
 
 
@@ -257,7 +314,9 @@ def test_spreadsheet_without_header_row(tmp_path):
 def test_no_frames_folder(tmp_path):
     root = tmp_path / "CASME2"
     _workbook(root / "CASME2-coding-20190701.xlsx", {"Sheet1": [CASME2_HEADER] + _casme2_rows()})
-    with pytest.raises(DatasetError, match=r"no frames folder found; names tried: \['CASME2_RAW_selected'"):
+    with pytest.raises(
+        DatasetError, match=r"no frames folder found; names tried: \['CASME2_RAW_selected'"
+    ):
         datasets.load("casme2", root)
 
 
@@ -269,7 +328,10 @@ def test_samm_preamble_offsets_and_apex_outside(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mer_utils.datasets"):
         df = datasets.load("samm", root)
     assert list(zip(df.subject, df["clip"], df.label)) == [
-        ("006", "006_1_2", "negative"), ("006", "006_1_3", "positive"), ("007", "007_2_1", "surprise")]
+        ("006", "006_1_2", "negative"),
+        ("006", "006_1_3", "positive"),
+        ("007", "007_2_1", "surprise"),
+    ]
     assert df.emotion.tolist() == ["Anger", "Happiness", "Surprise"]
     assert df.offset.tolist() == [5566, 104, 1075]  # '?' -> last frame in the folder
     assert df.onset.iloc[1] == 100 and len(df.frames.iloc[1]) == 5  # frames 98, 99 not in clip
@@ -289,9 +351,18 @@ def test_samm_preamble_offsets_and_apex_outside(tmp_path, caplog):
 def test_samm_older_release_header_elsewhere(tmp_path):
     root = tmp_path / "SAMM"
     _frames(root / "006" / "006_1_2", range(1, 4), "006_{:05d}.jpg", gray=True)
-    _workbook(root / "SAMM_20181215_Micro_FACS_Codes_v2.xlsx", {
-        "Sheet1": [["title"], [], [], SAMM_HEADER,
-                   ["006", "006_1_2", 1, 1, 2, 3, 3, "Micro", "4", "Contempt", 4, None]]})
+    _workbook(
+        root / "SAMM_20181215_Micro_FACS_Codes_v2.xlsx",
+        {
+            "Sheet1": [
+                ["title"],
+                [],
+                [],
+                SAMM_HEADER,
+                ["006", "006_1_2", 1, 1, 2, 3, 3, "Micro", "4", "Contempt", 4, None],
+            ]
+        },
+    )
     df = datasets.load("samm", root)
     assert df.label.tolist() == ["negative"] and df.attrs["report"]["sheet"] == "Sheet1"
 
@@ -302,11 +373,16 @@ def test_samm_older_release_header_elsewhere(tmp_path):
 def test_smic_folder_labels_and_unpadded_subjects(tmp_path):
     df = datasets.load("smic", make_smic(tmp_path / "SMIC"))
     assert list(zip(df.subject, df["clip"], df.label)) == [
-        ("s1", "s1_ne_01", "negative"), ("s1", "s1_po_01", "positive"),
-        ("s02", "s02_ne_01", "negative"), ("s10", "s10_sur_01", "surprise")]
+        ("s1", "s1_ne_01", "negative"),
+        ("s1", "s1_po_01", "positive"),
+        ("s02", "s02_ne_01", "negative"),
+        ("s10", "s10_sur_01", "surprise"),
+    ]
     assert df.onset.tolist() == [99, 5, 1, 1] and df.offset.tolist() == [102, 7, 2, 3]
     assert df.apex.isna().all() and set(df.source) == {"HS"}
-    assert [Path(f).name for f in df.frames.iloc[0]] == [f"image{n:06d}.bmp" for n in range(99, 103)]
+    assert [Path(f).name for f in df.frames.iloc[0]] == [
+        f"image{n:06d}.bmp" for n in range(99, 103)
+    ]
     assert df.attrs["report"]["ignored"] == []  # readme.txt is a file, s3 has no micro folder
 
 
@@ -342,16 +418,27 @@ def test_casme_sq_naming_rules_micro_rows_and_offsets(tmp_path):
     root = make_casme_sq(tmp_path / "CASME_sq")
     df = datasets.load("casme_sq", root)
     assert list(zip(df.subject, df["clip"], df.label)) == [
-        ("s15", "disgust1_1", "negative"), ("s15", "anger1_1", "surprise"), ("s19", "happy1_1", "positive")]
+        ("s15", "disgust1_1", "negative"),
+        ("s15", "anger1_1", "surprise"),
+        ("s19", "happy1_1", "positive"),
+    ]
     assert [Path(df.frames.iloc[i][0]).parent.name for i in range(3)] == [
-        "15_0101disgustingteeth", "15_0401girlcrashing", "19_0502funnyerrors"]
+        "15_0101disgustingteeth",
+        "15_0401girlcrashing",
+        "19_0502funnyerrors",
+    ]
     assert [Path(f).name for f in df.frames.iloc[0]] == [f"img{n}.jpg" for n in range(10, 15)]
     assert df.offset.iloc[2] == 11  # offset 0: apex 8 + (8 - 5)
     report = df.attrs["report"]
     assert report["sheet"] == "CASFEcode_final" and report["rows_read"] == 6
-    assert report["dropped"] == {"label others": 1, "onset not coded": 1, "type macro-expression": 1}
-    assert report["skipped"] == [{"file": str(root / "CAS(ME)^2code_final.xlsx"), "row": 5,
-                                  "reason": "onset not coded"}]
+    assert report["dropped"] == {
+        "label others": 1,
+        "onset not coded": 1,
+        "type macro-expression": 1,
+    }
+    assert report["skipped"] == [
+        {"file": str(root / "CAS(ME)^2code_final.xlsx"), "row": 5, "reason": "onset not coded"}
+    ]
     assert report["adjusted_counts"] == {"offset not coded: apex + (apex - onset)": 1}
 
 
@@ -384,18 +471,30 @@ def test_casme_sq_clip_beyond_video_end(tmp_path):
 def test_casme_sq_bad_rows(tmp_path):
     base = _casme_sq_code()
     cases = [
-        ([[1, "joy9_1", 1, 2, 3, "", "positive", "micro-expression", ""]],
-         r"row 1: expression 'joy9_1': stem 'joy9' not in sheet 'naming rule2'"),
-        ([[7, "anger1_1", 1, 2, 3, "", "negative", "micro-expression", ""]],
-         r"row 1: participant 7 not in sheet 'naming rule1'"),
-        ([[2, "anger1_1", 1, 2, 3, "", "negative", "micro-expression", ""]],
-         r"row 1: subject folder .*rawpic/s16 does not exist"),
-        (base[:1] + [[1, "disgust1_3", 1, 2, 3, "", "fear", "micro-expression", ""]],
-         r"row 2: unknown CAS\(ME\)² label 'fear'"),
-        ([[1, "disgust1_1", 1, 2, 3, "", "negative", "micro", ""]],
-         r"row 1: unknown expression type 'micro'"),
-        (base[:2] + [[1, "disgust1_1", 11, 12, 13, "", "negative", "micro-expression", ""]],
-         r"row 3: duplicate clip \(subject 's15', clip 'disgust1_1'\)"),
+        (
+            [[1, "joy9_1", 1, 2, 3, "", "positive", "micro-expression", ""]],
+            r"row 1: expression 'joy9_1': stem 'joy9' not in sheet 'naming rule2'",
+        ),
+        (
+            [[7, "anger1_1", 1, 2, 3, "", "negative", "micro-expression", ""]],
+            r"row 1: participant 7 not in sheet 'naming rule1'",
+        ),
+        (
+            [[2, "anger1_1", 1, 2, 3, "", "negative", "micro-expression", ""]],
+            r"row 1: subject folder .*rawpic/s16 does not exist",
+        ),
+        (
+            base[:1] + [[1, "disgust1_3", 1, 2, 3, "", "fear", "micro-expression", ""]],
+            r"row 2: unknown CAS\(ME\)² label 'fear'",
+        ),
+        (
+            [[1, "disgust1_1", 1, 2, 3, "", "negative", "micro", ""]],
+            r"row 1: unknown expression type 'micro'",
+        ),
+        (
+            base[:2] + [[1, "disgust1_1", 11, 12, 13, "", "negative", "micro-expression", ""]],
+            r"row 3: duplicate clip \(subject 's15', clip 'disgust1_1'\)",
+        ),
     ]
     for i, (code, message) in enumerate(cases):
         root = make_casme_sq(tmp_path / f"case{i}", code=code)
@@ -405,8 +504,10 @@ def test_casme_sq_bad_rows(tmp_path):
 
 def test_casme_sq_needs_rawpic_or_rawvideo(tmp_path):
     root = tmp_path / "CASME_sq"
-    _workbook(root / "CAS(ME)^2code_final.xlsx",
-              {"c": _casme_sq_code(), "naming rule1": RULE1, "naming rule2": RULE2})
+    _workbook(
+        root / "CAS(ME)^2code_final.xlsx",
+        {"c": _casme_sq_code(), "naming rule1": RULE1, "naming rule2": RULE2},
+    )
     with pytest.raises(DatasetError, match=r"neither rawpic/ nor rawvideo/ exists"):
         datasets.load("casme_sq", root)
 
@@ -427,7 +528,9 @@ def test_read_frame_colour_and_corrupt_image(tmp_path):
     assert frame.shape == (8, 8, 3) and frame.dtype == np.uint8
     bad = tmp_path / "img7.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(DatasetError, match=r"img7\.jpg: frame (cannot be decoded|is truncated or corrupt)"):
+    with pytest.raises(
+        DatasetError, match=r"img7\.jpg: frame (cannot be decoded|is truncated or corrupt)"
+    ):
         datasets.read_frame(bad)
     with pytest.raises(DatasetError, match=r"gone\.jpg: frame does not exist"):
         datasets.read_frames([tmp_path / "ok.jpg", tmp_path / "gone.jpg"])
@@ -454,14 +557,40 @@ def _mapped_counts(name: str, label_counts: dict[str, int]) -> dict[str, int]:
     return {cls: counts[cls] for cls in config.CLASSES}
 
 
-@pytest.mark.parametrize("name, original, expected", [
-    ("casme2", {"others": 99, "disgust": 63, "happiness": 32, "surprise": 28, "repression": 27,
-                "sadness": 4, "fear": 2}, (96, 32, 28)),
-    ("samm", {"Anger": 57, "Other": 26, "Happiness": 26, "Surprise": 15, "Contempt": 12,
-              "Disgust": 9, "Fear": 8, "Sadness": 6}, (92, 26, 15)),
-    ("smic", {"negative": 70, "positive": 51, "surprise": 43}, (70, 51, 43)),
-    ("casme_sq", {"negative": 21, "others": 19, "surprise": 9, "positive": 8}, (21, 8, 9)),
-])
+@pytest.mark.parametrize(
+    "name, original, expected",
+    [
+        (
+            "casme2",
+            {
+                "others": 99,
+                "disgust": 63,
+                "happiness": 32,
+                "surprise": 28,
+                "repression": 27,
+                "sadness": 4,
+                "fear": 2,
+            },
+            (96, 32, 28),
+        ),
+        (
+            "samm",
+            {
+                "Anger": 57,
+                "Other": 26,
+                "Happiness": 26,
+                "Surprise": 15,
+                "Contempt": 12,
+                "Disgust": 9,
+                "Fear": 8,
+                "Sadness": 6,
+            },
+            (92, 26, 15),
+        ),
+        ("smic", {"negative": 70, "positive": 51, "surprise": 43}, (70, 51, 43)),
+        ("casme_sq", {"negative": 21, "others": 19, "surprise": 9, "positive": 8}, (21, 8, 9)),
+    ],
+)
 def test_label_tables_give_the_published_class_counts(name, original, expected):
     assert tuple(_mapped_counts(name, original).values()) == expected
 
@@ -489,4 +618,8 @@ def test_find_root_display_name_and_unknown_dataset(tmp_path):
 
 def test_class_counts_in_class_order_with_zeros():
     df = pd.DataFrame({"label": ["surprise", "negative", "surprise"]})
-    assert list(datasets.class_counts(df).items()) == [("negative", 1), ("positive", 0), ("surprise", 2)]
+    assert list(datasets.class_counts(df).items()) == [
+        ("negative", 1),
+        ("positive", 0),
+        ("surprise", 2),
+    ]

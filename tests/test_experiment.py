@@ -3,7 +3,7 @@
 The clips here are a synthetic, learnable toy in NumPy (a blob that moves right, down or
 diagonally depending on the class), so these tests do not depend on stage 1.
 """
-import json
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,8 +15,9 @@ from mer_utils import config, experiment, models, protocols, results
 from mer_utils.config import CLASSES
 
 pytestmark = pytest.mark.slow
-CNN_VARIANTS = [v for v, m in config.methods().items() if m["method"] == "cnn"]
-"""The paper's variants: the toy clips here have no stage-1 key frames for the flow method."""
+CNN_VARIANTS = [v for v, m in config.methods().items() if m["method"] == "cnn" and m["paper"]]
+"""The paper's variants (the toy clips have no stage-1 key frames for the flow method; the
+onset-difference network is the best variant with another input, tested on stand-ins)."""
 
 SOURCE = {"kind": "stand-in", "root": "/nowhere/TOY", "annotation": "toy.xlsx"}
 LABEL_PATTERN = [0, 1, 2, 0, 0, 1, 2, 0, 1, 0]  # 50 / 30 / 20 %; any 3+ clips hold all classes
@@ -38,10 +39,20 @@ def toy_clips(n_subjects=6, per_subject=10, T=8, S=16, seed=0):
                 cy, cx = {0: (S / 2, p), 1: (p, S / 2), 2: (p, p)}[label]
                 clip[t] += 100 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 4)
             X.append(np.clip(clip, 0, 255))
-            rows.append({"dataset": "toy", "subject": f"s{s}", "clip": f"s{s}_{c:02d}",
-                         "label": CLASSES[label]})
-    return SimpleNamespace(X=np.array(X, dtype=np.uint8)[..., None], rows=pd.DataFrame(rows),
-                           excluded=[], source={"root": SOURCE["root"], "annotation": SOURCE["annotation"]})
+            rows.append(
+                {
+                    "dataset": "toy",
+                    "subject": f"s{s}",
+                    "clip": f"s{s}_{c:02d}",
+                    "label": CLASSES[label],
+                }
+            )
+    return SimpleNamespace(
+        X=np.array(X, dtype=np.uint8)[..., None],
+        rows=pd.DataFrame(rows),
+        excluded=[],
+        source={"root": SOURCE["root"], "annotation": SOURCE["annotation"]},
+    )
 
 
 def _profile(**kw):
@@ -49,14 +60,16 @@ def _profile(**kw):
 
 
 def _run(clips, variant, protocols_, prof, seed=0, results_dir=None):
-    return experiment.run_protocols(clips, variant, protocols_, prof, seed, "stand-in",
-                                    results_dir=results_dir)
+    return experiment.run_protocols(
+        clips, variant, protocols_, prof, seed, "stand-in", results_dir=results_dir
+    )
 
 
 def test_tiny_model_beats_majority_baseline_under_paper_protocol():
     clips = toy_clips(n_subjects=8)
-    (rec,) = _run(clips, "MER-3DCNNST", ["paper"], _profile(epochs=25, patience=25, batch_size=16,
-                                                             repeats=1))
+    (rec,) = _run(
+        clips, "MER-3DCNNST", ["paper"], _profile(epochs=25, patience=25, batch_size=16, repeats=1)
+    )
     assert rec["n_clips"] == 80 and sum(rec["counts_test"].values()) == 8
     test_counts = list(rec["counts_test"].values())
     assert rec["baseline_accuracy"] == pytest.approx(test_counts[0] / 8)  # negative: majority
@@ -67,14 +80,25 @@ def test_tiny_model_beats_majority_baseline_under_paper_protocol():
 def test_same_seed_same_records(tmp_path):
     clips = toy_clips(n_subjects=4, per_subject=10, T=4)
     prof = _profile(epochs=4, patience=4, repeats=2)
-    runs = [_run(clips, "MER-DA3DCNNST", ["paper", "subject"], prof, seed=3,
-                 results_dir=tmp_path / f"r{i}") for i in range(2)]
+    runs = [
+        _run(
+            clips,
+            "MER-DA3DCNNST",
+            ["paper", "subject"],
+            prof,
+            seed=3,
+            results_dir=tmp_path / f"r{i}",
+        )
+        for i in range(2)
+    ]
     skip = {"seconds", "timestamp", "predictions_file"}
     for a, b in zip(*runs):
-        assert {k: v for k, v in a.items() if k not in skip} == \
-            {k: v for k, v in b.items() if k not in skip}
-        pd.testing.assert_frame_equal(pd.read_csv(a["predictions_file"]),
-                                      pd.read_csv(b["predictions_file"]))
+        assert {k: v for k, v in a.items() if k not in skip} == {
+            k: v for k, v in b.items() if k not in skip
+        }
+        pd.testing.assert_frame_equal(
+            pd.read_csv(a["predictions_file"]), pd.read_csv(b["predictions_file"])
+        )
     assert runs[0][0]["split_seed"] != runs[0][1]["split_seed"]  # repeats draw new splits
 
 
@@ -105,6 +129,7 @@ def test_architecture_is_documented_and_modest():
 
 
 # --- the whole grid: 4 variants x every protocol (repeated twice) on a toy, smoke profile ------
+
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory, monkeypatch_module):
@@ -150,7 +175,7 @@ def test_grid_writes_one_record_per_run_and_reruns_replace_them(grid):
     table = results.load(grid.dir)
     repeats = config.profile("smoke")["repeats"]
     per_variant = sum(repeats if protocols.info(p)["repeated"] else 1 for p in protocols.PROTOCOLS)
-    assert len(table) == 4 * per_variant == len(grid.records)
+    assert len(table) == len(CNN_VARIANTS) * per_variant == len(grid.records)
     assert list(table.columns) == list(results.COLUMNS)
     assert not table.duplicated(list(results.KEY)).any()
     for r in table.to_dict("records"):
@@ -159,9 +184,13 @@ def test_grid_writes_one_record_per_run_and_reruns_replace_them(grid):
         assert r["profile_params"]["augmentation"]["crop_area_fraction"] == 0.1
         assert 0.0 <= float(r["accuracy"]) <= 1.0 and r["version_tensorflow"]
         assert r["device"]["kind"] in ("cpu", "gpu") and r["device"]["count"] >= 1
+        assert r["device"]["precision"] == models.precision_policy(r["profile_params"])
+        assert r["profile_params"]["mixed_precision"] is False  # off by default, recorded
         cm = np.array(r["confusion"])
         assert cm.shape == (3, 3)
-        assert (np.sum([np.array(c) for c in r["confusion_by_subject"].values()], axis=0) == cm).all()
+        assert (
+            np.sum([np.array(c) for c in r["confusion_by_subject"].values()], axis=0) == cm
+        ).all()
     # a re-run of one variant replaces its rows instead of appending duplicates
     _run(grid.clips, "MER-3DCNNST", ["subject"], "smoke", results_dir=grid.dir)
     again = results.load(grid.dir)
@@ -174,7 +203,8 @@ def test_grid_predictions_files(grid):
         pred = pd.read_csv(rec["predictions_file"])
         assert list(pred.columns) == list(results.PREDICTION_COLUMNS)
         assert rec["predictions_file"].endswith(
-            f"toy__{variant}__{protocol}__smoke__seed0__r{repeat}.csv")
+            f"toy__{variant}__{protocol}__smoke__seed0__r{repeat}.csv"
+        )
         if protocol in ("loso", "kfold"):  # every clip is tested exactly once
             assert len(pred) == n and pred["clip"].is_unique
         if protocol == "loso":
@@ -186,8 +216,14 @@ def test_every_variant_is_tested_on_the_same_splits(grid):
     """Paired comparisons need it: split seeds depend on the run seed and repeat only."""
     for protocol in ("paper", "subject", "kfold", "loso"):
         for repeat in range(2 if protocols.info(protocol)["repeated"] else 1):
-            tested = {v: tuple(pd.read_csv(grid.records[v, protocol, repeat]["predictions_file"])
-                               .sort_values("clip")["clip"]) for v in CNN_VARIANTS}
+            tested = {
+                v: tuple(
+                    pd.read_csv(grid.records[v, protocol, repeat]["predictions_file"]).sort_values(
+                        "clip"
+                    )["clip"]
+                )
+                for v in CNN_VARIANTS
+            }
             assert len(set(tested.values())) == 1, (protocol, repeat)
 
 
@@ -226,7 +262,10 @@ def test_paper_leaky_puts_copies_of_training_clips_in_test(grid):
                 assert leak["test_augmented_copies"] + leak["test_from_a_clip_in_training"] > 0
             elif not switches["smote"]:  # nothing to leak: the paper run itself
                 paper = grid.records[variant, "paper", repeat]
-                assert rec["accuracy"] == paper["accuracy"] and leak["test_from_a_clip_in_training"] == 0
+                assert (
+                    rec["accuracy"] == paper["accuracy"]
+                    and leak["test_from_a_clip_in_training"] == 0
+                )
                 assert rec["confusion"] == paper["confusion"]
 
 
@@ -296,5 +335,38 @@ def test_finished_folds_are_reused_and_a_damaged_one_refitted(tmp_path, monkeypa
     files[0].write_text('{"key": "trunc')  # a half-written or foreign file is never trusted
     (third,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
     assert len(fits) == 1 and third["confusion"] == first["confusion"]
-    (other,) = _run(clips, "MER-3DCNNST", ["kfold"], _profile(repeats=1, epochs=1), results_dir=tmp_path)
+    (other,) = _run(
+        clips, "MER-3DCNNST", ["kfold"], _profile(repeats=1, epochs=1), results_dir=tmp_path
+    )
     assert len(fits) == 1 + first["n_folds"]  # another training setting is another fold
+
+
+def test_the_onset_difference_input_ignores_what_does_not_move():
+    models.set_seeds(0)
+    model = models.build_model((4, 8, 8, 1), inputs_as="onset_difference")
+    rng = np.random.default_rng(0)
+    motion = rng.integers(0, 40, (3, 4, 8, 8, 1)).astype(np.float32)
+    motion[:, 0] = 0  # no change at the onset
+    face_a, face_b = (rng.integers(0, 200, (1, 1, 8, 8, 1)).astype(np.float32) for _ in range(2))
+    out_a = model.predict(face_a + motion, verbose=0)
+    out_b = model.predict(face_b + motion, verbose=0)
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-5, atol=1e-6)  # another face, same motion
+    frames = models.build_model((4, 8, 8, 1))  # the paper's input sees the faces differ
+    assert not np.allclose(
+        frames.predict(face_a + motion, verbose=0), frames.predict(face_b + motion, verbose=0)
+    )
+    with pytest.raises(ValueError, match="inputs_as"):
+        models.build_model((4, 8, 8, 1), inputs_as="optical_flow")
+
+
+def test_mixed_precision_only_where_a_gpu_trains():
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert models.precision_policy({"mixed_precision": True}) == (
+        "mixed_float16" if gpu else "float32"
+    )
+    assert models.precision_policy({"mixed_precision": False}) == "float32"
+    assert models.precision_policy({}) == "float32"
+    model = models.model_for_profile((2, 8, 8, 1), {"learning_rate": 1e-3, "mixed_precision": True})
+    assert model.get_layer("softmax").dtype == "float32"  # probabilities stay in float32

@@ -1,4 +1,5 @@
 """Tests of stage 1 (mer_utils.faces) on generated stand-ins and the astronaut photo."""
+
 from __future__ import annotations
 
 import logging
@@ -70,7 +71,10 @@ def test_masks_cover_eye_and_mouth_polygons_and_nothing_else():
     assert len(polygons) == 3
     for group, poly in zip(faces.MASK_GROUPS, polygons):  # hull of each landmark group
         hull = poly.reshape(-1, 1, 2).astype(np.float32)
-        assert all(cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in points[list(group)])
+        assert all(
+            cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0
+            for x, y in points[list(group)]
+        )
 
     masked = faces.pipeline_steps(frame)["masked"]
     # independent rasterisation of the polygons, pixel centres strictly inside / near edges
@@ -81,7 +85,9 @@ def test_masks_cover_eye_and_mouth_polygons_and_nothing_else():
     for poly in polygons:
         path = MplPath(poly)
         # the sign of matplotlib's radius depends on the path orientation: use both
-        shrunk, grown = (path.contains_points(centres, radius=r).reshape(gray.shape) for r in (-1.5, 1.5))
+        shrunk, grown = (
+            path.contains_points(centres, radius=r).reshape(gray.shape) for r in (-1.5, 1.5)
+        )
         inside |= shrunk & grown
         near |= shrunk | grown
     edge = near & ~inside
@@ -160,9 +166,14 @@ def test_blank_clip_is_reported_and_excluded(small_table, tmp_path, caplog):
         clips = faces.preprocess(table, SIZE, N_FRAMES)
     assert clips.X.shape[0] == len(small_table) == len(clips.rows)
     assert "BLANK" not in set(clips.rows["clip"])
-    assert clips.excluded.to_dict("records") == [{
-        "subject": blank["subject"].iloc[0], "clip": "BLANK", "file": refs[0],
-        "reason": f"no frontal face in any of the {N_FRAMES} sampled frames"}]
+    assert clips.excluded.to_dict("records") == [
+        {
+            "subject": blank["subject"].iloc[0],
+            "clip": "BLANK",
+            "file": refs[0],
+            "reason": f"no frontal face in any of the {N_FRAMES} sampled frames",
+        }
+    ]
     assert any("BLANK" in r.message for r in caplog.records)
     counts = faces.summary(clips).set_index("status")["clips"]
     assert counts["kept"] == len(small_table) and counts["excluded"] == 1
@@ -209,10 +220,15 @@ def test_apex_position_rule():
         assert faces.apex_position({**row, "apex": apex}, 11) == (5, "middle"), apex
     assert faces.apex_position({"onset": 10, "apex": 30, "offset": None}, 11) == (5, "middle")
     assert faces.apex_position({"onset": 1, "apex": 3, "offset": pd.NA}, 11) == (2, "coded")
-    assert faces.apex_position(pd.Series({"onset": 5, "apex": pd.NA, "offset": 9}), 4) == (2, "middle")
-    table_row = pd.Series({"onset": 10, "apex": 14, "offset": 20, "frames": [f"f{i}" for i in range(11)]})
-    assert faces._show_frame(table_row) == "f4"
-    assert faces._show_frame(table_row.copy().replace({14: pd.NA})) == "f5"
+    assert faces.apex_position(pd.Series({"onset": 5, "apex": pd.NA, "offset": 9}), 4) == (
+        2,
+        "middle",
+    )
+    table_row = pd.Series(
+        {"onset": 10, "apex": 14, "offset": 20, "frames": [f"f{i}" for i in range(11)]}
+    )
+    assert faces.apex_frame(table_row) == "f4"
+    assert faces.apex_frame(table_row.copy().replace({14: pd.NA})) == "f5"
 
 
 def test_keyframes_landmarks_and_apex_rule_of_every_standin(tables):
@@ -232,14 +248,20 @@ def test_keyframes_landmarks_and_apex_rule_of_every_standin(tables):
         for eye in (faces.EYE_RIGHT, faces.EYE_LEFT):
             x, y = np.rint(clips.landmarks[:, list(eye)].mean(1)).astype(int).T
             assert (clips.keyframes[np.arange(n), 0, y, x] == 0).all(), name
-        expected = ["coded" if faces.apex_position(r, len(r["frames"]))[1] == "coded" else "middle"
-                    for _, r in table.iterrows()]
+        expected = [
+            "coded" if faces.apex_position(r, len(r["frames"]))[1] == "coded" else "middle"
+            for _, r in table.iterrows()
+        ]
         assert list(clips.rows["apex_rule"]) == expected
         if name == "smic":  # no apex codes
             assert set(clips.rows["apex_rule"]) == {"middle"}
         else:
             assert "coded" in set(clips.rows["apex_rule"]), name
-        unknown = table["apex"].isna() | (table["apex"] < table["onset"]) | (table["apex"] > table["offset"])
+        unknown = (
+            table["apex"].isna()
+            | (table["apex"] < table["onset"])
+            | (table["apex"] > table["offset"])
+        )
         assert (clips.rows.loc[unknown.to_numpy(), "apex_rule"] == "middle").all(), name
         assert (clips.rows.loc[~unknown.to_numpy(), "apex_rule"] == "coded").all(), name
 
@@ -261,9 +283,13 @@ def test_keyframe_pair_masks_the_union_in_both_frames():
         masked = faces.apply_masks(white, polys, offset=region[:2])
         return cv2.resize(masked, (KEY, KEY), interpolation=cv2.INTER_AREA)
 
-    union, own_onset, own_apex = (mask_of(*p) == 0 for p in ((on_pts, ap_pts), (on_pts,), (ap_pts,)))
+    union, own_onset, own_apex = (
+        mask_of(*p) == 0 for p in ((on_pts, ap_pts), (on_pts,), (ap_pts,))
+    )
     assert union.sum() > own_onset.sum() + 10 and union.sum() > own_apex.sum() + 10
-    touched = cv2.dilate((mask_of(on_pts, ap_pts) < 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    touched = (
+        cv2.dilate((mask_of(on_pts, ap_pts) < 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    )
     for frame, source in zip(pair, (gray, apex)):  # the union is black in both frames
         assert (frame[union] == 0).all()
         unmasked = cv2.resize(faces.crop(source, region), (KEY, KEY), interpolation=cv2.INTER_AREA)
@@ -313,15 +339,33 @@ def test_cache_holds_keyframes_and_rejects_files_without_them(small_table, tmp_p
         stripped = {k: v for k, v in arrays.items() if k != drop}
         if drop == "apex_rule":
             import json
+
             rows = json.loads(str(arrays["rows"]))
-            stripped["rows"] = np.array(json.dumps([{k: v for k, v in r.items() if k != drop} for r in rows]))
+            stripped["rows"] = np.array(
+                json.dumps([{k: v for k, v in r.items() if k != drop} for r in rows])
+            )
         with open(path, "wb") as fh:
             np.savez(fh, **stripped)
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="mer_utils.faces"):
-            rebuilt = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
+            rebuilt = faces.preprocess(
+                small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY
+            )
         assert not rebuilt.from_cache, drop
         assert any("unusable" in r.message for r in caplog.records), drop
         assert np.array_equal(rebuilt.keyframes, first.keyframes)
     other = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY + 8)
     assert not other.from_cache and other.keyframes.shape[-1] == KEY + 8
+
+
+def test_pipeline_examples_one_per_class_and_their_figure(tables):
+    from mer_utils.report import stages
+
+    table = tables["casme2"]
+    examples = faces.pipeline_examples(table, size=32, seed=0)
+    assert [e["label"] for e in examples] == [
+        c for c in ("negative", "positive", "surprise") if (table["label"] == c).any()
+    ]
+    assert all(e["steps"]["final"].shape == (32, 32) for e in examples)
+    fig = stages.pipeline_figure(examples)
+    assert len(fig.axes) == len(examples) * len(faces.STEP_NAMES)

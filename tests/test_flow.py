@@ -1,4 +1,5 @@
 """Tests of the optical-flow baseline (mer_utils.flow): flow, regions, features, classifier."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,13 @@ def _warp(image: np.ndarray, field: np.ndarray, seed: int = 0) -> np.ndarray:
     """Move the image's content by ``field`` (dx, dy per pixel, smooth): out(x) = image(x - f(x)),
     plus sensor noise (sigma 2 grey levels)."""
     gy, gx = np.mgrid[: image.shape[0], : image.shape[1]].astype(np.float32)
-    out = cv2.remap(image.astype(np.float32), gx - field[..., 0], gy - field[..., 1], cv2.INTER_CUBIC,
-                    borderMode=cv2.BORDER_REFLECT)
+    out = cv2.remap(
+        image.astype(np.float32),
+        gx - field[..., 0],
+        gy - field[..., 1],
+        cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REFLECT,
+    )
     out += np.random.default_rng(seed).normal(0, 2, out.shape)
     out = np.clip(np.rint(out), 1, 255).astype(np.uint8)
     out[image == 0] = 0  # the masks stay where they are, as in stage 1's key frames
@@ -113,7 +119,13 @@ def test_regions_lie_on_the_face_and_mirror(face_key):
     cy = {name: np.nonzero(m)[0].mean() for name, m in masks.items()}
     for base in ("brow", "nose_wing", "cheek", "mouth_corner"):  # subject's right = image left
         assert cx[f"{base}_right"] < cx["nose_bridge"] < cx[f"{base}_left"], base
-    assert cy["forehead"] < cy["brow_right"] < cy["cheek_right"] < cy["mouth_corner_right"] < cy["chin"]
+    assert (
+        cy["forehead"]
+        < cy["brow_right"]
+        < cy["cheek_right"]
+        < cy["mouth_corner_right"]
+        < cy["chin"]
+    )
     # the mirrored face's regions are the mirrored regions, right and left swapped
     perm = [flow.MIRROR[i] for i in range(68)]
     mirrored_points = np.column_stack([K - 1 - points[perm, 0], points[perm, 1]])
@@ -124,7 +136,9 @@ def test_regions_lie_on_the_face_and_mirror(face_key):
         other = flipped[twin][:, ::-1]
         iou = (mask & other).sum() / (mask | other).sum()
         assert iou > 0.85, (name, iou)
-    assert sorted(flow.MIRROR) == list(range(68)) and all(flow.MIRROR[flow.MIRROR[i]] == i for i in range(68))
+    assert sorted(flow.MIRROR) == list(range(68)) and all(
+        flow.MIRROR[flow.MIRROR[i]] == i for i in range(68)
+    )
 
 
 def test_feature_vector_names_and_parameters(face_key):
@@ -150,20 +164,24 @@ def test_pipeline_is_fitted_on_the_training_rows_only(monkeypatch):
     F, y, train, test = _toy()
     fitted = []
     make = flow.make_classifier
-    monkeypatch.setattr(flow, "make_classifier", lambda *a, **k: fitted.append(make(*a, **k)) or fitted[-1])
+    monkeypatch.setattr(
+        flow, "make_classifier", lambda *a, **k: fitted.append(make(*a, **k)) or fitted[-1]
+    )
     pred = flow.fit_predict(F, y, train, test, class_weight=False, seed=0)
     assert pred.shape == (len(test),) and set(pred) <= {0, 1, 2}
 
     leaky = F.copy()
     leaky[test] = leaky[test] * 50 + 1000  # test rows far away: a scaler that saw them would move
     y_other = y.copy()
-    y_other[test] = (y[test] + 1) % 3       # test labels changed: must not matter either
+    y_other[test] = (y[test] + 1) % 3  # test labels changed: must not matter either
     pred_leaky = flow.fit_predict(leaky, y_other, train, test, class_weight=False, seed=0)
     scaler = fitted[-1].named_steps["scaler"]
     assert np.allclose(scaler.mean_, F[train].mean(0))
     assert np.allclose(scaler.scale_, F[train].std(0))
     clf_a, clf_b = (p.named_steps["classifier"] for p in fitted)
-    assert np.array_equal(clf_a.coef_, clf_b.coef_) and np.array_equal(clf_a.intercept_, clf_b.intercept_)
+    assert np.array_equal(clf_a.coef_, clf_b.coef_) and np.array_equal(
+        clf_a.intercept_, clf_b.intercept_
+    )
     # one test row kept, the other test rows changed: its prediction does not change
     moved = F.copy()
     moved[test[1:]] += 500
@@ -212,7 +230,13 @@ def test_baseline_beats_the_majority_class_on_standins_under_loso(standin_clips)
 def test_features_in_workers_equal_serial_and_figure(standin_clips):
     clips = standin_clips["smic"]
     assert np.array_equal(flow.features(clips, workers=2), flow.features(clips))
-    fig = flow.flow_figure(clips, seed=1)
+    from mer_utils.report import stages
+
+    examples = flow.example_fields(clips, seed=1)
+    assert [e["label"] for e in examples] == sorted(
+        set(clips.rows["label"]), key=list(config.CLASSES).index
+    )
+    fig = stages.flow_figure(examples)
     n_classes = clips.rows["label"].nunique()
     assert len(fig.axes) == 3 * n_classes
     assert any("flow x" in ax.get_title() for ax in fig.axes)

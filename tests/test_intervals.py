@@ -1,5 +1,6 @@
 """Intervals: corrected t over repeated splits, bootstrap over subjects, paired differences,
 and the arithmetic of printed accuracies."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +17,9 @@ def test_corrected_t_interval_is_wider_than_the_naive_one():
     assert mean == pytest.approx(0.65)
     assert hi - mean == pytest.approx(t * s * np.sqrt(1 / 5 + 0.125))
     assert hi - mean > t * s / np.sqrt(5)  # the naive interval ignores the overlap of splits
-    assert intervals.repeat_interval([0.5], 0.1)[1:] != intervals.repeat_interval([0.5], 0.1)[1:]  # nan
+    assert (
+        intervals.repeat_interval([0.5], 0.1)[1:] != intervals.repeat_interval([0.5], 0.1)[1:]
+    )  # nan
     assert intervals.repeat_interval([0.1, 0.9], 0.1) == (0.5, 0.0, 1.0)  # cut to [0, 1]
 
 
@@ -37,7 +40,9 @@ def test_bootstrap_over_subjects_brackets_the_pooled_score_and_shrinks_with_more
     assert lo <= point <= hi
     p2, lo2, hi2 = intervals.bootstrap_interval(many, "accuracy")
     assert hi2 - lo2 < hi - lo
-    assert intervals.bootstrap_interval(few, "uf1", seed=3) == intervals.bootstrap_interval(few, "uf1", seed=3)
+    assert intervals.bootstrap_interval(few, "uf1", seed=3) == intervals.bootstrap_interval(
+        few, "uf1", seed=3
+    )
 
 
 def test_from_confusion_matches_summarize():
@@ -55,11 +60,19 @@ def test_from_confusion_matches_summarize():
 def _records(protocol, variant, accs, cms=None):
     rows = []
     for r, acc in enumerate(accs):
-        rows.append({"dataset": "d", "variant": variant, "protocol": protocol, "repeat": r,
-                     **{k: acc for k in metrics.SCORES}, "baseline_accuracy": 0.5,
-                     "counts_test": {"negative": 5, "positive": 3, "surprise": 2},
-                     "splits": [{"n_train": 80, "n_test": 10}],
-                     "confusion_by_subject": cms})
+        rows.append(
+            {
+                "dataset": "d",
+                "variant": variant,
+                "protocol": protocol,
+                "repeat": r,
+                **{k: acc for k in metrics.SCORES},
+                "baseline_accuracy": 0.5,
+                "counts_test": {"negative": 5, "positive": 3, "surprise": 2},
+                "splits": [{"n_train": 80, "n_test": 10}],
+                "confusion_by_subject": cms,
+            }
+        )
     return rows
 
 
@@ -103,4 +116,6 @@ def test_reference_tables_are_optional_and_complete():
     assert reference.reported("no-such-dataset").empty
     assert reference.table_number("no-such-dataset") is None
     assert set(reference.reported("smic")["protocol"]) == {
-        "80/10/10 clip-level, as stated by the paper", "protocol not stated"}
+        "80/10/10 clip-level, as stated by the paper",
+        "protocol not stated",
+    }

@@ -1,4 +1,5 @@
 """Metrics: UF1 / UAR pooled over folds (MEGC 2019), the paper's metrics, majority baseline."""
+
 import numpy as np
 import pytest
 
@@ -45,8 +46,10 @@ def test_absent_class_is_left_out_of_uf1_and_uar():
 
 
 def test_majority_baseline_uses_training_majority_per_fold():
-    folds = [(np.array([0, 0, 1]), np.array([0, 1, 2])),   # majority negative
-             (np.array([2, 2, 1]), np.array([2, 2, 0]))]   # majority surprise
+    folds = [
+        (np.array([0, 0, 1]), np.array([0, 1, 2])),  # majority negative
+        (np.array([2, 2, 1]), np.array([2, 2, 0])),
+    ]  # majority surprise
     b = metrics.majority_baseline(folds)
     assert b["classes"] == ["negative", "surprise"]
     assert b["accuracy"] == pytest.approx(3 / 6)

@@ -1,4 +1,5 @@
 """Evaluation protocols: clip-level (paper, paper-leaky), subject, subject k-fold, LOSO."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,9 +10,13 @@ PATTERN = ["negative"] * 3 + ["positive"] * 2 + ["surprise"]
 
 
 def _rows(n_subjects=10, per_subject=6):
-    return pd.DataFrame([{"subject": f"sub{s:02d}", "clip": f"c{s}_{i}",
-                          "label": PATTERN[i % len(PATTERN)]}
-                         for s in range(n_subjects) for i in range(per_subject)])
+    return pd.DataFrame(
+        [
+            {"subject": f"sub{s:02d}", "clip": f"c{s}_{i}", "label": PATTERN[i % len(PATTERN)]}
+            for s in range(n_subjects)
+            for i in range(per_subject)
+        ]
+    )
 
 
 def _check_partition(split, n):
@@ -30,7 +35,10 @@ def test_paper_split_is_stratified_80_10_10():
     _check_partition(split, len(rows))
     assert (len(split.train), len(split.val), len(split.test)) == (48, 6, 6)
     assert rows["label"].iloc[split.test].value_counts().to_dict() == {
-        "negative": 3, "positive": 2, "surprise": 1}
+        "negative": 3,
+        "positive": 2,
+        "surprise": 1,
+    }
     assert not split.info["fallback"]
     # clip-level: the same person is in training and test (the leak the paper's protocol has)
     assert _subjects(rows, split.train) & _subjects(rows, split.test)
@@ -66,8 +74,9 @@ def test_subject_split_has_no_subject_in_two_parts(seed):
 def test_subject_split_prefers_a_test_part_with_every_class():
     rows = _rows(10, 6)
     # only sub03 and sub07 have surprise clips: most random draws miss it in test
-    rows.loc[~rows["subject"].isin(["sub03", "sub07"]) & (rows["label"] == "surprise"),
-             "label"] = "negative"
+    rows.loc[~rows["subject"].isin(["sub03", "sub07"]) & (rows["label"] == "surprise"), "label"] = (
+        "negative"
+    )
     (split,) = protocols.splits(rows, "subject", seed=0)
     assert set(rows["label"].iloc[split.test]) == set(PATTERN)
     assert split.info["test_subjects"][0] in ("sub03", "sub07")
@@ -116,8 +125,17 @@ def test_subject_and_loso_keep_every_class_in_training_when_they_can():
     # Only subjects s6 and s7 have a positive clip: a split that put both in validation and
     # test would train a model that has never seen the class.
     rows = pd.DataFrame(
-        [{"subject": f"s{s}", "label": "positive" if (s in (6, 7) and k == 0)
-          else ("negative" if k % 2 else "surprise")} for s in range(8) for k in range(4)])
+        [
+            {
+                "subject": f"s{s}",
+                "label": "positive"
+                if (s in (6, 7) and k == 0)
+                else ("negative" if k % 2 else "surprise"),
+            }
+            for s in range(8)
+            for k in range(4)
+        ]
+    )
     for seed in range(6):
         split = protocols.splits(rows, "subject", seed)[0]
         assert set(rows["label"][split.train]) == {"negative", "positive", "surprise"}, seed
@@ -129,7 +147,13 @@ def test_protocols_are_data_in_the_book_order():
     assert protocols.PROTOCOLS == ("paper-leaky", "paper", "subject", "kfold", "loso")
     assert protocols.info("paper-leaky")["resample_before_split"]
     assert not protocols.info("paper")["resample_before_split"]
-    assert [protocols.info(p)["repeated"] for p in protocols.PROTOCOLS] == [True, True, True, False, False]
+    assert [protocols.info(p)["repeated"] for p in protocols.PROTOCOLS] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_repeats_draw_new_splits_and_are_reproducible():
@@ -144,8 +168,8 @@ def test_repeats_draw_new_splits_and_are_reproducible():
 
 def test_paper_leaky_splits_like_paper():
     rows = _rows()
-    a, = protocols.splits(rows, "paper", seed=2, repeat=1)
-    b, = protocols.splits(rows, "paper-leaky", seed=2, repeat=1)
+    (a,) = protocols.splits(rows, "paper", seed=2, repeat=1)
+    (b,) = protocols.splits(rows, "paper-leaky", seed=2, repeat=1)
     assert np.array_equal(a.test, b.test) and np.array_equal(a.train, b.train)
 
 
@@ -162,8 +186,9 @@ def test_kfold_tests_every_subject_once_with_whole_subjects():
         tested += sorted(te)
     assert sorted(tested) == sorted(rows["subject"].unique())
     assert protocols.splits(rows, "kfold", seed=0)[2].test.tolist() == folds[2].test.tolist()
-    assert [f.test.tolist() for f in protocols.splits(rows, "kfold", seed=0, repeat=1)] != \
-        [f.test.tolist() for f in folds]
+    assert [f.test.tolist() for f in protocols.splits(rows, "kfold", seed=0, repeat=1)] != [
+        f.test.tolist() for f in folds
+    ]
 
 
 def test_kfold_with_fewer_subjects_than_folds_is_loso_like():

@@ -1,15 +1,17 @@
 """The runner: plan vs table of contents, committed notebooks, resume and failure collection."""
+
 from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
-from mer_utils import config, study
+from mer_utils import config, runner, study
 
 REPO = study.REPO
 
@@ -34,8 +36,9 @@ def _full_plan(book: Path = study.BOOK) -> list[study.Job]:
 
 
 def test_toc_is_generated_from_the_registries():
-    assert (REPO / "_toc.yml").read_text() == study.toc_text(), \
+    assert (REPO / "_toc.yml").read_text() == study.toc_text(), (
         "_toc.yml is stale: run `python -m mer_utils.study --write-toc`"
+    )
 
 
 def test_every_page_of_the_grid_is_in_the_toc_and_back():
@@ -63,7 +66,9 @@ def test_plan_names_are_deterministic_and_narrowable():
     assert set(results.after) == {k for k in keys if k.startswith("smic/")}
 
 
-@pytest.mark.parametrize("template", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "template", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
+)
 def test_committed_notebooks_have_no_outputs_and_a_literal_parameters_cell(template):
     nb = nbformat.read(template, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -71,7 +76,9 @@ def test_committed_notebooks_have_no_outputs_and_a_literal_parameters_cell(templ
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     for node in ast.parse(tagged[0].source).body:
-        assert isinstance(node, ast.Assign), f"parameters cell holds only assignments: {ast.dump(node)}"
+        assert isinstance(node, ast.Assign), (
+            f"parameters cell holds only assignments: {ast.dump(node)}"
+        )
         ast.literal_eval(node.value)  # raises if a parameter is not a literal
 
 
@@ -87,8 +94,9 @@ def test_sources_prefer_a_licensed_copy_and_fall_back_to_stand_ins(tmp_path):
     (tmp_path / "SAMM").mkdir()
     other = tmp_path / "elsewhere"
     other.mkdir()
-    sources = study.resolve_sources(["samm", "smic", "casme2"], str(tmp_path),
-                                    {"casme2": str(other)}, standins=Path("gen"))
+    sources = study.resolve_sources(
+        ["samm", "smic", "casme2"], str(tmp_path), {"casme2": str(other)}, standins=Path("gen")
+    )
     assert sources["samm"].kind == "licensed" and sources["samm"].dir == str(tmp_path / "SAMM")
     assert sources["casme2"].kind == "licensed" and sources["casme2"].dir == str(other)
     assert sources["smic"] == study.Source("smic", "gen/SMIC", "stand-in")
@@ -106,14 +114,23 @@ def _notebook(path: Path, body: str) -> str:
     params = nbformat.v4.new_code_cell('log = ""\nvalue = 0')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return str(path)
 
 
 def _job(tmp: Path, key: str, template: str, after=(), value=0) -> study.Job:
-    return study.Job(key=key, template=template, output=str(tmp / "out" / f"{key}.ipynb"),
-                     parameters={"log": str(tmp / f"{key}.log"), "value": value}, after=list(after))
+    return study.Job(
+        key=key,
+        template=template,
+        output=str(tmp / "out" / f"{key}.ipynb"),
+        parameters={"log": str(tmp / f"{key}.log"), "value": value},
+        after=list(after),
+    )
 
 
 def _executions(tmp: Path, key: str) -> int:
@@ -125,12 +142,20 @@ def _executions(tmp: Path, key: str) -> int:
 def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
     ok = _notebook(tmp_path / "ok.ipynb", "open(log, 'a').write('x')")
     bad = _notebook(tmp_path / "bad.ipynb", "open(log, 'a').write('x')\nraise RuntimeError('boom')")
-    jobs = [_job(tmp_path, "a", ok), _job(tmp_path, "b", bad),
-            _job(tmp_path, "c", ok, after=["b"]), _job(tmp_path, "d", ok, after=["a"])]
+    jobs = [
+        _job(tmp_path, "a", ok),
+        _job(tmp_path, "b", bad),
+        _job(tmp_path, "c", ok, after=["b"]),
+        _job(tmp_path, "d", ok, after=["a"]),
+    ]
     updates = []
     first = study.run_jobs(jobs, n_workers=2, on_update=lambda o: updates.append(dict(o)))
     assert {k: r["status"] for k, r in first.items()} == {
-        "a": "ok", "b": "failed", "c": "skipped", "d": "ok"}
+        "a": "ok",
+        "b": "failed",
+        "c": "skipped",
+        "d": "ok",
+    }
     assert "RuntimeError" in first["b"]["error"] and "boom" in first["b"]["error"]
     assert updates and all(k in updates[-1] for k in ("a", "b", "d"))
     assert [_executions(tmp_path, k) for k in "abcd"] == [1, 1, 0, 1]
@@ -138,7 +163,11 @@ def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
 
     second = study.run_jobs(jobs, n_workers=2)  # resume: only what failed is redone
     assert {k: r["status"] for k, r in second.items()} == {
-        "a": "cached", "b": "failed", "c": "skipped", "d": "cached"}
+        "a": "cached",
+        "b": "failed",
+        "c": "skipped",
+        "d": "cached",
+    }
     assert [_executions(tmp_path, k) for k in "abcd"] == [1, 2, 0, 1]
 
     jobs[0].parameters["value"] = 1  # a changed parameter: redone, and so are its dependents
@@ -169,11 +198,15 @@ def test_placeholders_fill_only_pages_never_executed(tmp_path):
 
 def test_manifest_names_pages_this_run_did_not_execute(tmp_path, monkeypatch):
     book = tmp_path / "book"
-    selected = [j for j in _full_plan(book) if j.key.startswith("smic/") or j.key.startswith("summary/")]
+    selected = [
+        j for j in _full_plan(book) if j.key.startswith("smic/") or j.key.startswith("summary/")
+    ]
     earlier = next(j for j in _full_plan(book) if j.key == "samm/10-MER-3DCNNST")
     Path(earlier.output).parent.mkdir(parents=True)
     Path(earlier.output).write_text("{}")
-    earlier.marker.write_text(json.dumps({"fingerprint": "x", "run": "r", "finished": "2026-01-01"}))
+    earlier.marker.write_text(
+        json.dumps({"fingerprint": "x", "run": "r", "finished": "2026-01-01"})
+    )
     study.write_placeholders(selected, book=book)
     study.write_manifest(selected, {}, {}, "smoke", [], results_dir=book / "results", book=book)
     manifest = json.loads((book / "results" / "manifest.json").read_text())
@@ -190,9 +223,9 @@ SHARED_METHOD_CELLS = (
     "report.banners.data_banner(dataset, dataset_dir, data_kind, profile)",
     "clips = faces.load_clips(dataset, dataset_dir, profile, cache_dir, annotation=annotation)\n"
     "report.stages.clips_summary(clips)",
-    "records = experiment.run_protocols(clips, variant, protocols, profile, seed,\n"
-    "                                   data_kind=data_kind, results_dir=results_dir)\n"
-    "report.variant.runs_table(records)",
+    "records = experiment.run_protocols(\n"
+    "    clips, variant, protocols, profile, seed, data_kind=data_kind, results_dir=results_dir\n"
+    ")\nreport.variant.runs_table(records)",
     "report.variant.confusion_figure(records)",
     "report.variant.per_class_recall_table(records)",
 )
@@ -214,7 +247,9 @@ def test_every_method_notebook_has_the_shared_cells_in_order(name):
 def test_variants_yaml_is_the_one_list_of_methods():
     methods = config.methods()
     pages = [m["page"] for m in methods.values()]
-    assert len(set(pages)) == len(pages) and len({m["notebook"] for m in methods.values()}) == len(pages)
+    assert len(set(pages)) == len(pages) and len({m["notebook"] for m in methods.values()}) == len(
+        pages
+    )
     for name, m in methods.items():
         assert m["method"] in ("cnn", "flow") and (REPO / m["notebook"]).exists(), name
         assert {"augment", "smote", "class_weight", "paper", "title", "summary"} <= set(m), name
@@ -231,3 +266,97 @@ def test_generated_methods_table_lists_every_method(tmp_path):
     text = path.read_text()
     for name, m in config.methods().items():
         assert f"| {name} | {m['summary']} |" in text
+
+
+# ----------------------------------------------------------------------------- resume granularity
+def test_page_modules_follow_what_a_page_calls():
+    variant = set(runner.page_modules("notebooks/13_mer_dacwb3dcnnst.ipynb"))
+    evaluation = set(runner.page_modules("notebooks/20_evaluation_summary.ipynb"))
+    assert {
+        "experiment.py",
+        "models.py",
+        "faces.py",
+        "report/variant.py",
+        "report/banners.py",
+        "report/style.py",
+        "datasets/_frames.py",
+    } <= variant
+    assert "report/summary.py" not in variant and "report/run.py" not in variant
+    assert "report/summary.py" in evaluation and "intervals.py" in evaluation
+    assert "models.py" not in evaluation  # reading records trains nothing
+
+
+def test_editing_a_module_refingerprints_only_the_pages_using_it(tmp_path, monkeypatch):
+    import shutil
+
+    package = tmp_path / "mer_utils"
+    shutil.copytree(runner.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(runner, "PACKAGE", package)
+    runner._closure.cache_clear()
+    runner._imports_of.cache_clear()
+    jobs = {j.key: j for j in _full_plan() if j.key.startswith("casme2/")}
+    variant, evaluation = jobs["casme2/13-MER-DACWB3DCNNST"], jobs["casme2/20-evaluation"]
+    before = {j.key: runner.fingerprint(j, []) for j in (variant, evaluation)}
+    summary = package / "report" / "summary.py"
+    summary.write_text(summary.read_text() + "\n# a docstring edit\n")
+    after = {j.key: runner.fingerprint(j, []) for j in (variant, evaluation)}
+    assert after[variant.key] == before[variant.key]  # no retraining for a report edit
+    assert after[evaluation.key] != before[evaluation.key]
+    models = package / "models.py"
+    models.write_text(models.read_text() + "\n")
+    assert runner.fingerprint(variant, []) != before[variant.key]
+    runner._closure.cache_clear()
+    runner._imports_of.cache_clear()
+
+
+# ----------------------------------------------------------------------------- publishing
+def test_publishing_refuses_pages_that_used_licensed_data(tmp_path, monkeypatch, capsys):
+    results_dir = tmp_path / "results"
+    results_dir.mkdir()
+    pages = [
+        {"key": "casme2/00-overview", "parameters": {"data_kind": "licensed"}},
+        {"key": "smic/00-overview", "parameters": {"data_kind": "stand-in"}},
+        {"key": "summary/results", "parameters": {"data_kinds": {"casme2": "licensed"}}},
+    ]
+    (results_dir / "manifest.json").write_text(json.dumps({"pages": pages}))
+    assert study.licensed_pages({"pages": pages}) == ["casme2/00-overview", "summary/results"]
+    monkeypatch.delenv(study.PUBLISH_LICENSED_ENV, raising=False)
+    assert study.check_publishable(results_dir) == 1
+    assert "Not publishing: 2 pages used licensed data" in capsys.readouterr().err
+    monkeypatch.setenv(study.PUBLISH_LICENSED_ENV, "yes")
+    assert study.check_publishable(results_dir) == 0
+    pages[0]["parameters"]["data_kind"] = pages[2]["parameters"]["data_kinds"]["casme2"] = (
+        "stand-in"
+    )
+    (results_dir / "manifest.json").write_text(json.dumps({"pages": pages}))
+    monkeypatch.delenv(study.PUBLISH_LICENSED_ENV)
+    assert study.check_publishable(results_dir) == 0
+
+
+def test_the_workflow_uses_the_two_readme_commands_and_nothing_else():
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    commands = [
+        step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
+    ]
+    assert commands == ["make book PUBLISH=1", "make test"]
+    readme = (REPO / "README.md").read_text()
+    assert "make book" in readme and "make test" in readme
+    book = workflow["jobs"]["book"]
+    assert any(
+        s.get("uses", "").startswith("actions/upload-pages-artifact")
+        and s["with"]["path"] == "_build/html"
+        for s in book["steps"]
+    )
+    assert any(".cache/stage1" in str(s.get("with", {}).get("path", "")) for s in book["steps"])
+
+
+@pytest.mark.parametrize(
+    "template", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
+)
+def test_every_figure_cell_has_alt_text(template):
+    figure = re.compile(r"\b(\w+_figure|line_chart|montage|confusion_grid|confusion_overview)\(")
+    nb = nbformat.read(template, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and figure.search(cell.source):
+            alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) > 20, (template.name, cell.source)

@@ -46,6 +46,7 @@ CAS(ME)^2
     apex + (apex - onset), capped at the video's last frame (adjusted, logged); apex 0: ``<NA>``;
     onset 0: the row is a counted skip.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -56,12 +57,32 @@ from types import ModuleType
 import pandas as pd
 
 from .. import config
-from ._common import COLUMNS, DatasetError, class_counts, dataset_info, finish, label_table, map_label
+from ._common import (
+    COLUMNS,
+    DatasetError,
+    class_counts,
+    dataset_info,
+    finish,
+    label_table,
+    map_label,
+)
 from ._frames import file_of, read_frame, read_frames, video_ref
 
 __all__ = [
-    "COLUMNS", "DatasetError", "class_counts", "display_name", "file_of", "find_root", "info",
-    "label_table", "load", "map_label", "names", "plugin", "read_frame", "read_frames",
+    "COLUMNS",
+    "DatasetError",
+    "class_counts",
+    "display_name",
+    "file_of",
+    "find_root",
+    "info",
+    "label_table",
+    "load",
+    "map_label",
+    "names",
+    "plugin",
+    "read_frame",
+    "read_frames",
     "video_ref",
 ]
 

@@ -1,13 +1,25 @@
 """The layout CASME II and SAMM share: one coding-spreadsheet row per clip, a folder of frames
 per clip (``clip_path`` in ``datasets.yaml``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import (DatasetError, Report, checked_apex, is_blank, label_key, map_label, record,
-                      text_cell)
-from ._frames import frames_dir as find_frames_dir, list_frames, select
-from ._sheets import coded_frame, coded_table, find_annotation, subject as subject_folder
+from ._common import (
+    DatasetError,
+    Report,
+    checked_apex,
+    is_blank,
+    label_key,
+    map_label,
+    record,
+    text_cell,
+)
+from ._frames import frames_dir as find_frames_dir
+from ._frames import list_frames, select
+from ._sheets import coded_frame, coded_table, find_annotation
+from ._sheets import subject as subject_folder
+
 
 def read(name: str, root: Path, info: dict, annotation) -> tuple[list[dict], Report]:
     """CASME II and SAMM: one spreadsheet row per clip folder ``clip_path`` of frames."""
@@ -50,16 +62,32 @@ def read(name: str, root: Path, info: dict, annotation) -> tuple[list[dict], Rep
         if apex is None:
             report.adjust(str(path), row, "apex not coded")
         apex = checked_apex(apex, onset, offset, str(path), row, report)
-        records.append(record(
-            name, subject, clip, emotion, label, onset, apex, offset,
-            select(frames, onset, offset, where, folder), path.name, where,
-        ))
+        records.append(
+            record(
+                name,
+                subject,
+                clip,
+                emotion,
+                label,
+                onset,
+                apex,
+                offset,
+                select(frames, onset, offset, where, folder),
+                path.name,
+                where,
+            )
+        )
     return records, report
 
 
 def fallback_offset(
-    info: dict, frames: dict[int, str], onset: int, offset: int | None,
-    folder: Path, report: Report, at: tuple[str, int],
+    info: dict,
+    frames: dict[int, str],
+    onset: int,
+    offset: int | None,
+    folder: Path,
+    report: Report,
+    at: tuple[str, int],
 ) -> int:
     """Offset missing or '?': the last frame in the folder where the dataset is documented to
     have such rows (``offset_fallback``), else an error. ``at`` = (file, row). (An offset before
@@ -72,6 +100,10 @@ def fallback_offset(
     if not later:
         raise DatasetError(f"{where}: {problem} and no frame >= onset {onset} in {folder}")
     last = max(later)
-    report.adjust(at[0], at[1], "offset missing or invalid: clip ends at the last frame present",
-                  f"{problem}; offset set to {last}")
+    report.adjust(
+        at[0],
+        at[1],
+        "offset missing or invalid: clip ends at the last frame present",
+        f"{problem}; offset set to {last}",
+    )
     return last

@@ -1,5 +1,6 @@
 """What every dataset reader shares: the table's columns, the load report, cell parsing,
 the label mapping (``data/labels.yaml``), and the checks that finish a table."""
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,16 @@ from .. import config
 logger = logging.getLogger("mer_utils.datasets")
 
 COLUMNS: tuple[str, ...] = (
-    "dataset", "subject", "clip", "emotion", "label", "onset", "apex", "offset", "frames", "source",
+    "dataset",
+    "subject",
+    "clip",
+    "emotion",
+    "label",
+    "onset",
+    "apex",
+    "offset",
+    "frames",
+    "source",
 )
 
 
@@ -103,7 +113,9 @@ class Report:
 
     def adjust(self, file: str, row: Any, reason: str, detail: str = "") -> None:
         """Log and list a kept row whose coding was corrected (e.g. apex outside the clip)."""
-        logger.warning("%s: %s: %s%s", file, row_text(row), reason, f" ({detail})" if detail else "")
+        logger.warning(
+            "%s: %s: %s%s", file, row_text(row), reason, f" ({detail})" if detail else ""
+        )
         self.adjusted.append({"file": file, "row": row, "reason": reason, "detail": detail})
 
     def as_dict(self, rows_kept: int) -> dict:
@@ -187,15 +199,25 @@ def checked_apex(
 ) -> int | None:
     """Return ``apex``, or None (logged, listed) when it lies outside onset..offset."""
     if apex is not None and not onset <= apex <= offset:
-        report.adjust(file, row, "apex outside onset..offset", f"apex {apex}, clip {onset}..{offset}")
+        report.adjust(
+            file, row, "apex outside onset..offset", f"apex {apex}, clip {onset}..{offset}"
+        )
         return None
     return apex
 
 
 def record(name, subject, clip, emotion, label, onset, apex, offset, frames, source, where) -> dict:
     return {
-        "dataset": name, "subject": subject, "clip": clip, "emotion": emotion, "label": label,
-        "onset": onset, "apex": apex, "offset": offset, "frames": frames, "source": source,
+        "dataset": name,
+        "subject": subject,
+        "clip": clip,
+        "emotion": emotion,
+        "label": label,
+        "onset": onset,
+        "apex": apex,
+        "offset": offset,
+        "frames": frames,
+        "source": source,
         "_where": where,
     }
 

@@ -1,5 +1,6 @@
 """Frames on disk: frame folders listed by frame number, images and video frames decoded, with
 a clear error naming the file when one cannot be read."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Annotation spreadsheets: found by pattern, read raw (every sheet, no header), header row
 located by content, columns mapped by their normalised names (``datasets.yaml``)."""
+
 from __future__ import annotations
 
 import logging

@@ -28,6 +28,7 @@ spotting code, which read every sheet with ``header=None``):
   ``rawvideo/sNN/NN_<code>*.<video extension>``.
 * the clip name is the expression name (``anger1_2``), unique per subject.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,12 +39,23 @@ from typing import Iterable
 
 import pandas as pd
 
-from ._common import (DatasetError, Report, checked_apex, is_blank, label_key, map_label, norm,
-                      number_in, record, text_cell)
+from ._common import (
+    DatasetError,
+    Report,
+    checked_apex,
+    is_blank,
+    label_key,
+    map_label,
+    norm,
+    number_in,
+    record,
+    text_cell,
+)
 from ._frames import list_frames, select, video_frame_count, video_ref
 from ._sheets import coded_frame, find_annotation, read_workbook
 
 logger = logging.getLogger("mer_utils.datasets")
+
 
 @dataclass
 class LongVideos:
@@ -71,7 +83,8 @@ class LongVideos:
                 raise DatasetError(f"{where}: subject folder {folder} does not exist") from None
         exts = {e.lower() for e in self.info["video_extensions"]}
         hits = [
-            n for n in self._listings[folder]
+            n
+            for n in self._listings[folder]
             if n.startswith(prefix) and (self.use_images or n.rpartition(".")[2].lower() in exts)
         ]
         if len(hits) != 1:
@@ -91,7 +104,9 @@ class LongVideos:
         if isinstance(listing, dict):
             return select(listing, onset, offset, where, video)
         if offset > listing:
-            raise DatasetError(f"{where}: frames {onset}..{offset} requested, {video} has {listing} frames")
+            raise DatasetError(
+                f"{where}: frames {onset}..{offset} requested, {video} has {listing} frames"
+            )
         return [video_ref(video, n - 1) for n in range(onset, offset + 1)]
 
     def _listing(self, video: Path) -> dict[int, str] | int:
@@ -127,8 +142,10 @@ def read(name: str, root: Path, info: dict, annotation) -> tuple[list[dict], Rep
             if participant is None:
                 report.skip(str(path), row, "not an annotation row (no participant, no type)")
                 continue
-            raise DatasetError(f"{where}: unknown expression type {cells.get(cols['type'])!r}; "
-                               f"known {info['known_types']}")
+            raise DatasetError(
+                f"{where}: unknown expression type {cells.get(cols['type'])!r}; "
+                f"known {info['known_types']}"
+            )
         if kind != keep:
             report.drop(f"type {text_cell(cells.get(cols['type']))}")
             continue
@@ -137,7 +154,9 @@ def read(name: str, root: Path, info: dict, annotation) -> tuple[list[dict], Rep
         if label is None:
             report.drop(f"label {label_key(emotion)}")
             continue
-        record = casme_sq_row(name, cells, cols, subjects, codes, videos, report, str(path), row, where)
+        record = casme_sq_row(
+            name, cells, cols, subjects, codes, videos, report, str(path), row, where
+        )
         if record is not None:
             records.append(record | {"emotion": emotion, "label": label, "source": path.name})
     return records, report
@@ -148,8 +167,12 @@ def casme_sq_frames(root: Path, info: dict) -> bool:
     if (root / info["images_dir"]).is_dir():
         return True
     if (root / info["videos_dir"]).is_dir():
-        logger.info("%s: no %s/ folder; frames are decoded from %s/",
-                    root, info["images_dir"], info["videos_dir"])
+        logger.info(
+            "%s: no %s/ folder; frames are decoded from %s/",
+            root,
+            info["images_dir"],
+            info["videos_dir"],
+        )
         return False
     raise DatasetError(f"{root}: neither {info['images_dir']}/ nor {info['videos_dir']}/ exists")
 
@@ -182,7 +205,9 @@ def rule1(path: Path, table: pd.DataFrame, info: dict) -> dict[int, str]:
         else:
             folder = participant = None
         if folder is None or participant is None:
-            logger.info("%s: sheet 'naming rule1' row %d ignored (no numbers): %s", path, row, values)
+            logger.info(
+                "%s: sheet 'naming rule1' row %d ignored (no numbers): %s", path, row, values
+            )
             continue
         mapping[participant] = info["subject_format"].format(folder)
     if not mapping:
@@ -205,8 +230,16 @@ def rule2(path: Path, table: pd.DataFrame) -> dict[str, str]:
 
 
 def casme_sq_row(
-    name: str, cells: pd.Series, cols: dict, subjects: dict[int, str], codes: dict[str, str],
-    videos: LongVideos, report: Report, file: str, row: int, where: str,
+    name: str,
+    cells: pd.Series,
+    cols: dict,
+    subjects: dict[int, str],
+    codes: dict[str, str],
+    videos: LongVideos,
+    report: Report,
+    file: str,
+    row: int,
+    where: str,
 ) -> dict | None:
     participant = number_in(cells.get(cols["participant"]))
     if participant not in subjects:
@@ -232,13 +265,24 @@ def casme_sq_row(
             report.skip(file, row, "offset and apex not coded")
             return None
         offset = min(apex + (apex - onset), videos.last_frame(video))
-        report.adjust(file, row, "offset not coded: apex + (apex - onset)", f"offset set to {offset}")
+        report.adjust(
+            file, row, "offset not coded: apex + (apex - onset)", f"offset set to {offset}"
+        )
     if offset < onset:
         raise DatasetError(f"{where}: offset {offset} before onset {onset}")
     if apex == 0:
         report.adjust(file, row, "apex not coded")
     apex_kept = checked_apex(apex or None, onset, offset, file, row, report)
     return record(
-        name, subject, expression, None, None, onset, apex_kept, offset,
-        videos.clip(video, onset, offset, where), None, where,
+        name,
+        subject,
+        expression,
+        None,
+        None,
+        onset,
+        apex_kept,
+        offset,
+        videos.clip(video, onset, offset, where),
+        None,
+        where,
     )

@@ -9,6 +9,7 @@ module          pages
 ``variant``     one method's page (its runs under every protocol)
 ``summary``     the evaluation, results and leakage pages (across methods/datasets)
 ``run``         the reproducibility page (the runner's manifest, the records)
+``privacy``     which subjects' faces a page on licensed data may show
 ==============  =================================================================
 
 Every function returns something a notebook displays as the last expression of a cell: a
@@ -17,7 +18,18 @@ Nothing here computes a result: scores come from the records in the results tabl
 (:mod:`mer_utils.results`), their intervals from :mod:`mer_utils.intervals`, the paper's numbers
 from :mod:`mer_utils.reference`; clips, augmentations and models from the stage modules.
 """
-from . import banners, dataset, run, stages, summary, variant
+
+from . import banners, dataset, privacy, run, stages, summary, variant
 from .style import markdown, setup
 
-__all__ = ["banners", "dataset", "run", "setup", "markdown", "stages", "summary", "variant"]
+__all__ = [
+    "banners",
+    "dataset",
+    "markdown",
+    "privacy",
+    "run",
+    "setup",
+    "stages",
+    "summary",
+    "variant",
+]

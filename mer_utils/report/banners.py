@@ -1,4 +1,5 @@
 """The box at the top of every page with numbers: which data produced them, with which profile."""
+
 from __future__ import annotations
 
 from IPython.display import Markdown
@@ -48,6 +49,8 @@ def sources_banner(data_kinds: dict[str, str], profile: str) -> Markdown:
 def profile_text(profile: str) -> str:
     """One line describing a profile: frame size, frames, epochs, batch, repeats."""
     p = config.profile(profile)
-    return (f"{p['size']}x{p['size']} px, {p['n_frames']} frames per clip, at most "
-            f"{p['epochs']} epochs, batch {p['batch_size']}, repeated protocols run "
-            f"{p['repeats']} times")
+    return (
+        f"{p['size']}x{p['size']} px, {p['n_frames']} frames per clip, at most "
+        f"{p['epochs']} epochs, batch {p['batch_size']}, repeated protocols run "
+        f"{p['repeats']} times"
+    )

@@ -1,5 +1,8 @@
 """A dataset's overview page: what the loader read, kept, dropped and corrected."""
+
 from __future__ import annotations
+
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -19,8 +22,32 @@ def load_report(table: pd.DataFrame) -> pd.DataFrame:
         ("clips kept (three classes)", rep.get("rows_kept", len(table))),
     ]
     rows += [(f"dropped: {reason}", n) for reason, n in rep.get("dropped", {}).items()]
-    rows += [(f"kept, corrected: {reason}", n) for reason, n in rep.get("adjusted_counts", {}).items()]
+    rows += [
+        (f"kept, corrected: {reason}", n) for reason, n in rep.get("adjusted_counts", {}).items()
+    ]
     return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+def skipped_table(table: pd.DataFrame):
+    """Rows the loader left out because the annotation itself is faulty (e.g. an onset after
+    its offset) or incomplete, and rows kept with a corrected code: file, row and reason."""
+    from .style import markdown
+
+    rep = table.attrs.get("report", {})
+    rows = [{"": "skipped", **r} for r in rep.get("skipped", [])]
+    rows += [
+        {
+            "": "kept, corrected",
+            **{k: r[k] for k in ("file", "row", "reason")},
+            "detail": r.get("detail", ""),
+        }
+        for r in rep.get("adjusted", [])
+    ]
+    if not rows:
+        return markdown("The loader skipped and corrected no row.")
+    out = pd.DataFrame(rows)
+    out["file"] = out["file"].map(lambda f: Path(str(f)).name)
+    return out.set_index("")
 
 
 def expected_counts(dataset: str, dataset_dir: str, data_kind: str) -> dict[str, int] | None:
@@ -38,12 +65,16 @@ def class_table(table: pd.DataFrame, expected: dict[str, int] | None = None) -> 
     out = pd.DataFrame(
         {
             "clips": table["label"].value_counts().reindex(config.CLASSES, fill_value=0),
-            "subjects": table.groupby("label")["subject"].nunique().reindex(config.CLASSES, fill_value=0),
+            "subjects": table.groupby("label")["subject"]
+            .nunique()
+            .reindex(config.CLASSES, fill_value=0),
         }
     )
     out.loc["total"] = [len(table), table["subject"].nunique()]
     if expected:
-        out["expected clips"] = [expected.get(c, 0) for c in config.CLASSES] + [sum(expected.values())]
+        out["expected clips"] = [expected.get(c, 0) for c in config.CLASSES] + [
+            sum(expected.values())
+        ]
     out.index.name = "class"
     return out
 
@@ -52,11 +83,22 @@ def class_distribution_figure(table: pd.DataFrame) -> plt.Figure:
     """Bar chart of clips per class and a subject x class count heat map."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 3]})
     counts = table["label"].value_counts().reindex(config.CLASSES, fill_value=0)
-    sns.barplot(x=counts.index, y=counts.values, hue=counts.index, legend=False, ax=ax1,
-                palette=PALETTE, order=config.CLASSES)
+    sns.barplot(
+        x=counts.index,
+        y=counts.values,
+        hue=counts.index,
+        legend=False,
+        ax=ax1,
+        palette=PALETTE,
+        order=config.CLASSES,
+    )
     ax1.set(xlabel="", ylabel="clips", title="clips per class")
-    per_subject = pd.crosstab(table["label"], table["subject"]).reindex(config.CLASSES, fill_value=0)
-    sns.heatmap(per_subject, annot=per_subject.shape[1] <= 30, fmt="d", cbar=False, cmap="Blues", ax=ax2)
+    per_subject = pd.crosstab(table["label"], table["subject"]).reindex(
+        config.CLASSES, fill_value=0
+    )
+    sns.heatmap(
+        per_subject, annot=per_subject.shape[1] <= 30, fmt="d", cbar=False, cmap="Blues", ax=ax2
+    )
     ax2.set(xlabel="subject", ylabel="", title="clips per subject and class")
     fig.tight_layout()
     return close(fig)
@@ -66,8 +108,16 @@ def clip_length_figure(table: pd.DataFrame) -> plt.Figure:
     """Histogram of clip lengths (frames from onset to offset) per class."""
     lengths = table.assign(frames_in_clip=table["frames"].map(len))
     fig, ax = plt.subplots(figsize=(6, 3))
-    sns.histplot(lengths, x="frames_in_clip", hue="label", hue_order=config.CLASSES, multiple="stack",
-                 palette=PALETTE, ax=ax, discrete=lengths["frames_in_clip"].nunique() < 30)
+    sns.histplot(
+        lengths,
+        x="frames_in_clip",
+        hue="label",
+        hue_order=config.CLASSES,
+        multiple="stack",
+        palette=PALETTE,
+        ax=ax,
+        discrete=lengths["frames_in_clip"].nunique() < 30,
+    )
     ax.set(xlabel="frames from onset to offset", ylabel="clips")
     fig.tight_layout()
     return close(fig)

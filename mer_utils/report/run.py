@@ -1,4 +1,5 @@
 """The reproducibility page: how every page and every number of the book was produced."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import results
+from .. import config, results
 from ..datasets import display_name
 from .style import markdown, ordered
 
@@ -50,6 +51,19 @@ def sources_table(manifest: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("dataset")
 
 
+def licensed_pages_table(manifest: dict):
+    """Which pages of the run used licensed data (and so may only be published where the
+    dataset's licence allows)."""
+    from ..study import licensed_pages
+
+    pages = licensed_pages(manifest)
+    if not pages:
+        return markdown(
+            "No page of this run used licensed data: every number comes from stand-ins."
+        )
+    return pd.DataFrame({"page": pages, "data": "licensed"}).set_index("page")
+
+
 def profile_table(manifest: dict) -> pd.DataFrame:
     """The parameters of the run's profile."""
     params = manifest["profile_parameters"]
@@ -65,7 +79,11 @@ def other_pages_table(manifest: dict):
     rows = manifest.get("other_pages", [])
     if not rows:
         return markdown("Every page of the book was produced by this run.")
-    return pd.DataFrame(rows).rename(columns={"key": "page", "finished": "finished (UTC)"}).set_index("page")
+    return (
+        pd.DataFrame(rows)
+        .rename(columns={"key": "page", "finished": "finished (UTC)"})
+        .set_index("page")
+    )
 
 
 def pages_table(manifest: dict) -> pd.DataFrame:
@@ -88,10 +106,62 @@ def provenance_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per record: data source, seed, repeat, profile, device, time, duration and versions."""
     if df.empty:
         return pd.DataFrame({"": ["no result records"]})
-    df = ordered(df).assign(device=lambda d: d["device"].map(
-        lambda v: f"{v['kind']}: {v['name']} x{v['count']}" if isinstance(v, dict) else ""))
-    cols = ["dataset", "variant", "protocol", "repeat", "seed", "split_seed", "data_kind",
-            "data_root", "data_annotation", "profile", "n_clips", "n_folds", "device", "seconds",
-            "timestamp"]
+    df = ordered(df).assign(
+        device=lambda d: d["device"].map(
+            lambda v: f"{v['kind']}: {v['name']} x{v['count']}" if isinstance(v, dict) else ""
+        )
+    )
+    cols = [
+        "dataset",
+        "variant",
+        "protocol",
+        "repeat",
+        "seed",
+        "split_seed",
+        "data_kind",
+        "data_root",
+        "data_annotation",
+        "profile",
+        "n_clips",
+        "n_folds",
+        "device",
+        "seconds",
+        "timestamp",
+    ]
     versions = [c for c in df.columns if c.startswith("version_")]
     return df[cols + versions].set_index(["dataset", "variant", "protocol", "repeat"])
+
+
+def time_table(manifest: dict, df: pd.DataFrame) -> pd.DataFrame:
+    """Where the time goes: seconds per kind of page (summed over datasets, kernel start-up
+    included) and, for the method pages, the trainings they ran and the mean seconds of one
+    training (a fold)."""
+    pages = pd.DataFrame(
+        [
+            {
+                "page": p["key"].split("/")[-1],
+                "seconds": p.get("seconds") or 0.0,
+                "status": p["status"],
+            }
+            for p in manifest["pages"]
+        ]
+    )
+    if pages.empty:
+        return pd.DataFrame({"": ["no pages"]})
+    out = pages[pages["status"] == "ok"].groupby("page")["seconds"].agg(["count", "sum"])
+    out.columns = ["pages run", "seconds"]
+    if not df.empty:
+        pages_of = {m["page"]: k for k, m in config.methods().items()}
+        folds = (
+            df[df["seconds"] > 0]
+            .groupby("variant")
+            .agg(trainings=("n_folds", "sum"), seconds=("seconds", "sum"))
+        )
+        for page, variant in pages_of.items():
+            if page in out.index and variant in folds.index:
+                out.loc[page, "trainings"] = int(folds.loc[variant, "trainings"])
+                out.loc[page, "seconds per training"] = round(
+                    folds.loc[variant, "seconds"] / folds.loc[variant, "trainings"], 2
+                )
+    out["share of all page time (%)"] = (100 * out["seconds"] / out["seconds"].sum()).round(1)
+    return out.sort_values("seconds", ascending=False).round({"seconds": 0})

@@ -1,4 +1,5 @@
 """The common look of the book's figures and tables, and small formatting helpers."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,11 @@ PALETTE = "colorblind"
 VARIANTS: tuple[str, ...] = tuple(config.load("variants"))
 PROTOCOLS: tuple[str, ...] = protocols.PROTOCOLS
 SCORE_NAMES = {
-    "accuracy": "accuracy", "f1_macro": "F1 (macro)", "f1_weighted": "F1 (weighted)",
-    "uf1": "UF1", "uar": "UAR",
+    "accuracy": "accuracy",
+    "f1_macro": "F1 (macro)",
+    "f1_weighted": "F1 (weighted)",
+    "uf1": "UF1",
+    "uar": "UAR",
 }
 
 
@@ -63,11 +67,22 @@ def short(variant: str) -> str:
 
 def ordered(df: pd.DataFrame, columns=("dataset", "variant", "protocol")) -> pd.DataFrame:
     """Rows in the book's order of datasets, variants and protocols."""
-    rank = {**{d: i for i, d in enumerate(config.DATASETS)},
-            **{v: i for i, v in enumerate(VARIANTS)},
-            **{p: i for i, p in enumerate(PROTOCOLS)}}
+    rank = {
+        **{d: i for i, d in enumerate(config.DATASETS)},
+        **{v: i for i, v in enumerate(VARIANTS)},
+        **{p: i for i, p in enumerate(PROTOCOLS)},
+    }
     cols = [c for c in columns if c in df]
-    return df.sort_values(cols, key=lambda s: s.map(lambda v: rank.get(v, len(rank)))) if cols else df
+    return (
+        df.sort_values(cols, key=lambda s: s.map(lambda v: rank.get(v, len(rank)))) if cols else df
+    )
+
+
+def rgb(image):
+    """An OpenCV BGR image as RGB for matplotlib (gray images unchanged)."""
+    import cv2
+
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def close(fig):

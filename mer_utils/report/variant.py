@@ -1,4 +1,5 @@
 """One method's page: its runs under every protocol, with intervals, errors and resampling."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -45,8 +46,9 @@ def confusion_figure(records) -> plt.Figure:
     """Confusion matrices per protocol, summed over its repeats (rows true, columns predicted)."""
     df = _frame(records)
     groups = list(df.groupby("protocol", sort=False))
-    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(3.3 * max(len(groups), 1), 3.2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(groups), 1), figsize=(3.3 * max(len(groups), 1), 3.2), squeeze=False
+    )
     for ax, (protocol, group) in zip(axes[0], groups):
         runs = f"{len(group)} splits" if len(group) > 1 else "pooled folds"
         heatmap(ax, _summed_confusion(group), f"{protocol} ({runs})")
@@ -56,8 +58,16 @@ def confusion_figure(records) -> plt.Figure:
 
 def heatmap(ax, confusion, title: str) -> None:
     """Draw one confusion matrix (rows true, columns predicted, CLASSES order)."""
-    sns.heatmap(np.asarray(confusion, dtype=int), annot=True, fmt="d", cbar=False, cmap="Blues",
-                ax=ax, xticklabels=config.CLASSES, yticklabels=config.CLASSES)
+    sns.heatmap(
+        np.asarray(confusion, dtype=int),
+        annot=True,
+        fmt="d",
+        cbar=False,
+        cmap="Blues",
+        ax=ax,
+        xticklabels=config.CLASSES,
+        yticklabels=config.CLASSES,
+    )
     ax.set(xlabel="predicted", ylabel="true", title=title)
 
 
@@ -67,8 +77,10 @@ def per_class_recall_table(records) -> pd.DataFrame:
     for protocol, group in _frame(records).groupby("protocol", sort=False):
         cm = _summed_confusion(group)
         support = cm.sum(axis=1)
-        out[protocol] = {f"recall {c}": (cm[k, k] / support[k] if support[k] else np.nan)
-                         for k, c in enumerate(config.CLASSES)}
+        out[protocol] = {
+            f"recall {c}": (cm[k, k] / support[k] if support[k] else np.nan)
+            for k, c in enumerate(config.CLASSES)
+        }
     return pd.DataFrame(out).T.round(3)
 
 
@@ -78,16 +90,28 @@ def counts_table(records) -> pd.DataFrame:
     where the variant used them."""
     rows = []
     for protocol, group in _frame(records).groupby("protocol", sort=False):
-        for stage, column in (("training part", "counts_train"),
-                              ("after resampling", "counts_train_resampled")):
+        for stage, column in (
+            ("training part", "counts_train"),
+            ("after resampling", "counts_train_resampled"),
+        ):
             mean = pd.DataFrame(list(group[column])).mean().round(1)
             rows.append({"protocol": protocol, "training clips": stage, **mean.to_dict()})
         weights = [w for ws in group["class_weights"] if ws for w in ws]
         if weights:
-            rows.append({"protocol": protocol, "training clips": "class weight W_k (mean)",
-                         **pd.DataFrame(weights).mean().round(3).to_dict()})
+            rows.append(
+                {
+                    "protocol": protocol,
+                    "training clips": "class weight W_k (mean)",
+                    **pd.DataFrame(weights).mean().round(3).to_dict(),
+                }
+            )
         ks = sorted({k for ks in group["smote_k"] if ks for k in ks if k is not None})
         if ks:
-            rows.append({"protocol": protocol, "training clips": "SMOTE k used",
-                         **{c: ", ".join(map(str, ks)) for c in config.CLASSES}})
+            rows.append(
+                {
+                    "protocol": protocol,
+                    "training clips": "SMOTE k used",
+                    **{c: ", ".join(map(str, ks)) for c in config.CLASSES},
+                }
+            )
     return pd.DataFrame(rows).set_index(["protocol", "training clips"])

@@ -1,0 +1,156 @@
+"""Running the study on a Dask ``distributed`` cluster (``--scheduler ADDRESS``).
+
+The unit of work on a cluster is a *fold*, not a page: a leave-one-subject-out run is as many
+independent trainings as there are subjects, and they spread over the cluster's workers. For a
+method page the runner
+
+1. asks :func:`mer_utils.experiment.page_folds` which folds the page will need and the fold
+   store does not hold yet (the stage-1 page of its dataset has already run, so the clips are
+   in the stage-1 cache);
+2. submits one Dask task per fold (:func:`mer_utils.experiment.fit_fold_task`), which reads the
+   clips from the stage-1 cache, fits the fold and *returns* its result;
+3. writes each result to the fold store itself, atomically, as it arrives: results are written
+   only on the runner's side, so a lost worker means a task Dask runs again, never a
+   half-written record;
+4. executes the page with papermill on the runner's machine, exactly as without a cluster; the
+   page finds every fold in the store and only gathers them. The notebooks do not change.
+
+Pages that train nothing (overview, stage 1, summaries) run on the runner's machine too. The
+same seeds give the same folds wherever they run: each fold's model starts from the weights the
+run seed gives, and its training uses the fold's own seed.
+
+Workers must see the repository and the data at the same paths as the runner (a shared
+filesystem, as on every HPC cluster): :meth:`DaskExecutor.check_paths` asks every worker before
+anything starts, and a worker whose fold key differs from the runner's (other code, other data)
+fails its task with a message saying so.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import threading
+from pathlib import Path
+
+from . import experiment, runner
+from .runner import REPO, Job
+
+log = logging.getLogger("mer_utils.study")
+
+SCHEDULER_ENV = "MER_DASK_SCHEDULER"
+"""Environment variable naming the scheduler when ``--scheduler`` is not given."""
+
+
+def _visible(paths: list[str]) -> dict:
+    """Run on every worker: which of ``paths`` it cannot see, and where it is."""
+    import socket
+
+    return {"host": socket.gethostname(), "missing": [p for p in paths if not os.path.exists(p)]}
+
+
+class DaskExecutor:
+    """Folds of method pages on a Dask cluster; pages themselves on the runner's machine.
+
+    ``workers`` is how many pages may be in progress at once (most of them waiting for their
+    folds on the cluster); ``local_workers`` how many pages papermill executes at once here.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str, local_workers: int = 2, pages_in_flight: int = 16):
+        from distributed import Client
+
+        self.address = address
+        self.client = Client(address, timeout="30s")
+        self.workers = max(1, int(pages_in_flight))
+        self._local = runner.LocalExecutor(local_workers)
+        self._threads = cf.ThreadPoolExecutor(max_workers=self.workers)
+        self._lock = threading.Lock()
+        self._submitted: list = []
+        self.fold_seconds = 0.0
+        self.folds_fitted = 0
+
+    def check_paths(self, paths: list[Path]) -> None:
+        """Stop with a clear message unless every worker sees ``paths`` (the repository, the
+        stage-1 cache, the data) at the same place as the runner."""
+        wanted = [str(Path(p).resolve()) for p in paths]
+        answers = self.client.run(_visible, wanted)
+        if not answers:
+            raise SystemExit(f"the Dask cluster at {self.address} has no workers")
+        bad = {w: a for w, a in answers.items() if a["missing"]}
+        if bad:
+            lines = [
+                f"  {w} ({a['host']}): cannot see {', '.join(a['missing'])}" for w, a in bad.items()
+            ]
+            raise SystemExit(
+                "Dask workers must see the repository and the data at the same paths as the "
+                "runner (a shared filesystem):\n" + "\n".join(lines)
+            )
+        log.info(
+            "dask  %d workers at %s see the repository and the data", len(answers), self.address
+        )
+
+    def submit(self, job: Job) -> cf.Future:
+        return self._threads.submit(self._folds_then_page, job)
+
+    def _folds_then_page(self, job: Job) -> dict:
+        if "variant" in job.parameters:
+            failed = self._fit_folds(job)
+            if failed:
+                return {"status": "failed", "seconds": 0.0, "error": failed}
+        return self._local.submit(job).result()
+
+    def _fit_folds(self, job: Job) -> str:
+        """Fit the page's missing folds on the cluster and store them; '' or an error text."""
+        from distributed import as_completed
+
+        params = {
+            **job.parameters,
+            "dataset_dir": str(REPO / job.parameters["dataset_dir"]),
+            "cache_dir": str(REPO / job.parameters["cache_dir"]),
+            "results_dir": str(REPO / job.parameters["results_dir"]),
+        }
+        tasks = experiment.page_folds(params)
+        if not tasks:
+            return ""
+        log.info("dask  %s: %d folds on the cluster", job.key, len(tasks))
+        store = experiment.FoldStore(params["results_dir"])
+        futures = [
+            self.client.submit(
+                experiment.fit_fold_task, t, key=f"fold-{t['key']}", pure=False, retries=1
+            )
+            for t in tasks
+        ]
+        with self._lock:
+            self._submitted += futures
+        try:
+            for future in as_completed(futures):
+                key, result = future.result()
+                store.put(key, result)  # written here, on the runner's side, atomically
+                with self._lock:
+                    self.folds_fitted += 1
+                    self.fold_seconds += float(result.get("seconds") or 0)
+        except Exception as exc:  # noqa: BLE001 - a fold that failed fails its page
+            for f in futures:
+                f.cancel()
+            return f"a fold failed on the cluster: {type(exc).__name__}: {exc}"
+        return ""
+
+    def wait(self, futures: list) -> set:
+        done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def kill(self) -> None:
+        """Stop at once: cancel the folds on the cluster, kill the pages running here."""
+        with self._lock:
+            pending = [f for f in self._submitted if not f.done()]
+        if pending:
+            self.client.cancel(pending)
+        self._local.kill()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+        self._local.close()
+        self.client.close()

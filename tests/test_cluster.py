@@ -1,0 +1,108 @@
+"""The runner on a real Dask ``distributed.LocalCluster`` (2 worker processes): the same seeds
+give the same records as the local run, the folds are fitted on the cluster and stored by the
+runner, and workers that cannot see the repository stop the run with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from mer_utils import config, experiment, results, study, synthetic
+
+pytestmark = pytest.mark.slow
+
+DATASET = "casme_sq"
+ARGS = [
+    "--profile",
+    "smoke",
+    "--datasets",
+    DATASET,
+    "--variants",
+    "MER-DACWB3DCNNST",
+    "FLOW-LINEAR",
+    "--protocols",
+    "paper",
+    "kfold",
+    "--jobs",
+    "2",
+]
+SCORES = ["accuracy", "f1_macro", "f1_weighted", "uf1", "uar", "baseline_accuracy"]
+
+
+@pytest.fixture(scope="module")
+def standins(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cluster-standins")
+    size = dict(config.profile("smoke")["standin"])
+    seed = int(size.pop("seed", 0))
+    synthetic.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    import os
+
+    from distributed import LocalCluster
+
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # as the runner gives its kernels
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as c:
+        yield c
+
+
+def _run(tmp, standins, extra=()):
+    book = tmp / "book"
+    status = study.main(
+        [
+            *ARGS,
+            "--book-dir",
+            str(book),
+            "--cache-dir",
+            str(tmp / "cache"),
+            "--standins-dir",
+            str(standins),
+            *extra,
+        ]
+    )
+    return status, book
+
+
+def test_same_records_locally_and_on_a_dask_cluster(tmp_path, standins, cluster, monkeypatch):
+    status, local_book = _run(tmp_path / "local", standins)
+    assert status == 0
+    fitted_here = []
+    real = experiment.fit_fold
+
+    def spy(*args, **kwargs):  # folds fitted in this (runner or kernel) process
+        fitted_here.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "fit_fold", spy)
+    status, dask_book = _run(
+        tmp_path / "dask", standins, ["--scheduler", cluster.scheduler_address]
+    )
+    assert status == 0
+    assert fitted_here == []  # the runner fitted nothing itself: the cluster did
+    local = results.load(local_book / "results").set_index(list(results.KEY)).sort_index()
+    remote = results.load(dask_book / "results").set_index(list(results.KEY)).sort_index()
+    assert list(local.index) == list(remote.index) and len(local) > 0
+    for col in SCORES:
+        assert (local[col] - remote[col]).abs().max() < 1e-9, col
+    assert list(local["confusion"]) == list(remote["confusion"])
+    folds = list((dask_book / "results" / "folds").rglob("*.json"))
+    assert len(folds) == int(remote["n_folds"].sum()) - int(
+        (remote.reset_index()["protocol"] == "paper-leaky").sum()
+    )
+
+
+def test_workers_that_cannot_see_the_repository_stop_the_run(cluster, tmp_path):
+    from mer_utils.cluster import DaskExecutor
+
+    executor = DaskExecutor(cluster.scheduler_address, local_workers=1)
+    try:
+        executor.check_paths([study.REPO])  # they share this machine's filesystem
+        with pytest.raises(SystemExit, match="same paths as the runner"):
+            executor.check_paths([tmp_path / "only-on-the-runner" / "data"])
+    finally:
+        executor.close()

@@ -1,0 +1,434 @@
+"""Fault injection: every way the study used to give wrong or mislabelled results with exit 0,
+or leave a mess after an interrupt, with the documented outcome asserted.
+
+Silent wrong data must become a clear error naming the file, or a counted, listed exclusion.
+Interrupts (Ctrl-C, SIGKILL) are sent to a real runner process (smoke profile): afterwards no
+process of it remains, no partial page sits at a final path, and a resumed run yields exactly one
+record per key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from test_datasets import SAMM_HEADER, make_casme2, make_samm
+
+from mer_utils import config, datasets, faces, results, runner, study, synthetic
+from mer_utils.datasets import DatasetError
+
+
+# ----------------------------------------------------------------------------- silent wrong data
+def _jpeg(path: Path, value: int = 120) -> Path:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(value)
+    assert cv2.imwrite(str(path), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    return path
+
+
+def test_a_truncated_jpeg_is_an_error_naming_the_file(tmp_path):
+    frame = _jpeg(tmp_path / "img5.jpg")
+    data = frame.read_bytes()
+    frame.write_bytes(data[: len(data) * 2 // 3])  # cut mid-scan: libjpeg would fill it grey
+    with pytest.raises(DatasetError, match=r"img5\.jpg: frame is truncated or corrupt"):
+        datasets.read_frame(frame)
+    # and stage 1 stops on it instead of training on a half-grey frame
+    root = make_casme2(tmp_path / "CASME2")
+    victim = root / "CASME2_RAW_selected" / "sub01" / "EP02_01f" / "img10.jpg"
+    victim.write_bytes(_jpeg(tmp_path / "x.jpg").read_bytes()[:200])
+    table = datasets.load("casme2", root)
+    with pytest.raises(DatasetError, match=r"img10\.jpg: frame is truncated"):
+        faces.preprocess(table, size=16, n_frames=5)
+
+
+def test_truncated_bmp_and_png_are_detected_too(tmp_path):
+    import cv2
+
+    for name in ("a.bmp", "a.png"):
+        path = tmp_path / name
+        assert cv2.imwrite(str(path), np.full((20, 20, 3), 90, np.uint8))
+        path.write_bytes(path.read_bytes()[:-30])
+        with pytest.raises(DatasetError, match="truncated or corrupt"):
+            datasets.read_frame(path)
+
+
+def test_permission_errors_name_the_path(tmp_path, monkeypatch):
+    frame = _jpeg(tmp_path / "img1.jpg")
+    real_open = open
+
+    def denied(path, *args, **kwargs):
+        if str(path) == str(frame):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denied)
+    with pytest.raises(DatasetError, match=r"img1\.jpg: frame cannot be read: permission denied"):
+        datasets.read_frame(frame)
+    monkeypatch.undo()
+
+    def scandir_denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    from mer_utils.datasets import _frames
+
+    monkeypatch.setattr(_frames.os, "scandir", scandir_denied)
+    with pytest.raises(DatasetError, match=r"EP02_01f: permission denied"):
+        _frames.list_frames(tmp_path / "EP02_01f", ["jpg"])
+    monkeypatch.setattr(runner.os, "scandir", scandir_denied)
+    with pytest.raises(DatasetError, match="permission denied"):
+        runner.files_stamp(tmp_path)
+
+
+def test_the_data_fingerprint_sees_a_frame_replaced_in_place(tmp_path):
+    root = make_casme2(tmp_path / "CASME2")
+    frame = root / "CASME2_RAW_selected" / "sub03" / "EP01_01" / "img2.jpg"
+    before = runner.files_stamp(root)
+    assert runner.files_stamp(root) == before  # stable
+    data = frame.read_bytes()
+    frame.write_bytes(data[::-1])  # same size, new content and mtime
+    os.utime(frame, ns=(frame.stat().st_atime_ns, frame.stat().st_mtime_ns + 10**9))
+    after = runner.files_stamp(root)
+    assert after != before
+    frame.rename(frame.with_name("img99.jpg"))
+    assert runner.files_stamp(root) != after
+    source = study.Source("casme2", str(root), "licensed")
+    assert study.data_stamp(source) == runner.files_stamp(root)
+
+
+def test_the_data_kind_comes_from_the_folder_not_from_how_it_was_passed(tmp_path):
+    standin = tmp_path / "roots" / "SMIC"
+    standin.mkdir(parents=True)
+    (standin / synthetic.MARKER).write_text(json.dumps({"standin": True, "dataset": "smic"}))
+    licensed = tmp_path / "mine" / "CASME2"
+    licensed.mkdir(parents=True)
+    sources = study.resolve_sources(
+        ["smic", "casme2"], str(tmp_path / "roots"), {"casme2": str(licensed)}
+    )
+    assert sources["smic"].kind == "stand-in"  # given as --data-root, still a stand-in
+    assert sources["casme2"].kind == "licensed"
+    sources = study.resolve_sources(["smic"], None, {"smic": str(standin)})
+    assert sources["smic"].kind == "stand-in"  # given as --dataset-dir, still a stand-in
+    half = tmp_path / "half" / "SAMM"
+    half.mkdir(parents=True)
+    (half / synthetic.PARTIAL).write_text("")
+    with pytest.raises(study.SourceError, match="did not finish"):
+        study.resolve_sources(["samm"], None, {"samm": str(half)})
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset-dir", "smic=/no/such/folder"], "does not exist"),
+        (["--data-root", "/no/such/root"], "does not exist"),
+        (["--dataset-dir", "smic="], "empty path"),
+        (["--datasets", "samm", "--dataset-dir", "smic=/tmp"], "not among the selected"),
+        (["--annotation", "casme2=x.xlsx", "--datasets", "samm"], "not among the selected"),
+        (["--profile", "fast"], "invalid choice: 'fast'"),
+        (["--jobs", "0"], "must be at least 1"),
+        (["--jobs", "-2"], "must be at least 1"),
+    ],
+)
+def test_bad_command_lines_are_errors_not_fallbacks(args, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        study.main([*args, "--list"])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_data_root_that_is_a_file_is_an_error(tmp_path, capsys):
+    a_file = tmp_path / "root.txt"
+    a_file.write_text("")
+    with pytest.raises(SystemExit):
+        study.main(["--data-root", str(a_file), "--list"])
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_only_the_implicit_default_data_root_may_be_missing(monkeypatch, caplog):
+    monkeypatch.delenv(study.DATA_ROOT_ENV, raising=False)
+    assert not (study.REPO / study.DEFAULT_DATA_ROOT).exists()
+    with caplog.at_level("INFO"):
+        sources = study.resolve_sources(["samm"], None, {})
+    assert sources["samm"].kind == "stand-in"
+    assert "default data root" in caplog.text
+
+
+def test_samm_onset_after_offset_is_a_listed_skip(tmp_path):
+    from mer_utils.report import dataset as dataset_page
+
+    root = make_samm(tmp_path / "SAMM")
+    book = root / "SAMM_Micro_FACS_Codes_v2.xlsx"
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    ws = wb["MICRO_ONLY"]
+    header_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == SAMM_HEADER[0])
+    first = header_row + 1
+    onset = ws.cell(first, 4).value
+    ws.cell(first, 6).value = onset - 1  # offset before onset
+    wb.save(book)
+    table = datasets.load("samm", root)
+    skipped = table.attrs["report"]["skipped"]
+    assert any(s["reason"] == "onset after offset" and s["row"] == first for s in skipped)
+    assert table.attrs["report"]["dropped"]["onset after offset"] == 1
+    shown = dataset_page.skipped_table(table)
+    assert "onset after offset" in shown.to_string()
+
+
+def test_two_matching_annotation_files_are_an_error_with_a_way_to_choose(tmp_path):
+    root = make_casme2(tmp_path / "CASME2")
+    second = root / "CASME2-coding-20140508.xlsx"
+    shutil.copy(root / "CASME2-coding-20190701.xlsx", second)
+    with pytest.raises(
+        DatasetError,
+        match=r"CASME2-coding-20140508\.xlsx, CASME2-coding-20190701\.xlsx.*--annotation",
+    ):
+        datasets.load("casme2", root)
+    assert len(datasets.load("casme2", root, annotation=second.name)) > 0
+    jobs = study.plan(
+        study.resolve_sources(
+            ["casme2"], None, {"casme2": str(root)}, annotations={"casme2": second.name}
+        ),
+        "smoke",
+        ["MER-3DCNNST"],
+        ["paper"],
+        0,
+    )
+    assert {j.parameters.get("annotation") for j in jobs if j.key.startswith("casme2/")} == {
+        second.name
+    }
+
+
+# ----------------------------------------------------------------------------- runner details
+def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch):
+    import papermill
+
+    template = tmp_path / "t.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, template)
+    calls = []
+
+    def flaky(src, out, **kwargs):
+        calls.append(out)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        shutil.copy(src, out)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    result = runner.execute(str(template), str(tmp_path / "out.ipynb"), {})
+    assert result["status"] == "ok" and len(calls) == 2
+    assert (tmp_path / "out.ipynb").exists() and not list(
+        tmp_path.glob(f"*{runner.RUNNING_SUFFIX}")
+    )
+
+    def failing_cell(src, out, **kwargs):
+        calls.append(out)
+        raise papermill.PapermillExecutionError(0, 1, "boom", "ValueError", "boom", [])
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", failing_cell)
+    result = runner.execute(str(template), str(tmp_path / "bad.ipynb"), {})
+    assert result["status"] == "failed" and len(calls) == 1  # a failing cell is not retried
+    assert not (tmp_path / "bad.ipynb").exists()  # and leaves no partial page
+
+
+def test_a_second_runner_on_the_same_results_stops_with_a_clear_message(tmp_path, capsys):
+    with runner.RunLock(tmp_path / "book" / "results"):
+        with pytest.raises(SystemExit, match="another runner is using"):
+            with runner.RunLock(tmp_path / "book" / "results"):
+                pass
+    with runner.RunLock(tmp_path / "book" / "results"):  # released on exit
+        pass
+
+
+def test_make_clean_book_removes_the_summary_pages():
+    out = subprocess.run(
+        ["make", "-n", "clean-book"], cwd=study.REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert "book/summary" in out and "book/datasets" in out and "book/results" in out
+
+
+# ----------------------------------------------------------------------------- interrupts
+DATASET = "casme_sq"
+RUN_ARGS = [
+    "--profile",
+    "smoke",
+    "--datasets",
+    DATASET,
+    "--variants",
+    "MER-3DCNNST",
+    "FLOW-LINEAR",
+    "--protocols",
+    "paper",
+    "kfold",
+    "--jobs",
+    "2",
+]
+
+
+@pytest.fixture(scope="module")
+def standins_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fault-standins")
+    size = dict(config.profile("smoke")["standin"])
+    seed = int(size.pop("seed", 0))
+    synthetic.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    return root
+
+
+def _start(tmp: Path, standins: Path, token: str) -> subprocess.Popen:
+    env = {**os.environ, "MER_FAULT_TOKEN": token, "PYTHONPATH": str(study.REPO)}
+    args = [
+        sys.executable,
+        "-m",
+        "mer_utils.study",
+        *RUN_ARGS,
+        "--book-dir",
+        str(tmp / "book"),
+        "--cache-dir",
+        str(tmp / "cache"),
+        "--standins-dir",
+        str(standins),
+    ]
+    return subprocess.Popen(
+        args,
+        cwd=study.REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if f"MER_FAULT_TOKEN={token}".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_until(predicate, timeout: float) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def _running_pages(book: Path) -> list[Path]:
+    return list(book.rglob(f"*{runner.RUNNING_SUFFIX}"))
+
+
+def _assert_final_pages_complete(book: Path) -> None:
+    for page in book.rglob("*.ipynb"):
+        if page.name.endswith(runner.RUNNING_SUFFIX):
+            continue
+        nb = nbformat.read(page, as_version=4)
+        meta = nb.metadata.get("papermill")
+        if meta is None:  # a placeholder for a page outside the run
+            assert "not executed" in nb.cells[0].source, page
+            continue
+        assert not meta.get("exception") and meta.get("end_time"), page
+        assert all(c.get("execution_count") for c in nb.cells if c.cell_type == "code"), page
+
+
+def _interrupt_midway(tmp: Path, standins: Path, sig: int) -> tuple[subprocess.Popen, str]:
+    token = uuid.uuid4().hex
+    proc = _start(tmp, standins, token)
+    book = tmp / "book"
+    # wait until at least one page finished and others are running
+    assert _wait_until(lambda: list(book.rglob("*.done.json")) and _running_pages(book), 240), (
+        proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "runner too slow"
+    )
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    else:
+        os.kill(proc.pid, signal.SIGKILL)
+    return proc, token
+
+
+def _resume_and_check(tmp: Path, standins: Path) -> None:
+    token = uuid.uuid4().hex
+    proc = _start(tmp, standins, token)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
+    book = tmp / "book"
+    assert not _running_pages(book) and not list(book.rglob(".*.tmp-*"))
+    _assert_final_pages_complete(book)
+    table = results.load(book / "results")
+    assert len(table) and not table.duplicated(list(results.KEY)).any()
+    repeats = config.profile("smoke")["repeats"]
+    expected = {
+        (v, p, r)
+        for v in ("MER-3DCNNST", "FLOW-LINEAR")
+        for p in ("paper", "kfold")
+        for r in range(repeats if p == "paper" else 1)
+    }
+    assert set(zip(table["variant"], table["protocol"], table["repeat"])) == expected
+    manifest = json.loads((book / "results" / "manifest.json").read_text())
+    assert {p["status"] for p in manifest["pages"]} <= {"ok", "cached"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
+    tmp_path, standins_dir
+):
+    proc, token = _interrupt_midway(tmp_path, standins_dir, signal.SIGINT)
+    start = time.time()
+    assert proc.wait(timeout=30) == 130
+    assert time.time() - start < 15, "Ctrl-C must stop promptly, not wait for running pages"
+    assert "Interrupted" in proc.stderr.read().decode()
+    assert _wait_until(lambda: not _processes_with(token), 15), _processes_with(token)
+    book = tmp_path / "book"
+    assert not _running_pages(book)  # the partial pages were removed
+    _assert_final_pages_complete(book)
+    kept = list(book.rglob("*.done.json"))
+    assert kept, "finished pages are kept"
+    manifest = json.loads((book / "results" / "manifest.json").read_text())
+    assert "interrupted" in {p["status"] for p in manifest["pages"]}
+    _resume_and_check(tmp_path, standins_dir)
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_runner_takes_its_workers_and_kernels_down(tmp_path, standins_dir):
+    proc, token = _interrupt_midway(tmp_path, standins_dir, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert _wait_until(lambda: not _processes_with(token), 20), (
+        f"processes left behind: {_processes_with(token)}"
+    )
+    _assert_final_pages_complete(tmp_path / "book")  # partial pages only under *.running names
+    _resume_and_check(tmp_path, standins_dir)
+
+
+def test_results_table_rows_stay_unique_when_a_page_writes_again(tmp_path):
+    record = {k: None for k in results.COLUMNS} | {
+        "dataset": "d",
+        "variant": "v",
+        "protocol": "paper",
+        "profile": "smoke",
+        "seed": 0,
+        "repeat": 0,
+        "accuracy": 0.5,
+    }
+    results.write_records(tmp_path, [record])
+    results.write_records(tmp_path, [record | {"accuracy": 0.7}])
+    table = pd.read_csv(results.table_path(tmp_path))
+    assert len(table) == 1 and table["accuracy"].iloc[0] == 0.7
