@@ -28,18 +28,18 @@ Usage: ``python benchmarks/bench_flow.py [--profile smoke] [--repeat 3]``
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
+from _bench import best_time, emitter  # noqa: E402  (benchmarks/_bench.py)
 
 from mer_utils import config, faces, flow, synthetic
+
+emit = emitter("flow", 4)
 
 FARNEBACK = {
     "pyr_scale": 0.5,
@@ -54,29 +54,6 @@ FARNEBACK = {
 
 AMPLITUDES = (0.3, 1.0, 3.0)
 """Peak displacements (px, key-frame pixels) of the accuracy comparison."""
-
-
-def emit(figure: str, value: float, unit: str, **extra) -> None:
-    """Print one benchmark figure as a JSON line."""
-    record = {
-        "bench": "flow",
-        "figure": figure,
-        "value": round(float(value), 4),
-        "unit": unit,
-        **extra,
-        "load": round(os.getloadavg()[0], 2),
-    }
-    print(json.dumps(record), flush=True)
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Return the shortest wall time of ``repeat`` calls of ``fn`` (seconds)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def loso(F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:

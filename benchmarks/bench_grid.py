@@ -11,7 +11,6 @@ the runner's wall-clock time (page start-up included: that is what a user waits 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,6 +18,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _bench import emitter  # noqa: E402  (benchmarks/_bench.py)
+
+emit = emitter("grid")
 
 REPO = Path(__file__).resolve().parent.parent
 ARGS = [
@@ -32,23 +35,6 @@ ARGS = [
     "--protocols",
     "kfold",
 ]
-
-
-def emit(figure: str, value: float, unit: str, **extra) -> None:
-    """Print one benchmark figure as a JSON line."""
-    print(
-        json.dumps(
-            {
-                "bench": "grid",
-                "figure": figure,
-                "value": round(float(value), 3),
-                "unit": unit,
-                **extra,
-                "load": round(os.getloadavg()[0], 2),
-            }
-        ),
-        flush=True,
-    )
 
 
 def run(tmp: Path, name: str, extra: list[str]) -> tuple[float, int]:

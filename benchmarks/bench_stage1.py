@@ -22,38 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+
+from _bench import best_time, emitter  # noqa: E402  (benchmarks/_bench.py)
 
 from mer_utils import config, datasets, faces, synthetic
 
-
-def emit(figure: str, value: float, unit: str, **extra) -> None:
-    """Print one benchmark figure as a JSON line."""
-    record = {
-        "bench": "stage1",
-        "figure": figure,
-        "value": round(float(value), 3),
-        "unit": unit,
-        **extra,
-        "load": round(os.getloadavg()[0], 2),
-    }
-    print(json.dumps(record), flush=True)
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """Return the shortest wall time of ``repeat`` calls of ``fn`` (seconds)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+emit = emitter("stage1", 3)
 
 
 def main(argv: list[str] | None = None) -> None:

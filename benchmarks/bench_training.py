@@ -13,32 +13,18 @@ Prints one JSON line per figure:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
 import numpy as np
+from _bench import emitter  # noqa: E402  (benchmarks/_bench.py)
 
 import mer_utils  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow is imported)
 from mer_utils import config, models
 
+emit = emitter("training")
+
 TARGET = 0.20
-
-
-def emit(name: str, value: float, unit: str, **extra) -> None:
-    """Print one benchmark figure as a JSON line."""
-    print(
-        json.dumps(
-            {
-                "bench": "training",
-                "name": name,
-                "value": round(float(value), 3),
-                "unit": unit,
-                **extra,
-            }
-        ),
-        flush=True,
-    )
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:

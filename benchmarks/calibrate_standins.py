@@ -33,6 +33,7 @@ Two references tell a signal that is in the frames from one the model finds, on 
     .venv/bin/python benchmarks/calibrate_standins.py --amplitudes 3 --repeats 3
     .venv/bin/python benchmarks/calibrate_standins.py --amplitudes 1 2 3 4 6 12 24 --inputs raw diff
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,9 @@ from mer_utils.config import CLASSES  # noqa: E402
 VARIANT = "MER-DACWB3DCNNST"
 
 
-def folds(rows, protocol: str, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def folds(
+    rows, protocol: str, k: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(train, val, test) index arrays: fold f tests, fold f+1 validates, the rest train."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
@@ -61,7 +64,8 @@ def folds(rows, protocol: str, k: int, seed: int) -> list[tuple[np.ndarray, np.n
     idx = np.arange(len(rows))
     if protocol == "subject":
         split = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(
-            idx, y, groups=rows["subject"].astype(str).to_numpy())
+            idx, y, groups=rows["subject"].astype(str).to_numpy()
+        )
     elif protocol == "clip":
         split = StratifiedKFold(k, shuffle=True, random_state=seed).split(idx, y)
     else:
@@ -89,7 +93,7 @@ def probe(clips, protocol: str, k: int, seed: int) -> dict:
     rows = clips.rows.reset_index(drop=True)
     y = rows["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy(dtype=int)
     t = X.shape[1]
-    mid = X[:, t // 4: t - t // 4].mean(1)
+    mid = X[:, t // 4 : t - t // 4].mean(1)
     features = (mid - 0.5 * (X[:, 0] + X[:, -1])).reshape(len(X), -1)
     true, pred = [], []
     for train, val, test in folds(rows, protocol, k, seed):
@@ -99,8 +103,10 @@ def probe(clips, protocol: str, k: int, seed: int) -> dict:
         true.append(y[test])
         pred.append(model.predict(features[test]))
     true, pred = np.concatenate(true), np.concatenate(pred)
-    return {"probe_accuracy": round(float(np.mean(true == pred)), 4),
-            "probe_uf1": round(metrics.uf1(true, pred), 4)}
+    return {
+        "probe_accuracy": round(float(np.mean(true == pred)), 4),
+        "probe_uf1": round(metrics.uf1(true, pred), 4),
+    }
 
 
 def evaluate(clips, protocol: str, profile: dict, k: int, seed: int, inputs: str = "raw") -> dict:
@@ -120,18 +126,25 @@ def evaluate(clips, protocol: str, profile: dict, k: int, seed: int, inputs: str
     true, pred, base = [], [], []
     for f, (train, val, test) in enumerate(folds(rows, protocol, k, seed)):
         fold_seed = seed * 1000 + f
-        X_tr, y_tr, _, weights = experiment.resample(X[train], y[train], switches, profile, fold_seed)
+        X_tr, y_tr, _, weights = experiment.resample(
+            X[train], y[train], switches, profile, fold_seed
+        )
         models.restore(model, fresh)
-        models.train(model, X_tr, y_tr, X[val], y[val], profile, class_weight=weights, seed=fold_seed)
+        models.train(
+            model, X_tr, y_tr, X[val], y[val], profile, class_weight=weights, seed=fold_seed
+        )
         true.append(y[test])
         pred.append(models.predict(model, X[test], batch_size=int(profile["batch_size"])))
         base.append((y[train], y[test]))
     true, pred = np.concatenate(true), np.concatenate(pred)
     b = metrics.majority_baseline(base)
-    return {"accuracy": round(float(np.mean(true == pred)), 4),
-            "uf1": round(metrics.uf1(true, pred), 4),
-            "baseline_accuracy": round(b["accuracy"], 4), "baseline_uf1": round(b["uf1"], 4),
-            "seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "accuracy": round(float(np.mean(true == pred)), 4),
+        "uf1": round(metrics.uf1(true, pred), 4),
+        "baseline_accuracy": round(b["accuracy"], 4),
+        "baseline_uf1": round(b["uf1"], 4),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,8 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--amplitudes", type=float, nargs="+", default=[1, 2, 3, 4, 6])
     ap.add_argument("--datasets", nargs="+", default=["casme2", "smic"])
     ap.add_argument("--protocols", nargs="+", default=["subject", "clip"])
-    ap.add_argument("--inputs", nargs="+", default=["raw"], choices=["raw", "diff"],
-                    help="raw: the paper's input; diff: onset-subtracted clips (diagnostic)")
+    ap.add_argument(
+        "--inputs",
+        nargs="+",
+        default=["raw"],
+        choices=["raw", "diff"],
+        help="raw: the paper's input; diff: onset-subtracted clips (diagnostic)",
+    )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=1, help="CV repeats (seeds 0, 1, ...)")
     ap.add_argument("--profile", default="quick")
@@ -155,9 +173,14 @@ def main(argv: list[str] | None = None) -> None:
         base = args.keep or Path(tmp)
         for amplitude in args.amplitudes:
             t0 = time.perf_counter()
-            roots = synthetic.generate_all(base / f"amp{amplitude:g}", seed=0, datasets=args.datasets,
-                                           workers=args.workers, frame_scale=scale,
-                                           amplitude=amplitude)
+            roots = synthetic.generate_all(
+                base / f"amp{amplitude:g}",
+                seed=0,
+                datasets=args.datasets,
+                workers=args.workers,
+                frame_scale=scale,
+                amplitude=amplitude,
+            )
             generated = time.perf_counter() - t0
             for name in args.datasets:
                 t1 = time.perf_counter()
@@ -168,14 +191,28 @@ def main(argv: list[str] | None = None) -> None:
                         reference = probe(clips, protocol, args.folds, seed=r)
                         for inputs in args.inputs:
                             result = evaluate(clips, protocol, profile, args.folds, r, inputs)
-                            print(json.dumps({
-                                "dataset": name, "amplitude": amplitude, "protocol": protocol,
-                                "input": inputs, "repeat": r, **result, **reference,
-                                "n_clips": len(clips.rows),
-                                "n_subjects": int(clips.rows["subject"].nunique()),
-                                "excluded": len(clips.excluded), "frame_scale": scale,
-                                "profile": args.profile, "generate_seconds": round(generated, 1),
-                                "stage1_seconds": round(stage1, 1)}), flush=True)
+                            print(
+                                json.dumps(
+                                    {
+                                        "dataset": name,
+                                        "amplitude": amplitude,
+                                        "protocol": protocol,
+                                        "input": inputs,
+                                        "repeat": r,
+                                        **result,
+                                        **reference,
+                                        "n_clips": len(clips.rows),
+                                        "n_subjects": int(clips.rows["subject"].nunique()),
+                                        "excluded": len(clips.excluded),
+                                        "frame_scale": scale,
+                                        "profile": args.profile,
+                                        "generate_seconds": round(generated, 1),
+                                        "stage1_seconds": round(stage1, 1),
+                                    }
+                                ),
+                                flush=True,
+                            )
+
 
 if __name__ == "__main__":
     main()

@@ -75,6 +75,12 @@ def dataset_info(name: str) -> dict:
     return dict(info[name])
 
 
-DATASETS: tuple[str, ...] = tuple(load("datasets"))
+def datasets() -> tuple[str, ...]:
+    """Dataset keys in the book's order: the rows of ``datasets.yaml``, the registry of the
+    dataset plug-ins (:mod:`mer_utils.datasets`). Read at call time (see :data:`DATASETS`)."""
+    return tuple(load("datasets"))
+
+
+DATASETS: tuple[str, ...] = datasets()
 """Dataset keys in the book's order: the rows of ``datasets.yaml``, the registry of the dataset
 plug-ins (:mod:`mer_utils.datasets`)."""

@@ -267,11 +267,7 @@ def training_data(
     )
     data = tf.data.Dataset.from_tensor_slices((np.asarray(X), _one_hot(y, n_classes), weights))
     data = data.shuffle(len(y), seed=int(seed), reshuffle_each_iteration=True)
-    return (
-        data.batch(batch_size)
-        .map(lambda x, t, w: (tf.cast(x, tf.float32), t, w), deterministic=True)
-        .prefetch(1)
-    )
+    return data.batch(batch_size).map(lambda x, t, w: (tf.cast(x, tf.float32), t, w)).prefetch(1)
 
 
 def predict(model, X: np.ndarray, batch_size: int = 32) -> np.ndarray:

@@ -290,7 +290,7 @@ def expand_pages(pages: list[dict], variants: list[str]) -> list[dict]:
 # ----------------------------------------------------------------------------- book pages
 def full_grid(book: Path = BOOK) -> list[Job]:
     """Every page the table of contents lists: the grid for all datasets and variants."""
-    all_sources = {n: Source(n, "", "stand-in") for n in config.DATASETS}
+    all_sources = {n: Source(n, "", "stand-in") for n in config.datasets()}
     return plan(all_sources, "quick", list(config.methods()), ["paper"], 0, book=book)
 
 
@@ -306,7 +306,7 @@ def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
     for job in full_grid(book):
         path = REPO / job.output
         dataset, title = job.key.split("/")
-        if job.key in selected_keys or path.exists() or dataset not in config.DATASETS:
+        if job.key in selected_keys or path.exists() or dataset not in config.datasets():
             continue
         nb = nbformat.v4.new_notebook()
         nb.cells = [
@@ -411,7 +411,7 @@ def toc(book: Path = BOOK) -> dict:
         if part.get("datasets"):
             chapters = [
                 {"file": f"book/chapters/{d}", "sections": [{"file": f} for f in per_dataset[d]]}
-                for d in config.DATASETS
+                for d in config.datasets()
             ]
         else:
             chapters = [{"file": f} for f in part["chapters"]]
@@ -525,7 +525,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=FILE",
         help="the annotation file of a dataset whose folder holds several",
     )
-    p.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
+    known = config.datasets()
+    p.add_argument("--datasets", nargs="+", default=list(known), choices=known)
     p.add_argument(
         "--variants",
         nargs="+",
@@ -593,9 +594,9 @@ def main(argv: list[str] | None = None) -> int:
         sources = resolve_sources(
             args.datasets,
             args.data_root,
-            _pairs(args.dataset_dir, "--dataset-dir", config.DATASETS),
+            _pairs(args.dataset_dir, "--dataset-dir", config.datasets()),
             standins=args.standins_dir,
-            annotations=_pairs(args.annotation, "--annotation", config.DATASETS),
+            annotations=_pairs(args.annotation, "--annotation", config.datasets()),
         )
     except SourceError as exc:
         p.error(str(exc))

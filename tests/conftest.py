@@ -1,15 +1,16 @@
 """Shared fixtures: one small set of generated stand-in datasets per test session."""
+
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import mer_utils  # noqa: E402,F401  (sets TensorFlow's environment before any test imports it)
-
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+import mer_utils  # noqa: E402,F401  (sets TensorFlow's environment before any test imports it)
 
 STANDIN_SIZE = {
     "subjects": 6,
@@ -32,5 +33,6 @@ def standins(tmp_path_factory) -> dict[str, Path]:
     from mer_utils import synthetic
 
     root = tmp_path_factory.mktemp("standins")
-    return synthetic.generate_all(root, seed=STANDIN_SEED, progress=False, workers=2,
-                                  **STANDIN_SIZE)
+    return synthetic.generate_all(
+        root, seed=STANDIN_SEED, progress=False, workers=2, **STANDIN_SIZE
+    )

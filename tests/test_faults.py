@@ -355,8 +355,16 @@ def _interrupt_midway(tmp: Path, standins: Path, sig: int) -> tuple[subprocess.P
     token = uuid.uuid4().hex
     proc = _start(tmp, standins, token)
     book = tmp / "book"
-    # wait until at least one page finished and others are running
-    assert _wait_until(lambda: list(book.rglob("*.done.json")) and _running_pages(book), 240), (
+
+    # wait until at least one page finished and a method page is training: the evaluation
+    # and summary pages still wait for it, so the run cannot end before the signal arrives
+    pages = {m["page"] for m in config.methods().values()}
+
+    def midway() -> bool:  # a running page is <page>.<pid>.running.ipynb
+        running = [p.name.split(".")[0] for p in _running_pages(book)]
+        return bool(list(book.rglob("*.done.json"))) and any(n in pages for n in running)
+
+    assert _wait_until(midway, 240), (
         proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "runner too slow"
     )
     if sig == signal.SIGINT:

@@ -1,28 +1,40 @@
-"""The whole chain on a generated stand-in: folder -> loader -> stage 1 -> 3D CNN -> record.
+"""End-to-end sanity of the stand-ins: what they plant can be learned, on unseen subjects.
 
-A small model trained on a stand-in dataset under the paper's protocol must beat the
-majority-class baseline: the planted expression is learnable, so a pipeline that scores at the
-baseline has lost the signal somewhere (masks over the moving regions, misaligned augmentation,
-labels shuffled against clips...).
+The stand-ins move a few pixels, as real micro-expressions do (see ``mer_utils.synthetic``).
+At that amplitude the 3D CNNs stay near chance on unseen subjects in the quick profile (the book
+says so, with the calibration in the docstring of ``mer_utils.synthetic``); the classic
+baseline, optical flow between onset and apex, learns. Under a subject-grouped k-fold it must
+land clearly above the majority baseline and clearly below 1.0: above, or stage 1 has lost the
+signal (masks over the moving regions, misaligned frames, labels shuffled against clips);
+below, or the stand-ins are too easy to teach anything about generalising to new people.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from mer_utils import config, experiment, faces, synthetic
+from mer_utils import config, experiment, faces
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_small_model_beats_the_majority_baseline_on_a_stand_in(tmp_path):
-    quick = config.profile("quick")
-    root = synthetic.generate("casme2", tmp_path / "CASME2", seed=0,
-                              **{**quick["standin"], "clip_frames": (10, 14)})
-    clips = faces.load_clips("casme2", root, quick, cache_dir=tmp_path / "cache")
-    assert len(clips.excluded) == 0
-    record = experiment.run(clips, "MER-DACWB3DCNNST", "paper", {**quick, "name": "quick"}, seed=0,
-                            data_source={"kind": "stand-in", "root": str(root),
-                                         "annotation": clips.source["annotation"]})
-    assert record["counts_test"] and sum(record["counts_test"].values()) >= 3
-    assert record["accuracy"] > record["baseline_accuracy"], record
-    assert record["f1_macro"] > record["baseline_f1_macro"], record
+@pytest.fixture(scope="module")
+def casme2(standins, tmp_path_factory):
+    return faces.load_clips(
+        "casme2",
+        standins["casme2"],
+        config.profile("quick"),
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
+
+
+def test_the_flow_baseline_learns_the_stand_in_on_unseen_subjects(casme2):
+    method = "FLOW-LINEAR"
+    assert len(casme2.excluded) == 0
+    quick = {**config.profile("quick"), "name": "quick"}
+    (record,) = experiment.run_protocols(casme2, method, ["kfold"], quick, 0, "stand-in")
+    # every clip tested once, never beside a clip of its own subject
+    assert sum(record["counts_test"].values()) == len(casme2.rows)
+    uf1, baseline = record["uf1"], record["baseline_uf1"]
+    assert uf1 > baseline + 0.15, (method, uf1, baseline)
+    assert uf1 < 0.95, (method, uf1)

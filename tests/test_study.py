@@ -360,3 +360,75 @@ def test_every_figure_cell_has_alt_text(template):
         if cell.cell_type == "code" and figure.search(cell.source):
             alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
             assert len(alt) > 20, (template.name, cell.source)
+
+
+# --------------------------------------------------------------------------- a fifth dataset
+def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_path, monkeypatch):
+    """Adding a dataset takes its plug-in module, its rows in datasets.yaml and labels.yaml and
+    its chapter page: the registry, the loader, the run grid and the table of contents follow,
+    and the results page works without a reference table for it."""
+    import sys
+    import types
+
+    from mer_utils import datasets, reference, report, synthetic
+
+    module = types.ModuleType("fake_mer_plugin")
+
+    def read(name, root, info, annotation):
+        report_ = datasets._common.Report(name, annotation="(folders)", frames_from=str(root))
+        frames = sorted(str(p) for p in (root / "clips" / "c1").glob("*.jpg"))
+        report_.rows_read = 1
+        row = datasets._common.record(
+            name, "p1", "c1", "surprise", "surprise", 1, None, 3, frames, str(root), "row 1"
+        )
+        return [row], report_
+
+    module.read = read
+    monkeypatch.setitem(sys.modules, "fake_mer_plugin", module)
+    rows = {
+        **config.load("datasets"),
+        "fake": {
+            "seed_id": 99,
+            "display": "FAKE-ME",
+            "folder": "FAKE",
+            "module": "fake_mer_plugin",
+            "fps": 100,
+            "frame_size": [240, 320],
+            "publishable_subjects": [],
+        },
+    }
+    real_load = config.load
+    monkeypatch.setattr(
+        config, "load", lambda name: rows if name == "datasets" else real_load(name)
+    )
+
+    assert config.datasets()[-1] == "fake" and "fake" in datasets.names()
+    assert datasets.plugin("fake") is module and datasets.display_name("fake") == "FAKE-ME"
+    root = tmp_path / "FAKE"
+    (root / "clips" / "c1").mkdir(parents=True)
+    for k in (1, 2, 3):
+        (root / "clips" / "c1" / f"img{k}.jpg").write_bytes(b"")
+    table = datasets.load("fake", root)
+    assert table[["subject", "clip", "label"]].values.tolist() == [["p1", "c1", "surprise"]]
+    # no stand-in writer: a clear error, not a KeyError deep in the generator
+    with pytest.raises(ValueError, match="no stand-in writer"):
+        synthetic.plan("fake")
+
+    jobs = study.full_grid(tmp_path / "book")
+    fake = [j for j in jobs if j.key.startswith("fake/")]
+    assert [j.key for j in fake] == [
+        j.key.replace("casme2/", "fake/") for j in jobs if j.key.startswith("casme2/")
+    ]
+    assert all(j.parameters["dataset"] == "fake" for j in fake)
+    chapters = next(
+        p for p in study.toc()["parts"] if any("chapters/" in c["file"] for c in p["chapters"])
+    )
+    assert chapters["chapters"][-1]["file"] == "book/chapters/fake"
+    assert len(chapters["chapters"][-1]["sections"]) == len(fake)
+    # the paper has no table for it: the reference is empty, the results table says so
+    assert reference.reported("fake").empty and reference.table_number("fake") is None
+    from mer_utils import results
+
+    table = report.summary.paper_table(results.load(tmp_path / "no-results"), "fake")
+    assert not table.data["row"].str.startswith("reported by the paper").any()  # none invented
+    assert set(table.data["row"]) == {"not run"} and table.caption.startswith("FAKE-ME")

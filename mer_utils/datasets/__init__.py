@@ -9,7 +9,9 @@ reason, counted skips and adjusted rows with file and row). Label mappings live 
 
 **Datasets are plug-ins.** Each dataset is one module of this package, named by its key in
 ``datasets.yaml`` (or by that row's ``module``): its reader ``read(name, root, info,
-annotation)`` and its stand-in writer ``write_standin(ctx)`` (:mod:`mer_utils.synthetic`). The
+annotation)`` and its stand-in writer, what :mod:`mer_utils.synthetic` needs to write the
+dataset's layout (``STANDIN_LABELS``, ``STANDIN_DROP_ONLY``, ``STANDIN_DROP_IN_LARGEST``,
+``standin_layout``, ``standin_frames`` or ``STANDIN_LONG_VIDEOS``, ``standin_annotation``). The
 rows of ``datasets.yaml`` are the registry: their order is the book's order, ``seed_id`` fixes
 each dataset's seeds whatever its position. Shared helpers sit beside them: ``_common`` (the
 table, the report, cells, labels), ``_sheets`` (spreadsheets), ``_frames`` (frames and videos),

@@ -42,8 +42,8 @@ class DatasetError(ValueError):
 
 def dataset_info(name: str) -> dict:
     """The row of ``datasets.yaml`` for ``name``; :class:`DatasetError` for an unknown name."""
-    if name not in config.DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; known: {list(config.DATASETS)}")
+    if name not in config.datasets():
+        raise DatasetError(f"unknown dataset {name!r}; known: {list(config.datasets())}")
     return config.dataset_info(name)
 
 

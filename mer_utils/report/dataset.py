@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .. import config
-from .style import PALETTE, close
+from .. import config, faces
+from . import privacy
+from .style import PALETTE, close, gray, rgb
 
 
 def load_report(table: pd.DataFrame) -> pd.DataFrame:
@@ -119,5 +121,37 @@ def clip_length_figure(table: pd.DataFrame) -> plt.Figure:
         discrete=lengths["frames_in_clip"].nunique() < 30,
     )
     ax.set(xlabel="frames from onset to offset", ylabel="clips")
+    fig.tight_layout()
+    return close(fig)
+
+
+def onset_apex_figure(table: pd.DataFrame, magnify: float = 8.0, crop: bool = True):
+    """One row per class: the onset frame, the apex frame and ``magnify`` x |apex - onset|.
+
+    ``table`` is a loader table (``datasets.load``), already filtered by
+    :func:`privacy.table`: an empty table draws :func:`privacy.note`. The first clip of each
+    class with a coded apex is shown (else its first clip, apex by :func:`faces.apex_position`,
+    the middle frame), cropped around the face with ``crop`` (:func:`faces.onset_apex_frames`).
+    The difference is of the gray frames."""
+    if table.empty:
+        return privacy.note()
+    fig, axes = plt.subplots(len(config.CLASSES), 3, figsize=(9.0, 7.5), squeeze=False)
+    for row_axes, label in zip(axes, config.CLASSES):
+        for ax in row_axes:
+            ax.set_axis_off()
+        rows = table[table["label"] == label]
+        if rows.empty:
+            row_axes[0].set_title(f"{label}: no clip")
+            continue
+        with_apex = rows[rows["apex"].notna()]
+        row = (with_apex if not with_apex.empty else rows).iloc[0]
+        onset, apex, k, rule = faces.onset_apex_frames(row, crop)
+        diff = np.abs(gray(apex).astype(np.float32) - gray(onset).astype(np.float32)) * magnify
+        row_axes[0].imshow(rgb(onset), cmap="gray")
+        row_axes[0].set_title(f"{label}: onset ({row['subject']} {row['clip']})", fontsize=9)
+        row_axes[1].imshow(rgb(apex), cmap="gray")
+        row_axes[1].set_title(f"apex (frame {int(row['onset']) + k}, {rule})", fontsize=9)
+        row_axes[2].imshow(np.clip(diff, 0, 255).astype(np.uint8), cmap="inferno", vmin=0, vmax=255)
+        row_axes[2].set_title(f"|apex - onset| x {magnify:g}", fontsize=9)
     fig.tight_layout()
     return close(fig)

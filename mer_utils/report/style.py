@@ -68,7 +68,7 @@ def short(variant: str) -> str:
 def ordered(df: pd.DataFrame, columns=("dataset", "variant", "protocol")) -> pd.DataFrame:
     """Rows in the book's order of datasets, variants and protocols."""
     rank = {
-        **{d: i for i, d in enumerate(config.DATASETS)},
+        **{d: i for i, d in enumerate(config.datasets())},
         **{v: i for i, v in enumerate(VARIANTS)},
         **{p: i for i, p in enumerate(PROTOCOLS)},
     }
@@ -83,6 +83,13 @@ def rgb(image):
     import cv2
 
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def gray(image):
+    """An OpenCV BGR image as one gray channel (gray images unchanged)."""
+    import cv2
+
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def close(fig):

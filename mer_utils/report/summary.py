@@ -149,10 +149,10 @@ def line_chart(results: pd.DataFrame, score: str) -> plt.Figure:
     beside this study's weighted F1)."""
     paper = results[results["protocol"] == "paper"]
     fig, ax = plt.subplots(figsize=(10, 4.2))
-    palette = colours(config.DATASETS)
+    palette = colours(config.datasets())
     ref_key = "accuracy" if score == "accuracy" else "f1"
     x = np.arange(len(VARIANTS))
-    for i, ds in enumerate(config.DATASETS):
+    for i, ds in enumerate(config.datasets()):
         own = reference.reported(ds).dropna(subset=["variant"]).set_index("variant")[ref_key]
         if not own.empty:
             ref = own.reindex(VARIANTS).astype(float) / (100 if score == "accuracy" else 1)
@@ -199,7 +199,7 @@ def protocol_figure(
     """``score`` of every variant under every protocol, per dataset, with 95 % intervals and the
     majority baseline (crosses)."""
     df = _select(results, datasets)
-    names = [d for d in config.DATASETS if d in set(df["dataset"])] or ["(none)"]
+    names = [d for d in config.datasets() if d in set(df["dataset"])] or ["(none)"]
     present = [p for p in PROTOCOLS if p in set(df["protocol"])]
     variants = [v for v in VARIANTS if v in set(df["variant"])]
     palette = colours(PROTOCOLS)
@@ -237,6 +237,9 @@ def protocol_figure(
 
 
 # ----------------------------------------------------------------------------- differences
+NO_PAIRS = "fewer than two methods ran under the same splits: no difference to compare"
+
+
 def differences_table(
     results: pd.DataFrame, scores=("accuracy", "uf1"), datasets: Iterable[str] | None = None
 ) -> pd.DataFrame:
@@ -262,6 +265,8 @@ def differences_table(
             }
         )
         out = part if out is None else out.merge(part, on=["dataset", "protocol", "A - B"])
+    if out is None or out.empty:
+        return pd.DataFrame({"": [NO_PAIRS]})
     return out.set_index(["dataset", "protocol", "A - B"])
 
 
@@ -288,6 +293,8 @@ def differences_summary(results: pd.DataFrame, score: str) -> pd.DataFrame:
                 or "none",
             }
         )
+    if not rows:
+        return pd.DataFrame({"": [NO_PAIRS]})
     return pd.DataFrame(rows).set_index(["dataset", "protocol"])
 
 
@@ -337,7 +344,7 @@ def confusion_grid(results: pd.DataFrame, dataset: str):
 def confusion_overview(results: pd.DataFrame, protocol: str):
     """Confusion matrices of every dataset (rows) and variant (columns) under ``protocol``."""
     df = results[results["protocol"] == protocol]
-    names = [d for d in config.DATASETS if d in set(df["dataset"])]
+    names = [d for d in config.datasets() if d in set(df["dataset"])]
     if not names:
         return markdown(f"No `{protocol}` result records.")
     variants = [v for v in VARIANTS if v in set(df["variant"])]
@@ -435,10 +442,10 @@ def survival_figure(results: pd.DataFrame, variant: str, score: str = "accuracy"
     s = _intervals(df, score)
     present = [p for p in PROTOCOLS if p in set(s["protocol"])]
     steps = (["reported"] if score == "accuracy" else []) + present
-    palette = colours(config.DATASETS)
+    palette = colours(config.datasets())
     own = reference.own_rows().set_index(["dataset", "variant"])
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    for i, ds in enumerate([d for d in config.DATASETS if d in set(s["dataset"])]):
+    for i, ds in enumerate([d for d in config.datasets() if d in set(s["dataset"])]):
         by = s[s["dataset"] == ds].set_index("protocol").reindex(present)
         values = list(by["mean"])
         low, high = list(by["low"]), list(by["high"])
