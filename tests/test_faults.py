@@ -309,6 +309,9 @@ def _start(tmp: Path, standins: Path, token: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # as from a terminal: a shell's background job (CI, nohup ... &) inherits SIGINT ignored,
+        # and Python then installs no KeyboardInterrupt handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
