@@ -346,23 +346,21 @@ def onset_apex_frames(row, crop: bool = True) -> tuple[np.ndarray, np.ndarray, i
     """The onset and apex frames of one loader-table row, as read from disk (BGR or gray), the
     apex's 0-based position in the clip and its rule (:func:`apex_position`).
 
-    With ``crop`` both frames are cut to the onset frame's dlib face box widened by half its
-    size on each side (the whole frames when no face is found): for figures of the raw motion.
+    With ``crop`` both frames are cut to the onset frame's face box (:func:`detect_face`)
+    widened by half its size on each side, within the frame (the whole frames when no face is
+    found): for figures of the raw motion.
     """
     from . import datasets
 
     frames = list(row["frames"])
     k, rule = apex_position(row, len(frames))
     onset, apex = datasets.read_frame(frames[0]), datasets.read_frame(frames[k])
-    if crop:
-        gray = onset if onset.ndim == 2 else cv2.cvtColor(onset, cv2.COLOR_BGR2GRAY)
-        boxes = _detector()(gray, 0)
-        if boxes:
-            box, (h, w) = boxes[0], onset.shape[:2]
-            mx, my = box.width() // 2, box.height() // 2
-            y0, y1 = max(box.top() - my, 0), min(box.bottom() + my, h)
-            x0, x1 = max(box.left() - mx, 0), min(box.right() + mx, w)
-            onset, apex = onset[y0:y1, x0:x1], apex[y0:y1, x0:x1]
+    box = detect_face(to_gray(onset)) if crop else None
+    if box is not None:
+        h, w = onset.shape[:2]
+        left, top, right, bottom = crop_box(box, 0.5)
+        y0, y1, x0, x1 = max(top, 0), min(bottom, h), max(left, 0), min(right, w)
+        onset, apex = onset[y0:y1, x0:x1], apex[y0:y1, x0:x1]
     return onset, apex, k, rule
 
 

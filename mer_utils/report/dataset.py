@@ -11,7 +11,7 @@ import seaborn as sns
 
 from .. import config, faces
 from . import privacy
-from .style import PALETTE, close, gray, rgb
+from .style import PALETTE, close, rgb
 
 
 def load_report(table: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +146,8 @@ def onset_apex_figure(table: pd.DataFrame, magnify: float = 8.0, crop: bool = Tr
         with_apex = rows[rows["apex"].notna()]
         row = (with_apex if not with_apex.empty else rows).iloc[0]
         onset, apex, k, rule = faces.onset_apex_frames(row, crop)
-        diff = np.abs(gray(apex).astype(np.float32) - gray(onset).astype(np.float32)) * magnify
+        gray = [faces.to_gray(img).astype(np.float32) for img in (apex, onset)]
+        diff = np.abs(gray[0] - gray[1]) * magnify
         row_axes[0].imshow(rgb(onset), cmap="gray")
         row_axes[0].set_title(f"{label}: onset ({row['subject']} {row['clip']})", fontsize=9)
         row_axes[1].imshow(rgb(apex), cmap="gray")

@@ -85,13 +85,6 @@ def rgb(image):
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def gray(image):
-    """An OpenCV BGR image as one gray channel (gray images unchanged)."""
-    import cv2
-
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-
-
 def close(fig):
     """Close ``fig`` so a notebook shows it once (as the cell's value), and return it."""
     plt.close(fig)
