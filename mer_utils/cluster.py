@@ -16,11 +16,11 @@ method page the runner
    page finds every fold in the store and only gathers them. The notebooks do not change.
 
 Pages that train nothing (overview, stage 1, summaries) run on the runner's machine too. The
-same seeds give the same splits wherever they run: each fold's model starts from the weights the
-run seed gives, and its training uses the fold's own seed. The flow baseline's folds are
-identical; a network fold fitted in a worker process can end a test clip or two apart from the
-same fold fitted in the page's kernel (a known limitation, cause not found; tests/test_cluster.py
-bounds it).
+same seeds give the same records wherever they run: each fold's model starts from the weights the
+run seed gives (every initialiser and dropout layer seeded from it, never from Python's global
+generator, which a Dask worker's other threads also draw from: :func:`mer_utils.models.layer_seed`)
+and its training uses the fold's own seed. Identical to the last digit when the workers use as many
+TensorFlow threads as the page kernels (``TF_NUM_INTRAOP_THREADS``); tests/test_cluster.py checks it.
 
 Workers must see the repository and the data at the same paths as the runner (a shared
 filesystem, as on every HPC cluster): :meth:`DaskExecutor.check_paths` asks every worker before

@@ -208,7 +208,10 @@ class CNN:
         _clear_session()
         models.set_seeds(seed)
         self.model = models.model_for_profile(
-            tuple(X.shape[1:]), profile, inputs_as=self.switches.get("inputs", "frames")
+            tuple(X.shape[1:]),
+            profile,
+            inputs_as=self.switches.get("inputs", "frames"),
+            seed=seed,
         )
         self.fresh = models.snapshot(self.model)
 

@@ -51,8 +51,10 @@ pooling**, **dropout**, a **softmax** over the 3 classes, **Adam (learning rate 
    the run profile; weights from the epoch with the lowest **validation** loss
    (`EarlyStopping(monitor="val_loss", patience=<profile>, restore_best_weights=True)`); the
    test part is never seen during training or model selection.
-8. **Initialisation and seeds**: Keras defaults (Glorot uniform, zero bias), drawn once per run
-   after `keras.utils.set_random_seed(seed)`; every fold of a protocol starts from these same
+8. **Initialisation and seeds**: Keras defaults (Glorot uniform, zero bias), drawn once per run;
+   every weight initialiser and dropout layer gets its own seed derived from the run seed
+   (:func:`layer_seed`), so the initial state does not depend on Python's global random
+   generator, which other threads of a process (a Dask worker's) may draw from; every fold of a protocol starts from these same
    initial weights, dropout seed state and a fresh optimizer; each fold has its own seed for
    shuffling, augmentation and SMOTE. TensorFlow's op determinism is switched on, so a run repeats
    exactly on the same machine.
@@ -109,10 +111,13 @@ def build_model(
     dense_dropout: float = 0.5,
     learning_rate: float = 0.001,
     inputs_as: str = "frames",
+    seed: int = 0,
 ):
     """Build and compile the 3D CNN for clips of ``input_shape`` = (T, H, W, 1).
 
     See :data:`ARCHITECTURE_NOTES` for every choice; ``inputs_as`` is one of :data:`INPUTS`.
+    ``seed`` fixes the initial weights and dropout seed states: the same seed builds the same
+    model in any process and thread, whatever else was drawn before.
     Returns a compiled ``keras.Model`` whose output is a softmax over ``n_classes`` classes
     (CLASSES order).
     """
@@ -123,22 +128,39 @@ def build_model(
         raise ValueError(f"input_shape must be (T, H, W, C), got {input_shape}")
     if inputs_as not in INPUTS:
         raise ValueError(f"inputs_as must be one of {INPUTS}, got {inputs_as!r}")
+    seeds = iter(range(1, 100))
+
+    def init():  # the Keras default initialiser, with its own seed
+        return keras.initializers.GlorotUniform(seed=layer_seed(seed, next(seeds)))
+
+    def drop(rate, name):
+        return layers.Dropout(rate, seed=layer_seed(seed, next(seeds)), name=name)
+
     inputs = keras.Input(shape=tuple(input_shape), name="clip")
     if inputs_as == "onset_difference":
         x = _onset_difference_class()(name="onset_difference")(inputs)
     else:
         x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
     for b in range(1, conv_blocks + 1):
-        x = layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu", name=f"conv{b}")(x)
+        x = layers.Conv3D(
+            filters,
+            (3, 3, 3),
+            padding="same",
+            activation="relu",
+            kernel_initializer=init(),
+            name=f"conv{b}",
+        )(x)
         x = layers.MaxPooling3D((2, 2, 2), padding="same", name=f"pool{b}")(x)
-        x = layers.Dropout(dropout, name=f"dropout{b}")(x)
+        x = drop(dropout, f"dropout{b}")(x)
     grid_pool = tuple(max(1, math.ceil(int(d) / g)) for d, g in zip(x.shape[1:4], HEAD_GRID))
     x = layers.AveragePooling3D(grid_pool, padding="same", name="grid")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    x = layers.Dropout(dense_dropout, name="dropout_dense")(x)
+    x = layers.Dense(dense_units, activation="relu", kernel_initializer=init(), name="dense")(x)
+    x = drop(dense_dropout, "dropout_dense")(x)
     # float32 output: a softmax in float16 (mixed precision) loses the small probabilities
-    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="softmax")(x)
+    outputs = layers.Dense(
+        n_classes, activation="softmax", dtype="float32", kernel_initializer=init(), name="softmax"
+    )(x)
     model = keras.Model(inputs, outputs, name="mer_3dcnn")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
@@ -147,6 +169,12 @@ def build_model(
         jit_compile=False,
     )
     return model
+
+
+def layer_seed(seed: int, index: int) -> int:
+    """The seed of the ``index``-th random initialiser or dropout layer of a model built with
+    ``seed``: independent streams for every layer, in Keras' seed range."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % (10**9))
 
 
 def precision_policy(profile: dict) -> str:
@@ -163,9 +191,11 @@ def model_for_profile(
     profile: dict,
     n_classes: int = len(CLASSES),
     inputs_as: str = "frames",
+    seed: int = 0,
 ):
     """Build the model with the profile's learning rate (and any ``model`` overrides in it);
-    ``inputs_as`` comes from the method's entry in variants.yaml (default ``frames``)."""
+    ``inputs_as`` comes from the method's entry in variants.yaml (default ``frames``); ``seed``
+    fixes the initial state (:func:`build_model`)."""
     import keras
 
     keras.mixed_precision.set_global_policy(precision_policy(profile))
@@ -175,6 +205,7 @@ def model_for_profile(
         n_classes,
         learning_rate=float(profile["learning_rate"]),
         inputs_as=inputs_as,
+        seed=seed,
         **kwargs,
     )
 

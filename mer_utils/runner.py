@@ -500,8 +500,8 @@ def run_jobs(
                 if before_job is not None:
                     before_job(job)
                 log.info("run   %s", job.key)
-                running[executor.submit(job)] = (job, fp)
                 pending.remove(job)
+                running[executor.submit(job)] = (job, fp)
             if on_update and len(outcome) > settled:  # pages found cached or skipped
                 on_update(outcome)
             if not running:
@@ -528,15 +528,19 @@ def run_jobs(
                     on_update(outcome)
     except KeyboardInterrupt:
         executor.kill()
-        for job, _ in running.values():
+        # Ctrl-C can arrive inside ``executor.submit``: that page may already be running in a
+        # worker but not yet be in ``running``. So every page not settled and not waiting counts
+        # as interrupted, and the partial files of all pages are removed (their workers are dead).
+        for job in jobs:
             final = REPO / job.output
             for partial in final.parent.glob(f"{final.stem}.*{RUNNING_SUFFIX}"):
                 partial.unlink(missing_ok=True)
-            outcome[job.key] = {
-                "status": "interrupted",
-                "seconds": None,
-                "error": "stopped by Ctrl-C; re-run to resume",
-            }
+            if job.key not in outcome and job not in pending:
+                outcome[job.key] = {
+                    "status": "interrupted",
+                    "seconds": None,
+                    "error": "stopped by Ctrl-C; re-run to resume",
+                }
         if on_update:
             on_update(outcome)
         raise Interrupted(outcome) from None

@@ -183,6 +183,40 @@ def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
     assert [_executions(tmp_path, k) for k in "ad"] == [2, 3]
 
 
+class _CtrlCDuringSubmit:
+    """An executor whose worker starts the second page (its partial file appears) and then
+    Ctrl-C arrives before ``submit`` returns: the race a CI run once hit."""
+
+    workers = 2
+
+    def __init__(self):
+        self.calls, self.killed = 0, False
+
+    def submit(self, job):
+        self.calls += 1
+        final = Path(job.output)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        final.with_name(f"{final.stem}.4242{runner.RUNNING_SUFFIX}").write_text("{}")
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return object()  # never completes
+
+    def kill(self):
+        self.killed = True
+
+
+def test_ctrl_c_inside_submit_still_removes_that_pages_partial_and_marks_it(tmp_path):
+    ok = _notebook(tmp_path / "ok.ipynb", "pass")
+    jobs = [_job(tmp_path, k, ok) for k in "abc"]
+    executor = _CtrlCDuringSubmit()
+    with pytest.raises(runner.Interrupted) as stop:
+        study.run_jobs(jobs, executor=executor)
+    assert executor.killed
+    assert not list((tmp_path / "out").glob(f"*{runner.RUNNING_SUFFIX}"))
+    statuses = {k: r["status"] for k, r in stop.value.outcome.items()}
+    assert statuses == {"a": "interrupted", "b": "interrupted"}  # c never started
+
+
 def test_placeholders_fill_only_pages_never_executed(tmp_path):
     book = tmp_path / "book"
     selected = [j for j in _full_plan(book) if j.key.startswith("smic/")]
