@@ -201,6 +201,14 @@ These single runs were measured before every layer of the network got its own se
 now starts the networks from other initial weights, so their single-run values move within
 their run-to-run spread; the quick book built after both changes gives the same kfold UF1 for
 FLOW-LINEAR (0.75 / 0.75) and MER-DACWB3DCNNST 0.24 / 0.33, DIFF-3DCNN 0.37 / 0.47.
+
+At the paper profile's settings (128 x 128 frames, 16 frames per clip, up to 50 epochs, patience
+10; ``calibrate_standins.py --profile paper --amplitudes 3 --datasets casme2``, one run, 16 min
+on 2 cores), the raw-frame MER-DACWB3DCNNST on the CASME II stand-in under subject-grouped
+5-fold cross-validation (156 pooled test clips) reached UF1 0.39 with accuracy 0.45, against the
+majority baseline's 0.25 / 0.62: some learning at a realistic amplitude when the frames keep
+their resolution, but one run cannot say how much (no interval) and the accuracy stays below
+always answering "negative".
 ``tests/test_standin_learning.py`` checks the flow baseline's side of this on every run.
 
 Paragraph for the book: *The stand-ins move as much as real micro-expressions do: the peak
