@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         real_sizes(args, size, n_frames)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     emit("peak_memory", peak, "MiB", **common)
-    stage1_share()
+    stage1_share(args.repeat)
 
 
 def real_sizes(args, size: int, n_frames: int) -> None:
@@ -136,7 +136,7 @@ def real_sizes(args, size: int, n_frames: int) -> None:
             )
 
 
-def stage1_share() -> None:
+def stage1_share(repeat: int = 2) -> None:
     """Stage 1's share of a variant page's time, from the latest run's manifest; target at most
     5 %. Two figures per dataset, against the mean of its 3D CNN pages: the stage-1 *page*
     (kernel start-up, the teaching figures and montage included) and stage 1's *work*, the
@@ -186,7 +186,7 @@ def stage1_share() -> None:
         if not root.is_dir():
             continue
         table = datasets.load(dataset, root)
-        work = best_time(lambda t=table: faces.for_profile(t, manifest["profile"]), 2)
+        work = best_time(lambda t=table: faces.for_profile(t, manifest["profile"]), repeat)
         emit(
             "stage1_work_share_of_a_variant_page",
             100 * work / mean_cnn,

@@ -10,6 +10,7 @@ model, is not in the text we have. Every other choice is ours and is listed in
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import platform
@@ -53,11 +54,11 @@ pooling**, **dropout**, a **softmax** over the 3 classes, **Adam (learning rate 
    test part is never seen during training or model selection.
 8. **Initialisation and seeds**: Keras defaults (Glorot uniform, zero bias), drawn once per run;
    every weight initialiser and dropout layer gets its own seed derived from the run seed
-   (:func:`layer_seed`), so the initial state does not depend on Python's global random
-   generator, which other threads of a process (a Dask worker's) may draw from; every fold of a protocol starts from these same
-   initial weights, dropout seed state and a fresh optimizer; each fold has its own seed for
-   shuffling, augmentation and SMOTE. TensorFlow's op determinism is switched on, so a run repeats
-   exactly on the same machine.
+   (`mer_utils.models.layer_seed`), so the initial state does not depend on Python's global
+   random generator, which other threads of a process (a Dask worker's) may draw from; every
+   fold of a protocol starts from these same initial weights, dropout seed state and a fresh
+   optimizer; each fold has its own seed for shuffling, augmentation and SMOTE. TensorFlow's op
+   determinism is switched on, so a run repeats exactly on the same machine.
 
 With the defaults the model has about 0.6 million parameters at any input size (1,792 in the
 convolution); a training step costs about 6 x 27 x 64 multiply-adds per input voxel.
@@ -128,7 +129,7 @@ def build_model(
         raise ValueError(f"input_shape must be (T, H, W, C), got {input_shape}")
     if inputs_as not in INPUTS:
         raise ValueError(f"inputs_as must be one of {INPUTS}, got {inputs_as!r}")
-    seeds = iter(range(1, 100))
+    seeds = itertools.count(1)  # layer 1, 2, ... in build order
 
     def init():  # the Keras default initialiser, with its own seed
         return keras.initializers.GlorotUniform(seed=layer_seed(seed, next(seeds)))
