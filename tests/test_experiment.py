@@ -119,6 +119,19 @@ def test_restored_model_trains_like_a_new_one():
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_validation_pipeline_gives_the_loss_keras_gives_for_arrays():
+    # 40 clips: a full batch and a partial one
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, (40, 4, 8, 8, 1), dtype=np.uint8)
+    y = rng.integers(0, len(CLASSES), 40)
+    model = models.build_model(X.shape[1:], seed=1)
+    from_arrays = model.evaluate(
+        X.astype(np.float32), np.eye(len(CLASSES), dtype=np.float32)[y], verbose=0
+    )
+    from_pipeline = model.evaluate(models.validation_data(X, y, len(CLASSES)), verbose=0)
+    np.testing.assert_allclose(from_pipeline, from_arrays, rtol=0, atol=1e-7)
+
+
 def test_the_seed_alone_fixes_the_initial_state_whatever_else_drew_random_numbers():
     import random
 
