@@ -13,8 +13,13 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= quick
 STUDY_ARGS ?=
 PUBLISH ?=
+# The repository's web address for the book's repository, edit and issue buttons. The publishing
+# workflow passes it from the CI context; left empty (a local build) the pages link the README
+# rendered in the book instead of a guessed URL. The branch the edit links open.
+BOOK_REPOSITORY_URL ?=
+BOOK_REPOSITORY_BRANCH ?= main
 
-.PHONY: book test lint bench run clean-book clean
+.PHONY: book test lint bench run check-book clean-book clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +43,15 @@ run: $(STAMP)
 # PUBLISH=1 (the publishing workflow): refuse a book whose pages used licensed data unless
 # MER_PUBLISH_LICENSED=yes says the licences allow it.
 book: run
-	$(BIN)/jupyter-book build . -W --keep-going
+	BOOK_REPOSITORY_URL="$(BOOK_REPOSITORY_URL)" BOOK_REPOSITORY_BRANCH="$(BOOK_REPOSITORY_BRANCH)" \
+	  $(BIN)/jupyter-book build . -W --keep-going
 	@if [ -n "$(PUBLISH)" ]; then $(BIN)/python -m mer_utils.study --check-publish; fi
+
+# Check the built pages as a reader sees them (tests/test_book_html.py): truncated or too wide
+# tables, oversized images, scientific notation, machine paths, a CDN MathJax. Unlike
+# `make test`, which skips these checks without a build, this fails when _build/html is missing.
+check-book: $(STAMP)
+	BOOK_HTML_REQUIRED=1 $(BIN)/python -m pytest -q tests/test_book_html.py
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
