@@ -9,8 +9,8 @@ half-written table. Nested values (counts, confusion matrices, per-fold lists) a
 JSON text in the columns :data:`JSON_COLUMNS`.
 
 Beside the table: the pooled per-clip test predictions of every record
-(:func:`predictions_path`, one file per key) and the runner's ``manifest.json``
-(:func:`manifest_path`).
+(:func:`predictions_path`, one file per key; all of them in one archive for download,
+:func:`write_predictions_zip`) and the runner's ``manifest.json`` (:func:`manifest_path`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -117,6 +118,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = ("subject", "clip", "sample", "fold", "tru
 
 TABLE = "metrics.csv"
 MANIFEST = "manifest.json"
+PREDICTIONS_ZIP = "predictions.zip"
 
 
 def table_path(results_dir: str | Path) -> Path:
@@ -138,6 +140,22 @@ def predictions_path(results_dir: str | Path, record: dict) -> Path:
         / "predictions"
         / f"{d}__{v}__{p}__{prof}__seed{int(seed)}__r{int(rep)}.csv"
     )
+
+
+def write_predictions_zip(results_dir: str | Path) -> Path:
+    """Every predictions file under ``<results_dir>/predictions/`` in one archive,
+    ``<results_dir>/predictions.zip`` (the reproducibility page offers it for download);
+    returns its path. Atomic, and reproducible: the same files give the same bytes (sorted
+    names, fixed timestamps). An empty archive when there are no predictions yet."""
+    folder = Path(results_dir) / "predictions"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.glob("*.csv")):
+            info = zipfile.ZipInfo(f"predictions/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+    return atomic.write_bytes(Path(results_dir) / PREDICTIONS_ZIP, buffer.getvalue())
 
 
 def key_of(record: dict) -> tuple[str, ...]:

@@ -149,14 +149,14 @@ def test_a_second_run_reuses_every_up_to_date_page(smoke_run):
 def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     site = smoke_run["tmp"] / "site"
     site.mkdir()
-    for name in ("_config.yml", "_toc.yml"):
+    for name in ("_config.yml", "_toc.yml", "README.md"):  # book/readme.md includes README.md
         shutil.copy(study.REPO / name, site / name)
     shutil.copytree(
         study.REPO / "book",
         site / "book",
         ignore=shutil.ignore_patterns("datasets", "summary", "results", "generated"),
     )
-    for built in ("datasets", "summary", "generated"):
+    for built in ("datasets", "summary", "generated", "results"):  # results: the downloads
         shutil.copytree(smoke_run["book"] / built, site / "book" / built)
     jb = Path(sys.executable).with_name("jupyter-book")
     proc = subprocess.run(
@@ -176,6 +176,10 @@ def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     assert "<table" in page and "stand-in" in page
     placeholder = (html / "datasets" / "casme2" / "10-MER-3DCNNST.html").read_text()
     assert "not executed" in placeholder
+    repro = (html / "summary" / "reproducibility.html").read_text()
+    for name in ("metrics.csv", "predictions.zip", "manifest.json"):
+        assert f'/{name}"' in repro, f"no download link to {name}"
+        assert list((site / "_build" / "html" / "_downloads").glob(f"*/{name}")), name
 
 
 def _face_cells(page: Path) -> list:

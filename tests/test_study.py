@@ -466,3 +466,34 @@ def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_pa
     table = report.summary.paper_table(results.load(tmp_path / "no-results"), "fake")
     assert not table.data["row"].str.startswith("reported by the paper").any()  # none invented
     assert set(table.data["row"]) == {"not run"} and table.caption.startswith("FAKE-ME")
+
+
+def test_predictions_zip_holds_every_predictions_file_and_is_reproducible(tmp_path):
+    """The reproducibility page's download: every predictions CSV, byte-identical archives
+    for the same files (sorted names, fixed timestamps)."""
+    import io
+    import os
+    import zipfile
+
+    import pandas as pd
+
+    from mer_utils import results
+
+    empty = results.write_predictions_zip(tmp_path)
+    assert zipfile.ZipFile(empty).namelist() == []
+    frame = pd.DataFrame(
+        [["s1", "c1", 0, 0, "negative", "surprise"]], columns=list(results.PREDICTION_COLUMNS)
+    )
+    written = []
+    for variant in ("MER-3DCNNST", "FLOW-LINEAR"):
+        record = dict(
+            dataset="smic", variant=variant, protocol="kfold", profile="smoke", seed=0, repeat=0
+        )
+        written.append(results.write_predictions(tmp_path, record, frame))
+    first = results.write_predictions_zip(tmp_path).read_bytes()
+    for path in written:
+        os.utime(path, (1e9, 1e9))  # other modification times: the same archive
+    assert results.write_predictions_zip(tmp_path).read_bytes() == first
+    archive = zipfile.ZipFile(io.BytesIO(first))
+    assert archive.namelist() == sorted(f"predictions/{p.name}" for p in written)
+    assert archive.read(f"predictions/{written[0].name}") == written[0].read_bytes()
