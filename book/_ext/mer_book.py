@@ -43,7 +43,7 @@ from pybtex.style.template import (
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinxcontrib.bibtex.plugin import register_plugin as register_cite_plugin
-from sphinxcontrib.bibtex.style.referencing import PersonStyle
+from sphinxcontrib.bibtex.style.referencing import BracketStyle, PersonStyle
 from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
 from sphinxcontrib.bibtex.style.template import join as cite_join
 
@@ -215,11 +215,21 @@ class BookPersonStyle(PersonStyle):
         ]
 
 
+def _round() -> BracketStyle:
+    return BracketStyle(left="(", right=")", sep="; ")
+
+
 @dataclass
 class BookReferenceStyle(AuthorYearReferenceStyle):
-    """``author_year`` citations ("Irawan et al., 2024"), "and others" read as "et al."."""
+    """``author_year`` citations in round brackets, "(Irawan et al., 2024)" and "Irawan et al.
+    (2024)", several works separated by semicolons; "and others" reads "et al."."""
 
     person: PersonStyle = dc_field(default_factory=BookPersonStyle)
+    bracket_parenthetical: BracketStyle = dc_field(default_factory=_round)
+    bracket_textual: BracketStyle = dc_field(default_factory=_round)
+    bracket_author: BracketStyle = dc_field(default_factory=_round)
+    bracket_label: BracketStyle = dc_field(default_factory=_round)
+    bracket_year: BracketStyle = dc_field(default_factory=_round)
 
 
 def _last_names(person) -> str:
