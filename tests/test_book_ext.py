@@ -81,3 +81,11 @@ def test_the_papers_doi_is_a_link_wherever_it_is_printed():
         assert "10.28945/5386" in text
         bare = re.findall(r"(?<!\[)doi:10\.28945/5386(?!\]\()", text)
         assert not bare, f"{path.name}: the DOI is printed without a link"
+
+
+def test_edit_links_follow_the_provider(ext):
+    url, branch = "https://github.com/o/r", "main"
+    assert ext.edit_link(url, branch, "book/intro.md") == f"{url}/edit/main/book/intro.md"
+    assert ext.edit_link(url, branch, "notebooks") == f"{url}/tree/main/notebooks"
+    lab = "https://gitlab.com/o/r"
+    assert ext.edit_link(lab, branch, "book/intro.md") == f"{lab}/-/edit/main/book/intro.md"

@@ -131,12 +131,21 @@ def edit_url(app: Sphinx, pagename: str, templatename: str, context: dict, doctr
         return
     branch = app.config.html_theme_options.get("repository_branch") or DEFAULT_BRANCH
     if pagename.startswith(GENERATED):
-        source = app.env.mer_templates.get(pagename)
         # A page without a known template has no file to edit: the templates' folder.
-        target = f"edit/{branch}/{source}" if source else f"tree/{branch}/notebooks"
+        source = app.env.mer_templates.get(pagename) or "notebooks"
     else:
-        target = f"edit/{branch}/{pagename}{context.get('page_source_suffix', '')}"
-    context["mer_edit_url"] = f"{url}/{target}"
+        source = f"{pagename}{context.get('page_source_suffix', '')}"
+    context["mer_edit_url"] = edit_link(url, branch, source)
+
+
+def edit_link(url: str, branch: str, path: str) -> str:
+    """The web editor's address of ``path`` on ``branch`` (a folder: its listing)."""
+    provider = _provider(url)
+    if provider == "gitlab":
+        return f"{url}/-/{'tree' if '.' not in path else 'edit'}/{branch}/{path}"
+    if provider == "bitbucket":
+        return f"{url}/src/{branch}/{path}" + ("?mode=edit" if "." in path else "")
+    return f"{url}/{'tree' if '.' not in path else 'edit'}/{branch}/{path}"
 
 
 def readme_button(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
