@@ -25,10 +25,11 @@ Each check names the page and the element. A page fails on
   screen, plus 10 %; more pixels are only bytes for the reader to download;
 * **scientific notation in a table cell** (``-1.300e-03``): tables print plain decimals;
 * **absolute paths of the build machine** in the page: the repository's own path (anywhere,
-  code included), and home, temporary and package folders (``/root/``, ``/home/<user>/``,
-  ``/Users/<user>/``, ``/tmp/``, ``.../site-packages/``) in the text and in outputs. Code the
-  authors wrote as an example (code blocks and inline code of the text, notebook inputs) may
-  name ``/tmp``; what a notebook *printed* may not;
+  code included), and in the text and in outputs any absolute path two folders deep or more
+  (``/work/main/data/...``, ``/data/me/SAMM/``), home, temporary and package folders
+  (``/root/``, ``/home/<user>/``, ``/Users/<user>/``, ``/tmp/``, ``.../site-packages/``). Code
+  the authors wrote as an example (code blocks and inline code of the text, notebook inputs)
+  may name ``/tmp/out.ipynb`` or ``/path/to/datasets``; what a notebook *printed* may not;
 * **a script from a CDN** (``cdn.jsdelivr.net``, ``cdnjs.cloudflare.com``, ``unpkg.com``):
   MathJax and everything else must come with the book, so that it reads offline;
 * **broken local links**: a link, image, script or stylesheet of the page whose file is not
@@ -86,6 +87,7 @@ SCIENTIFIC = re.compile(r"(?<![\w.])[-+−]?(?:\d+(?:\.\d*)?|\.\d+)[eE][-+−]?\
 MACHINE_PATH = re.compile(
     r"(?<![\w.~:/-])/(?:root|tmp|home/[\w.-]+|Users/[\w.-]+|private/var|var/folders)(?=/|\b)"
     r"|[\w.-]*/(?:site|dist)-packages/"
+    r"|(?<![\w.~:/-])/(?:[\w.()^-]+/){2,}"  # any absolute path two folders deep or more
 )
 
 
@@ -599,7 +601,10 @@ def test_checker_finds_paths_of_the_build_machine():
     assert "machine path" not in _kinds("<p>writes only under <code>/tmp</code></p>")
     notebook_input = "<div class='cell_input'><pre>out = '/tmp/x'</pre></div>"
     assert "machine path" not in _kinds(notebook_input)
-    for fine in ("https://example.org/tmp/x", "data/standins/casme2", "~/tmpfile", "a/root/b"):
+    assert "machine path" in _kinds("<table><tr><td>/srv/data/SAMM/x.xlsx</td></tr></table>")
+    fine_texts = ("https://example.org/tmp/x", "data/standins/casme2", "~/tmpfile", "a/root/b")
+    fine_texts += ("negative / positive / surprise", "and/or", "1/25 to 1/2 s", "a /32 mask")
+    for fine in fine_texts:
         assert "machine path" not in _kinds(f"<p>{fine}</p>"), fine
 
 
