@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _bench import best_time, emitter  # noqa: E402  (benchmarks/_bench.py)
 
-from mer_utils import config, datasets, faces, synthetic
+from mer_utils import config, datasets, faces, stage1, synthetic
 
 emit = emitter("stage1", 3)
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         emit("model_load", time.perf_counter() - start, "s", **common)
 
         def stage(**kw) -> float:
-            return best_time(lambda: faces.preprocess(table, size, n_frames, **kw), args.repeat)
+            return best_time(lambda: stage1.preprocess(table, size, n_frames, **kw), args.repeat)
 
         t_decode = best_time(lambda: [datasets.read_frames(s) for s in sampled], args.repeat)
         t_stage = stage()
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         emit("fps_workers_2", n / t_workers, "frames/s", **common)
         emit("ratio_workers_2", t_decode / t_workers, "x decode-only (decode on 1 core)", **common)
         long = {**common, "n_frames": 2 * n_frames, "frames": 2 * n}
-        t_long = best_time(lambda: faces.preprocess(table, size, 2 * n_frames), args.repeat)
+        t_long = best_time(lambda: stage1.preprocess(table, size, 2 * n_frames), args.repeat)
         t_long_every = best_time(
-            lambda: faces.preprocess(table, size, 2 * n_frames, detect_every_frame=True),
+            lambda: stage1.preprocess(table, size, 2 * n_frames, detect_every_frame=True),
             args.repeat,
         )
         emit("speedup_vs_every_frame_2x_frames", t_long_every / t_long, "x", **long)
@@ -116,12 +116,12 @@ def real_sizes(args, size: int, n_frames: int) -> None:
                 "frames": n,
                 "detect_max_side": faces.DETECT_MAX_SIDE,
             }
-            t_ours = best_time(lambda t=table: faces.preprocess(t, size, n_frames), args.repeat)
+            t_ours = best_time(lambda t=table: stage1.preprocess(t, size, n_frames), args.repeat)
             full = faces.DETECT_MAX_SIDE
             faces.DETECT_MAX_SIDE = max(h, w)  # the naive reference: full-size detection ...
             try:
                 t_naive = best_time(
-                    lambda t=table: faces.preprocess(t, size, n_frames, detect_every_frame=True),
+                    lambda t=table: stage1.preprocess(t, size, n_frames, detect_every_frame=True),
                     args.repeat,
                 )  # ... every frame
             finally:
@@ -140,7 +140,7 @@ def stage1_share(repeat: int = 2) -> None:
     """Stage 1's share of a variant page's time, from the latest run's manifest; target at most
     5 %. Two figures per dataset, against the mean of its 3D CNN pages: the stage-1 *page*
     (kernel start-up, the teaching figures and montage included) and stage 1's *work*, the
-    preprocessing itself (``faces.for_profile`` on the book's stand-ins, no cache), timed here.
+    preprocessing itself (``stage1.for_profile`` on the book's stand-ins, no cache), timed here.
     """
     from mer_utils import results
     from mer_utils.runner import REPO
@@ -163,9 +163,9 @@ def stage1_share(repeat: int = 2) -> None:
             for p in manifest["pages"]
             if p["key"].startswith(f"{dataset}/") and p["status"] == "ok"
         }
-        stage1 = pages.get("01-image-preprocessing", {}).get("seconds")
+        stage1_s = pages.get("01-image-preprocessing", {}).get("seconds")
         variant = [p["seconds"] for k, p in pages.items() if k in methods]
-        if stage1 is None or not variant:
+        if stage1_s is None or not variant:
             continue
         mean_cnn = sum(variant) / len(variant)
         common = {
@@ -175,10 +175,10 @@ def stage1_share(repeat: int = 2) -> None:
         }
         emit(
             "stage1_share_of_a_variant_page",
-            100 * stage1 / mean_cnn,
+            100 * stage1_s / mean_cnn,
             "%",
             target=5,
-            stage1_page_s=stage1,
+            stage1_page_s=stage1_s,
             note="the stage-1 page: kernel start-up, figures and montage included",
             **common,
         )
@@ -186,7 +186,7 @@ def stage1_share(repeat: int = 2) -> None:
         if not root.is_dir():
             continue
         table = datasets.load(dataset, root)
-        work = best_time(lambda t=table: faces.for_profile(t, manifest["profile"]), repeat)
+        work = best_time(lambda t=table: stage1.for_profile(t, manifest["profile"]), repeat)
         emit(
             "stage1_work_share_of_a_variant_page",
             100 * work / mean_cnn,
@@ -194,7 +194,7 @@ def stage1_share(repeat: int = 2) -> None:
             target=5,
             stage1_work_s=round(work, 2),
             clips=len(table),
-            note="faces.for_profile on the book's stand-ins, uncached, timed now",
+            note="stage1.for_profile on the book's stand-ins, uncached, timed now",
             **common,
         )
 

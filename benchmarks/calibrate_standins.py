@@ -2,7 +2,7 @@
 
 For each amplitude (peak displacement in px on a 200 px face) this script generates the CASME II
 and SMIC stand-ins at the quick profile's frame scale into a temporary folder, runs stage 1 at
-the quick profile's ``size`` and ``n_frames`` (:func:`mer_utils.faces.load_clips`) and evaluates
+the quick profile's ``size`` and ``n_frames`` (:func:`mer_utils.stage1.load_clips`) and evaluates
 the paper's best variant, MER-DACWB3DCNNST (augmentation x ``augment_factor`` and class weights,
 :func:`mer_utils.experiment.resample`), with the quick profile's model and training settings
 under two 5-fold cross-validations:
@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mer_utils import config, experiment, faces, metrics, models, synthetic  # noqa: E402
+from mer_utils import config, experiment, metrics, models, stage1, synthetic  # noqa: E402
 from mer_utils.config import CLASSES  # noqa: E402
 
 VARIANT = "MER-DACWB3DCNNST"
@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> None:
             generated = time.perf_counter() - t0
             for name in args.datasets:
                 t1 = time.perf_counter()
-                clips = faces.load_clips(name, roots[name], profile)
-                stage1 = time.perf_counter() - t1
+                clips = stage1.load_clips(name, roots[name], profile)
+                stage1_s = time.perf_counter() - t1
                 for protocol in args.protocols:
                     for r in range(args.repeats):
                         reference = probe(clips, protocol, args.folds, seed=r)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                                         "frame_scale": scale,
                                         "profile": args.profile,
                                         "generate_seconds": round(generated, 1),
-                                        "stage1_seconds": round(stage1, 1),
+                                        "stage1_seconds": round(stage1_s, 1),
                                     }
                                 ),
                                 flush=True,

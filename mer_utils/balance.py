@@ -49,7 +49,9 @@ def smote(
     (smallest such class count - 1) when needed. A class with a single sample has no neighbour:
     it is balanced by duplicating that sample (random oversampling) instead. Both facts are
     recorded in ``info``: ``k_requested``, ``k_used`` (None if SMOTE did not run),
-    ``smote_classes``, ``duplicated_classes``, ``counts_before``, ``counts_after``.
+    ``smote_classes``, ``duplicated_classes``, ``counts_before``, ``counts_after``, and
+    ``sources``: for every added sample, the two input samples it was made from (a duplicate:
+    the same one twice), so that a leak can be traced to the clips behind a synthetic sample.
     """
     from imblearn.over_sampling import SMOTE
 
@@ -71,6 +73,7 @@ def smote(
     }
 
     X_parts, y_parts = [X], [y]
+    sources: list[tuple[int, int]] = []
     if smote_classes:
         k = min(int(k_neighbors), min(counts[c] for c in smote_classes) - 1)
         if k < k_neighbors:
@@ -80,11 +83,13 @@ def smote(
                 k,
                 k + 1,
             )
-        sampler = SMOTE(
+        sampler = _tracking_smote(SMOTE)(
             sampling_strategy={c: target for c in smote_classes}, k_neighbors=k, random_state=seed
         )
+        sampler.labels = y
         flat = X.reshape(len(X), -1).astype(np.float32)
         X_res, y_res = sampler.fit_resample(flat, y)
+        sources += sampler.sources
         synth = X_res[len(X) :]
         if np.issubdtype(X.dtype, np.integer):
             lim = np.iinfo(X.dtype)
@@ -102,9 +107,34 @@ def smote(
             pick = rng.choice(idx, size=target - counts[c], replace=True)
             X_parts.append(X[pick])
             y_parts.append(y[pick])
+            sources += [(int(i), int(i)) for i in pick]
     X_out, y_out = np.concatenate(X_parts), np.concatenate(y_parts)
     info["counts_after"] = class_counts(y_out, n_classes)
+    info["sources"] = sources
     return X_out, y_out, info
+
+
+def _tracking_smote(base):
+    """``imblearn``'s SMOTE that also records, for every synthetic sample, the two samples it
+    interpolates (``sources``: positions in the input). It draws exactly what SMOTE draws, so
+    its output is SMOTE's."""
+
+    class TrackingSMOTE(base):
+        labels: np.ndarray
+        sources: list
+
+        def _fit_resample(self, X, y):
+            self.sources = []
+            return super()._fit_resample(X, y)
+
+        def _generate_samples(self, X, nn_data, nn_num, rows, cols, steps, y_type=None, y=None):
+            members = np.flatnonzero(self.labels == y_type)  # X = nn_data = this class's samples
+            self.sources += [
+                (int(members[r]), int(members[nn_num[r, c]])) for r, c in zip(rows, cols)
+            ]
+            return super()._generate_samples(X, nn_data, nn_num, rows, cols, steps, y_type, y)
+
+    return TrackingSMOTE
 
 
 def balancing_counts(

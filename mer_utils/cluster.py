@@ -4,10 +4,10 @@ The unit of work on a cluster is a *fold*, not a page: a leave-one-subject-out r
 independent trainings as there are subjects, and they spread over the cluster's workers. For a
 method page the runner
 
-1. asks :func:`mer_utils.experiment.page_folds` which folds the page will need and the fold
+1. asks :func:`page_folds` which folds the page will need and the fold
    store does not hold yet (the stage-1 page of its dataset has already run, so the clips are
    in the stage-1 cache);
-2. submits one Dask task per fold (:func:`mer_utils.experiment.fit_fold_task`), which reads the
+2. submits one Dask task per fold (:func:`fit_fold_task`), which reads the
    clips from the stage-1 cache, fits the fold and *returns* its result;
 3. writes each result to the fold store itself, atomically, as it arrives: results are written
    only on the runner's side, so a lost worker means a task Dask runs again, never a
@@ -31,12 +31,14 @@ fails its task with a message saying so.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
+import json
 import logging
 import os
 import threading
 from pathlib import Path
 
-from . import experiment, runner
+from . import config, experiment, folds, methods, runner, stage1
 from .runner import REPO, Job
 
 log = logging.getLogger("mer_utils.study")
@@ -71,8 +73,6 @@ class DaskExecutor:
         self._threads = cf.ThreadPoolExecutor(max_workers=self.workers)
         self._lock = threading.Lock()
         self._submitted: list = []
-        self.fold_seconds = 0.0
-        self.folds_fitted = 0
 
     def check_paths(self, paths: list[Path]) -> None:
         """Stop with a clear message unless every worker sees ``paths`` (the repository, the
@@ -98,7 +98,7 @@ class DaskExecutor:
         return self._threads.submit(self._folds_then_page, job)
 
     def _folds_then_page(self, job: Job) -> dict:
-        if "variant" in job.parameters:
+        if "method" in job.parameters:
             failed = self._fit_folds(job)
             if failed:
                 return {"status": "failed", "seconds": 0.0, "error": failed}
@@ -114,15 +114,13 @@ class DaskExecutor:
             "cache_dir": str(REPO / job.parameters["cache_dir"]),
             "results_dir": str(REPO / job.parameters["results_dir"]),
         }
-        tasks = experiment.page_folds(params)
+        tasks = page_folds(params)
         if not tasks:
             return ""
         log.info("dask  %s: %d folds on the cluster", job.key, len(tasks))
-        store = experiment.FoldStore(params["results_dir"])
+        store = folds.FoldStore(params["results_dir"])
         futures = [
-            self.client.submit(
-                experiment.fit_fold_task, t, key=f"fold-{t['key']}", pure=False, retries=1
-            )
+            self.client.submit(fit_fold_task, t, key=f"fold-{t['key']}", pure=False, retries=1)
             for t in tasks
         ]
         with self._lock:
@@ -131,9 +129,6 @@ class DaskExecutor:
             for future in as_completed(futures):
                 key, result = future.result()
                 store.put(key, result)  # written here, on the runner's side, atomically
-                with self._lock:
-                    self.folds_fitted += 1
-                    self.fold_seconds += float(result.get("seconds") or 0)
         except Exception as exc:  # noqa: BLE001 - a fold that failed fails its page
             for f in futures:
                 f.cancel()
@@ -157,3 +152,109 @@ class DaskExecutor:
         self._threads.shutdown(wait=True)
         self._local.close()
         self.client.close()
+
+
+# ----------------------------------------------------------------------------- fold tasks
+def page_folds(params: dict) -> list[dict]:
+    """The folds a method page will need that the fold store does not hold yet, as tasks.
+
+    ``params`` are the page's notebook parameters (dataset, dataset_dir, annotation, profile,
+    protocols, seed, cache_dir, results_dir, method). Each task is those plus ``protocol``,
+    ``repeat``, ``fold`` and its ``key``; runs equivalent to another (a method that resamples
+    nothing under paper-leaky) are left out, as the page computes them once. The runner sends
+    the tasks to a Dask cluster and stores what comes back; the page then finds every fold in
+    the store.
+    """
+    state = _page_state(*_state_args(params), build=False)
+    store = folds.FoldStore(params["results_dir"])
+    skipped = set(config.method(params["method"]).get("skip_protocols", {}))
+    tasks, seen = [], set()
+    for protocol in params["protocols"]:
+        if protocol in skipped:
+            continue
+        for repeat in range(experiment.repeats_of(protocol, state.profile)):
+            same = experiment._equivalent_run(protocol, repeat, state.method.switches)
+            if same in seen:
+                continue
+            seen.add(same)
+            spec = _spec(state, params, protocol, repeat)
+            for f in range(folds.count(spec)):
+                key = folds.fold_key(spec, f)
+                if store.get(key) is None:
+                    tasks.append(
+                        {**params, "protocol": protocol, "repeat": repeat, "fold": f, "key": key}
+                    )
+    return tasks
+
+
+def fit_fold_task(task: dict) -> tuple[str, dict]:
+    """Fit one fold task of :func:`page_folds` (on a cluster worker); return ``(key, result)``.
+
+    It reads the clips from the stage-1 cache the runner's stage-1 page wrote (a shared
+    filesystem), builds the method with the run seed exactly as the page would, and fits the
+    fold. A key that differs from the runner's means the worker sees other data or other code:
+    an error, never a silently different result. Writes nothing: the runner stores the result.
+    """
+    state = _page_state(*_state_args(task))
+    spec = _spec(state, task, task["protocol"], task["repeat"])
+    key = folds.fold_key(spec, task["fold"])
+    if key != task["key"]:
+        raise RuntimeError(
+            f"fold {task['method']} {task['protocol']} r{task['repeat']} f{task['fold']}: this "
+            "worker computes another key than the runner: it sees other data, cache or code "
+            "(check that workers share the repository and the data at the same paths)"
+        )
+    return key, folds.fit_fold(spec, folds.prepare(spec), task["fold"])
+
+
+class _State:
+    def __init__(self, data, method, profile_name, profile):
+        self.data, self.method, self.profile_name, self.profile = (
+            data,
+            method,
+            profile_name,
+            profile,
+        )
+
+
+def _spec(state: _State, params: dict, protocol: str, repeat: int) -> folds.RunSpec:
+    return folds.RunSpec(
+        state.data,
+        state.method,
+        protocol,
+        int(repeat),
+        state.profile_name,
+        state.profile,
+        int(params["seed"]),
+        {"kind": params.get("data_kind", ""), "root": "", "annotation": "", "data_id": ""},
+    )
+
+
+def _state_args(params: dict) -> tuple:
+    profile = params["profile"]
+    return (
+        params["dataset"],
+        str(params["dataset_dir"]),
+        params.get("annotation"),
+        profile if isinstance(profile, str) else json.dumps(profile, sort_keys=True),
+        str(params["cache_dir"]),
+        params["method"],
+        int(params["seed"]),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _page_state(dataset, dataset_dir, annotation, profile, cache_dir, method, seed, build=True):
+    """Clips, method and profile of a page, kept per process: a worker fitting many folds of
+    one page loads the clips and builds the model once (restored before each fold). Without
+    ``build`` the method is only described (enough for fold keys; the runner builds no model)."""
+    prof_arg = profile if profile in config.load("profiles") else json.loads(profile)
+    name, prof = experiment.resolve_profile(prof_arg)
+    clips = stage1.load_clips(dataset, dataset_dir, prof, cache_dir, annotation=annotation)
+    data = folds.check_clips(clips)
+    obj = (
+        methods.make_method(method, clips, data.X, prof, seed)
+        if build
+        else methods.Described(method, prof)
+    )
+    return _State(data, obj, name, prof)

@@ -6,7 +6,8 @@ file                   what it holds
 ``labels.yaml``        per dataset: original emotion label -> negative / positive / surprise
 ``datasets.yaml``      per dataset: display name, default folder name, on-disk layout facts
 ``profiles.yaml``      run profiles (``smoke``, ``quick``, ``paper``): sizes, epochs, ...
-``variants.yaml``      the paper's four variants as switches (augment, SMOTE, class weights)
+``methods.yaml``       the methods: the paper's variants as switches (augment, SMOTE, class
+                       weights) and this study's additions, with their pages' text
 ``protocols.yaml``     the evaluation protocols (split kind, repeated or not)
 ``grid.yaml``          which notebooks run for which datasets / variants / protocols
 ``reference.yaml``     the paper's reported numbers (Tables 1-4), labelled as reported
@@ -43,6 +44,19 @@ def load(name: str) -> Any:
     return yaml.safe_load(text)
 
 
+@functools.cache
+def subjects():
+    """``subjects.csv``: the REAL datasets' structure, one row per subject with three-class clips
+    (``dataset, subject, negative, positive, surprise, clip_frames_onset_to_offset``; the lengths
+    are space-separated, empty where unknown). Treat as read-only."""
+    import io
+
+    import pandas as pd
+
+    text = resources.files("mer_utils").joinpath("data", "subjects.csv").read_text("utf-8")
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+
+
 def profile(name: str) -> dict:
     """Return the run profile ``name`` from ``profiles.yaml`` as a new dict.
 
@@ -55,16 +69,21 @@ def profile(name: str) -> dict:
 
 
 def methods() -> dict[str, dict]:
-    """Every method of ``variants.yaml`` (the paper's variants, then the baseline), in order."""
-    return {name: dict(entry) for name, entry in load("variants").items()}
+    """Every method of ``methods.yaml`` (the paper's variants, then this study's), in order."""
+    return {name: dict(entry) for name, entry in load("methods").items()}
 
 
-def variant(name: str) -> dict:
-    """Return the switches of variant ``name`` (e.g. ``MER-DA3DCNNST``) from ``variants.yaml``."""
-    variants = load("variants")
-    if name not in variants:
-        raise KeyError(f"unknown variant {name!r}; variants.yaml defines {list(variants)}")
-    return dict(variants[name])
+def method(name: str) -> dict:
+    """The entry of method ``name`` (e.g. ``MER-DA3DCNNST``) in ``methods.yaml``."""
+    table = load("methods")
+    if name not in table:
+        raise KeyError(f"unknown method {name!r}; methods.yaml defines {list(table)}")
+    return dict(table[name])
+
+
+def paper_methods() -> tuple[str, ...]:
+    """The paper's own variants (``paper: true`` in ``methods.yaml``), in order."""
+    return tuple(name for name, entry in load("methods").items() if entry.get("paper"))
 
 
 def dataset_info(name: str) -> dict:

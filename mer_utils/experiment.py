@@ -1,21 +1,16 @@
-"""Stages 2-3 and the evaluation: one method under one protocol on one dataset -> records.
+"""Stages 2-3 and the evaluation: one method under each protocol on one dataset -> records.
 
-:func:`run_protocols` is what a variant page calls. For every protocol of the run, and every
-repeat of a repeated protocol, it makes the protocol's splits (:mod:`mer_utils.protocols`),
-resamples the *training part only* (augmentation, SMOTE, class weights, as the variant's switches
-in ``variants.yaml`` say), trains the 3D CNN with model selection on the validation part, and
-predicts the test part. The test predictions are pooled over folds and scored
-(:mod:`mer_utils.metrics`) into one record per (protocol, repeat); :mod:`mer_utils.results`
-stores it. Beside the scores a record keeps what the intervals of the book need: the pooled
-confusion matrix of every test subject (for the bootstrap over subjects) and the test and
-training sizes of every split (for the corrected t interval over repeats).
+:func:`run_protocols` is what a method page calls. For every protocol of the run, and every
+repeat the profile asks for, it describes the run (:class:`~mer_utils.folds.RunSpec`), makes its
+samples and folds (:func:`mer_utils.folds.prepare`), takes every finished fold from the fold store
+or fits it (:func:`mer_utils.folds.fit_fold`: resampling of the training part, training with
+model selection on the validation part, prediction of the test part), and :func:`assemble`\\ s
+the folds into the run's tables (:mod:`mer_utils.schema`): one record with the scores of the
+pooled test predictions (:mod:`mer_utils.metrics`), the majority baseline of the same folds, the
+permutation chance level of the same predictions (:mod:`mer_utils.chance`), one row per fold and
+one confusion matrix per test subject. :mod:`mer_utils.results` stores them.
 
-The one exception is ``paper-leaky``, the protocol the paper's numbers imply: there the
-variant's augmentation and SMOTE are applied to the WHOLE dataset first, and the resulting
-samples are split 80/10/10. Augmented copies of one clip then sit in training and in test; the
-record counts how many (``leak``).
-
-Seeds: split seeds depend on the run seed and the repeat only (every variant sees the same
+Seeds: split seeds depend on the run seed and the repeat only (every method sees the same
 splits); the model is built once per call with the run seed, so every fold starts from the same
 initial weights, and fold ``f`` of repeat ``r`` trains with ``protocols.seed_for(seed, r, f)``.
 The same arguments give the same records.
@@ -24,13 +19,11 @@ The same arguments give the same records.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
 import json
 import logging
 import platform
 import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import atomic, augment, balance, config, metrics, models, protocols, results
+from . import chance, config, folds, methods, metrics, protocols, results, schema
 from .config import CLASSES
+from .folds import FoldStore, RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -58,649 +52,242 @@ PROFILE_KEYS = ("epochs", "batch_size", "patience", "learning_rate", "augmentati
 """Keys a profile must have for training and evaluation."""
 
 
-@dataclass
-class Data:
-    """The clips a page evaluates: tensors, their rows and integer labels."""
-
-    X: np.ndarray
-    rows: pd.DataFrame
-    y: np.ndarray
-    dataset: str
-    n_excluded: int
-    digest: str
-    """SHA-256 of the clip tensors and rows: what fold keys know of the data."""
-
-
-@dataclass
-class Pool:
-    """Samples after resampling: ``origin`` is the clip each sample comes from (-1: a SMOTE
-    interpolation), ``kind`` 'original', 'augmented' or 'synthetic'."""
-
-    X: np.ndarray
-    y: np.ndarray
-    origin: np.ndarray
-    kind: np.ndarray
-    smote_info: dict | None
-
-
 def run_protocols(
     clips: Any,
-    variant: str,
+    method: str,
     protocols_: list[str],
     profile: dict | str,
     seed: int,
     data_kind: str,
     results_dir: str | Path | None = None,
     progress: bool = False,
-) -> list[dict]:
-    """Run ``variant`` under each protocol (every repeat of the repeated ones); return records.
+    data_id: str | None = None,
+) -> results.Results:
+    """Run ``method`` under each protocol (every repeat the profile asks for); return its tables.
 
-    ``clips`` is a ``faces.ClipSet`` from :func:`mer_utils.faces.load_clips` (its ``source``
+    ``clips`` is a ``stage1.ClipSet`` from :func:`mer_utils.stage1.load_clips` (its ``source``
     names the dataset folder and annotation file); ``data_kind`` says whether that folder is a
-    stand-in or a licensed copy. With ``results_dir`` every record is written to the results
-    table (replacing an earlier record with the same key) and its pooled test predictions to a
-    file beside it.
+    stand-in or a licensed copy, ``data_id`` identifies the data (the runner passes it; computed
+    from the folder when None). With ``results_dir`` every run is written to the results tables
+    (replacing an earlier run with the same key) and its pooled test predictions to a file beside
+    them. Protocols the method's entry skips (``skip_protocols``) are left out.
     """
-    source = _check_source({"kind": data_kind, **getattr(clips, "source", {})})
-    profile_name, prof = _resolve_profile(profile)
-    data = _check_clips(clips)
-    method = make_method(variant, clips, data, prof, seed)
+    source = _source(clips, data_kind, data_id)
+    profile_name, prof = resolve_profile(profile)
+    data = folds.check_clips(clips)
+    skipped = set(config.method(method).get("skip_protocols", {}))
+    wanted = [p for p in protocols_ if p not in skipped]
+    obj = methods.make_method(method, clips, data.X, prof, seed)
     store = FoldStore(results_dir) if results_dir is not None else None
-    done: dict[tuple, tuple[dict, pd.DataFrame]] = {}
+    done: dict[tuple, results.Run] = {}
     out = []
-    for protocol in protocols_:
+    for protocol in wanted:
         for repeat in range(repeats_of(protocol, prof)):
-            same = _equivalent_run(protocol, repeat, method.switches)
-            if same in done:  # e.g. paper-leaky of a variant that resamples nothing = paper
-                record, predictions = _relabel(*done[same], protocol)
+            same = _equivalent_run(protocol, repeat, obj.switches)
+            spec = RunSpec(data, obj, protocol, repeat, profile_name, prof, seed, source)
+            if same in done:  # e.g. paper-leaky of a method that resamples nothing = paper
+                run_ = done[same].relabelled(protocol)
             else:
-                record, predictions = run(
-                    data,
-                    method,
-                    protocol,
-                    repeat,
-                    profile_name,
-                    prof,
-                    seed,
-                    source,
-                    progress,
-                    store,
-                )
-                done[same] = (record, predictions)
+                run_ = run(spec, progress, store)
+                done[same] = run_
             if results_dir is not None:
-                record["predictions_file"] = str(
-                    results.write_predictions(results_dir, record, predictions)
-                )
-                results.write_records(results_dir, [record])
-            out.append(record)
-    return out
+                run_ = results.write_run(results_dir, run_)
+            out.append(run_)
+    return results.Results.of_runs(out)
 
 
 def _equivalent_run(protocol: str, repeat: int, switches: dict) -> tuple:
     """Runs with the same key are the same computation: resampling before the split changes
-    nothing for a variant that resamples nothing, so its paper-leaky run is its paper run."""
-    kind = protocols.info(protocol)
-    leaky = kind["resample_before_split"] and (switches["augment"] or switches["smote"])
-    return (kind["split"], kind.get("folds"), bool(leaky), repeat)
-
-
-def _relabel(record: dict, predictions: pd.DataFrame, protocol: str) -> tuple[dict, pd.DataFrame]:
-    """A copy of an equivalent run's record under ``protocol`` (same splits, same predictions)."""
-    copy = {**record, "protocol": protocol, "predictions_file": None, "seconds": 0.0}
-    if protocols.info(protocol)["resample_before_split"]:
-        n = int(sum(copy["counts_test"].values()))
-        copy["leak"] = {
-            "test_samples": n,
-            "test_augmented_copies": 0,
-            "test_synthetic": 0,
-            "test_from_a_clip_in_training": 0,
-            "distinct_test_clips": n,
-        }
-    return copy, predictions
+    nothing for a method that resamples nothing, so its paper-leaky run is its paper run."""
+    info = protocols.info(protocol)
+    leaky = info["resample_before_split"] and (switches["augment"] or switches["smote"])
+    return (info["split"], info.get("folds"), info.get("samples"), bool(leaky), repeat)
 
 
 def repeats_of(protocol: str, profile: dict) -> int:
-    """How many times ``protocol`` runs under ``profile`` (repeated protocols: ``repeats``)."""
-    return int(profile["repeats"]) if protocols.info(protocol)["repeated"] else 1
+    """How many times ``protocol`` runs under ``profile`` (``repeats``: a count per protocol;
+    a protocol not listed runs once)."""
+    repeats = profile["repeats"]
+    return max(1, int(repeats.get(protocol, 1)))
 
 
-def make_method(variant: str, clips: Any, data: Data, profile: dict, seed: int):
-    """The method object of ``variant`` (``method`` in variants.yaml): :class:`CNN` or
-    :class:`Flow`."""
-    kind = config.variant(variant)["method"]
-    if kind == "cnn":
-        return CNN(variant, data.X, profile, seed)
-    if kind == "flow":
-        return Flow(variant, clips, profile, seed)
-    raise ValueError(f"variants.yaml: {variant}: unknown method {kind!r} (cnn or flow)")
-
-
-def method_params(variant: str, profile: dict) -> dict:
-    """What defines method ``variant`` beyond its data (stored in every record, part of every
-    fold key): its kind and switches, and the augmentation policy or the flow settings."""
-    switches = config.variant(variant)
-    if switches["method"] == "flow":
-        from . import flow
-
-        return {"kind": "flow", "class_weight": bool(switches["class_weight"]), **flow.PARAMETERS}
-    return {
-        "kind": "cnn",
-        "inputs": switches.get("inputs", "frames"),
-        **{k: bool(switches[k]) for k in ("augment", "smote", "class_weight")},
-        "augmentation": profile["augmentation"] if switches["augment"] else None,
-    }
-
-
-class CNN:
-    """The paper's 3D CNN with one variant's switches, built once and reset before every fold.
-
-    Building and tracing a Keras model costs 1-2 s, more than a fold's training on small data:
-    the model is built once with the run seed and its fresh state (weights, dropout seeds,
-    optimizer) restored before each fold (:func:`mer_utils.models.snapshot`).
-    """
-
-    def __init__(self, variant: str, X: np.ndarray, profile: dict, seed: int):
-        self.variant = variant
-        self.switches = config.variant(variant)
-        self.profile = profile
-        self.inputs = X
-        """What the method learns from, one row per clip: the stage-1 clip tensors."""
-        _clear_session()
-        models.set_seeds(seed)
-        self.model = models.model_for_profile(
-            tuple(X.shape[1:]),
-            profile,
-            inputs_as=self.switches.get("inputs", "frames"),
-            seed=seed,
-        )
-        self.fresh = models.snapshot(self.model)
-
-    def params(self) -> dict:
-        """What defines the method beyond the profile (stored in every record)."""
-        return method_params(self.variant, self.profile)
-
-    def fit_predict(
-        self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
-    ) -> tuple[np.ndarray, dict]:
-        """Train on the (resampled) training part, select on validation, predict the test part."""
-        models.restore(self.model, self.fresh)
-        fit = models.train(
-            self.model,
-            X_train,
-            y_train,
-            X_val,
-            y_val,
-            self.profile,
-            class_weight=weights,
-            seed=seed,
-        )
-        pred = models.predict(self.model, X_test, batch_size=int(self.profile["batch_size"]))
-        return pred, {"epochs": fit["epochs"], "best_epoch": fit["best_epoch"]}
-
-
-class Flow:
-    """The optical-flow baseline (:mod:`mer_utils.flow`): region features of the onset-apex
-    flow, computed once per clip, and a scaled linear classifier fitted on each training part.
-
-    It has no epochs and no model selection: the validation part of each split is left unused,
-    so that it trains on exactly the training part the 3D CNN trains on and is tested on exactly
-    the same test part. Class weights, when the entry asks for them, are scikit-learn's
-    ``"balanced"`` weights N / (K n_k): Eq. 1 divided by the number of classes K.
-    """
-
-    def __init__(self, variant: str, clips: Any, profile: dict, seed: int):
-        from . import flow
-
-        self.variant = variant
-        self.switches = config.variant(variant)
-        if self.switches["augment"] or self.switches["smote"]:
-            raise ValueError(
-                f"variants.yaml: {variant}: the flow method resamples no clips "
-                "(augment and smote must be false)"
-            )
-        self.profile = profile
-        self._flow = flow
-        self.inputs = flow.features(clips)
-        """What the method learns from, one row per clip: the flow features."""
-
-    def params(self) -> dict:
-        """The flow settings (stored in every record)."""
-        return method_params(self.variant, self.profile)
-
-    def fit_predict(
-        self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
-    ) -> tuple[np.ndarray, dict]:
-        """Fit scaler and classifier on the training part only; predict the test part (a
-        training part with one class predicts that class)."""
-        if len(np.unique(y_train)) == 1:
-            return np.full(len(X_test), int(y_train[0])), {"epochs": None, "best_epoch": None}
-        clf = self._flow.make_classifier(class_weight=weights is not None, seed=seed)
-        clf.fit(X_train, y_train)
-        return clf.predict(X_test).astype(int), {"epochs": None, "best_epoch": None}
-
-
-def run(
-    data: Data,
-    method: CNN | Flow,
-    protocol: str,
-    repeat: int,
-    profile_name: str,
-    prof: dict,
-    seed: int,
-    source: dict,
-    progress: bool = False,
-    store: FoldStore | None = None,
-) -> tuple[dict, pd.DataFrame]:
+def run(spec: RunSpec, progress: bool = False, store: FoldStore | None = None) -> results.Run:
     """One repeat of one protocol: its folds (each taken from ``store`` when it already holds
-    it, else fitted and put there), the pooled predictions, and the record."""
+    it, else fitted and put there), then its tables (:func:`assemble`)."""
     start = time.perf_counter()
-    plan = prepare(data, method, protocol, repeat, prof, seed)
-    results_ = []
-    desc = f"{data.dataset} {method.variant} {protocol} r{repeat}"
+    plan = folds.prepare(spec)
+    fitted = []
+    desc = f"{spec.data.dataset} {spec.method.name} {spec.protocol} r{spec.repeat}"
     for f in _progress(range(len(plan.folds)), progress, desc):
-        key = fold_key(data, method.variant, protocol, repeat, f, prof, seed)
+        key = folds.fold_key(spec, f)
         result = store.get(key) if store is not None else None
         if result is None:
-            result = fit_fold(plan, f, method, prof, seed, repeat)
+            result = folds.fit_fold(spec, plan, f)
             if store is not None:
                 store.put(key, result)
-        results_.append(result)
-    record, pooled = assemble(
-        data, method, plan, results_, protocol, repeat, profile_name, prof, seed, source
-    )
-    record["seconds"] = round(time.perf_counter() - start, 3)
+        fitted.append(result)
+    out = assemble(spec, plan, fitted)
+    out.record.seconds = round(time.perf_counter() - start, 3)
     logger.info(
-        "%s %s %s r%d: accuracy %.3f uf1 %.3f (baseline %.3f) in %.1f s",
-        data.dataset,
-        method.variant,
-        protocol,
-        repeat,
-        record["accuracy"],
-        record["uf1"],
-        record["baseline_accuracy"],
-        record["seconds"],
+        "%s %s %s r%d: accuracy %.3f uf1 %.3f (baseline %.3f, chance %.3f) in %.1f s",
+        spec.data.dataset,
+        spec.method.name,
+        spec.protocol,
+        spec.repeat,
+        out.record.accuracy,
+        out.record.uf1,
+        out.record.baseline_accuracy,
+        out.record.chance_uf1,
+        out.record.seconds,
     )
-    return record, pooled
+    return out
 
 
-@dataclass
-class RunPlan:
-    """The samples and folds of one (protocol, repeat) of one method on one dataset."""
-
-    pool: Pool
-    rows: pd.DataFrame
-    folds: list[protocols.Split]
-    leaky: bool
-
-
-def prepare(
-    data: Data, method: CNN | Flow, protocol: str, repeat: int, prof: dict, seed: int
-) -> RunPlan:
-    """Resample the whole dataset first (``paper-leaky`` only) and make the protocol's folds."""
-    leaky = bool(protocols.info(protocol)["resample_before_split"])
-    if leaky:  # the paper-implied protocol: resample everything, then split the samples
-        pool = resample_pool(
-            method.inputs, data.y, method.switches, prof, protocols.seed_for(seed, repeat, 7)
-        )
-    else:
-        n = len(data.y)
-        pool = Pool(method.inputs, data.y, np.arange(n), np.full(n, "original"), None)
-    rows = _sample_rows(data.rows, pool)
-    return RunPlan(pool, rows, protocols.splits(rows, protocol, seed, repeat), leaky)
-
-
-def fit_fold(plan: RunPlan, f: int, method: CNN | Flow, prof: dict, seed: int, repeat: int) -> dict:
-    """Fold ``f`` of a run: resample its training part (unless the run resampled everything
-    first), train, predict its test part. Returns plain data (JSON-able), see :class:`FoldStore`."""
-    start = time.perf_counter()
-    pool, split = plan.pool, plan.folds[f]
-    fold_seed = protocols.seed_for(seed, repeat, f)
-    y_train = pool.y[split.train]
-    if plan.leaky:
-        X_tr, y_tr, smote_info = pool.X[split.train], y_train, None
-    else:
-        part = resample_pool(pool.X[split.train], y_train, method.switches, prof, fold_seed)
-        X_tr, y_tr, smote_info = part.X, part.y, part.smote_info
-    weights = balance.class_weights(y_tr, len(CLASSES)) if method.switches["class_weight"] else None
-    pred, fit = method.fit_predict(
-        X_tr, y_tr, weights, pool.X[split.val], pool.y[split.val], pool.X[split.test], fold_seed
-    )
-    test = split.test
-    return {
-        "fold": split.name,
-        "n_train": len(split.train),
-        "n_val": len(split.val),
-        "n_test": len(test),
-        "info": split.info,
-        "counts": {
-            name: np.bincount(labels, minlength=len(CLASSES)).tolist()
-            for name, labels in (
-                ("train", y_train),
-                ("train_resampled", y_tr),
-                ("val", pool.y[split.val]),
-                ("test", pool.y[test]),
-            )
-        },
-        "test": {
-            "subject": plan.rows["subject"].to_numpy()[test].tolist(),
-            "clip": plan.rows["clip"].to_numpy()[test].tolist(),
-            "sample": pool.kind[test].tolist(),
-            "true": pool.y[test].tolist(),
-            "pred": np.asarray(pred, dtype=int).tolist(),
-        },
-        "leak": leak_summary(pool, [split]) if plan.leaky else None,
-        "smote_info": smote_info,
-        "weights": None if weights is None else {CLASSES[k]: w for k, w in weights.items()},
-        "epochs": fit.get("epochs"),
-        "best_epoch": fit.get("best_epoch"),
-        "seconds": round(time.perf_counter() - start, 3),
-        "device": models.device_info(),
-        "precision": (
-            models.precision_policy(prof) if method.switches["method"] == "cnn" else "float64"
-        ),
-    }
-
-
-def assemble(
-    data: Data,
-    method: CNN | Flow,
-    plan: RunPlan,
-    folds: list[dict],
-    protocol: str,
-    repeat: int,
-    profile_name: str,
-    prof: dict,
-    seed: int,
-    source: dict,
-) -> tuple[dict, pd.DataFrame]:
-    """The record of a run and its pooled predictions, from its fold results."""
+def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run:
+    """The tables of a run from its fold results: the record, one row per fold, one confusion
+    matrix per test subject, and the pooled predictions."""
     preds = pd.concat(
-        [pd.DataFrame({**r["test"], "fold": r["fold"]}) for r in folds], ignore_index=True
+        [pd.DataFrame({**r["test"], "fold": r["fold"]}) for r in fitted], ignore_index=True
     )
     true, pred = preds["true"].to_numpy(dtype=int), preds["pred"].to_numpy(dtype=int)
     scores = metrics.summarize(true, pred)
-    base = metrics.majority_baseline(
-        [
-            (
-                np.repeat(np.arange(len(CLASSES)), r["counts"]["train"]),
-                np.asarray(r["test"]["true"]),
-            )
-            for r in folds
+    majority = [metrics.majority_class(_labels(r["counts"]["train"])) for r in fitted]
+    base = metrics.summarize(
+        true, np.concatenate([np.full(r["n_test"], m) for r, m in zip(fitted, majority)])
+    )
+    units = [
+        (str(subject), metrics.confusion(g["true"].to_numpy(int), g["pred"].to_numpy(int)))
+        for subject, g in preds.groupby("subject", sort=True)
+    ]
+    info = spec.info
+    groups = (
+        [cm for _, cm in units]
+        if info["subject_independent"]
+        else [
+            metrics.confusion(g["true"].to_numpy(int), g["pred"].to_numpy(int))
+            for _, g in preds.groupby("fold", sort=False)
         ]
     )
-    counts = {
-        part: np.sum([r["counts"][part] for r in folds], axis=0)
-        for part in ("train", "train_resampled", "val", "test")
-    }
-    smote_runs = [r["smote_info"] for r in folds if r["smote_info"] is not None]
-    if plan.leaky and plan.pool.smote_info is not None:
-        smote_runs = [plan.pool.smote_info]
-    leaks = [r["leak"] for r in folds if r["leak"]]
-    switches = method.switches
-    record: dict[str, Any] = {
-        "dataset": data.dataset,
-        "variant": method.variant,
-        "protocol": protocol,
-        "profile": profile_name,
-        "seed": int(seed),
-        "repeat": int(repeat),
-        "split_seed": protocols.split_seed(seed, repeat),
-        "data_kind": source["kind"],
-        "data_root": str(source["root"]),
-        "data_annotation": str(source["annotation"]),
-        "n_clips": int(len(data.rows)),
-        "n_excluded_stage1": data.n_excluded,
-        "n_subjects": int(data.rows["subject"].nunique()),
-        "n_folds": len(folds),
-        "n_samples": int(len(plan.pool.y)),
-        "augment": bool(switches["augment"]),
-        "smote": bool(switches["smote"]),
-        "class_weight": bool(switches["class_weight"]),
-        "method_params": method.params(),
-        **{k: v for k, v in scores.items() if k != "n"},
-        **{f"baseline_{k}": v for k, v in base.items()},
-        "confusion_by_subject": {
-            str(s): metrics.confusion(
-                g["true"].to_numpy(dtype=int), g["pred"].to_numpy(dtype=int)
-            ).tolist()
-            for s, g in preds.groupby("subject", sort=True)
-        },
-        "counts_all": _by_class(np.bincount(data.y, minlength=len(CLASSES))),
-        **{f"counts_{part}": _by_class(c) for part, c in counts.items()},
-        "leak": ({k: int(sum(leak[k] for leak in leaks)) for k in leaks[0]} if leaks else None),
-        "smote_k": [i["k_used"] for i in smote_runs] or None,
-        "smote_info": smote_runs or None,
-        "class_weights": [r["weights"] for r in folds] if switches["class_weight"] else None,
-        "epochs": [r["epochs"] for r in folds],
-        "best_epochs": [r["best_epoch"] for r in folds],
-        "splits": [
-            {
-                "name": r["fold"],
-                "n_train": r["n_train"],
-                "n_val": r["n_val"],
-                "n_test": r["n_test"],
-                **r["info"],
-            }
-            for r in folds
-        ],
-        "seconds": round(sum(r["seconds"] for r in folds), 3),
-        "device": {**folds[0]["device"], "precision": folds[0].get("precision", "float32")},
-        "profile_params": prof,
+    shuffled = chance.test(groups, seed=protocols.seed_for(spec.seed, spec.repeat, chance.STREAM))
+    leaks = [r["leak"] for r in fitted if r["leak"]]
+    leak = {k: int(sum(x[k] for x in leaks)) for k in leaks[0]} if leaks else None
+    distinct = leak["distinct_test_clips"] if leak else int(len(true))
+    key = _key(spec)
+    prof = spec.profile
+    params = spec.method.params()
+    device = fitted[0]["device"]
+    record = schema.Record(
+        **key,
+        data_kind=spec.source["kind"],
+        data_root=str(spec.source["root"]),
+        data_annotation=str(spec.source["annotation"]),
+        split_seed=protocols.split_seed(spec.seed, spec.repeat),
+        n_clips=int(len(spec.data.rows)),
+        n_excluded_stage1=spec.data.n_excluded,
+        n_subjects=int(spec.data.rows["subject"].nunique()),
+        n_folds=len(fitted),
+        n_samples=int(len(plan.pool.y)),
+        n_test=int(len(true)),
+        n_test_clips=distinct,
+        method_kind=spec.method.kind,
+        inputs=_inputs(spec.method.name, params, prof),
+        augment=spec.method.switches["augment"],
+        smote=spec.method.switches["smote"],
+        class_weight=spec.method.switches["class_weight"],
+        method_params_id=results.params_id(params),
+        size=int(prof["size"]),
+        n_frames=int(prof["n_frames"]),
+        epochs=int(prof["epochs"]),
+        **{k: scores[k] for k in metrics.RECORD_SCORES},
+        **{f"baseline_{k}": base[k] for k in metrics.BASELINE_SCORES},
+        **shuffled,
+        constant_prediction=bool(len(set(pred.tolist())) == 1),
+        leak_test_from_clip_in_training=leak["test_from_a_clip_in_training"] if leak else None,
+        leak_test_augmented=leak["test_augmented_copies"] if leak else None,
+        leak_test_synthetic=leak["test_synthetic"] if leak else None,
+        seconds=round(sum(r["seconds"] for r in fitted), 3),
+        device_kind=str(device["kind"]),
+        device_name=str(device["name"]),
+        device_count=int(device["count"]),
+        precision=str(fitted[0].get("precision", "float32")),
         **package_versions(),
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "predictions_file": None,
-    }
+        timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        predictions_file=None,
+    )
+    fold_rows = [_fold_row(key, r, m) for r, m in zip(fitted, majority)]
+    unit_rows = [
+        schema.Unit(**key, subject=s, **dict(zip(schema.CONFUSION_COLUMNS, cm.ravel().tolist())))
+        for s, cm in units
+    ]
     pooled = preds.assign(true=[CLASSES[i] for i in true], pred=[CLASSES[i] for i in pred])
-    return {k: record.get(k) for k in results.COLUMNS}, pooled[list(results.PREDICTION_COLUMNS)]
-
-
-# ----------------------------------------------------------------------------- fold store
-CODE_MODULES = ("experiment", "models", "augment", "balance", "protocols", "metrics", "flow")
-"""The modules whose code decides a fold's result (their source is part of every fold key)."""
-
-TRAINING_KEYS = (
-    "epochs",
-    "batch_size",
-    "patience",
-    "learning_rate",
-    "augmentation",
-    "model",
-    "mixed_precision",
-)
-"""The profile parameters a fold's training depends on (its data fix size and frames)."""
-
-
-def fold_key(
-    data: Data, variant: str, protocol: str, repeat: int, fold: int, prof: dict, seed: int
-) -> str:
-    """Everything fold ``fold`` of a run depends on, hashed: the clips themselves (tensors and
-    rows), the method's entry and settings, the training parameters, the protocol, seed,
-    repeat and fold, and the code of :data:`CODE_MODULES`."""
-    payload = {
-        "data": data.digest,
-        "variant": config.variant(variant),
-        "method": method_params(variant, prof),
-        "protocol": protocols.info(protocol),
-        "training": {k: prof.get(k) for k in TRAINING_KEYS},
-        "seed": int(seed),
-        "repeat": int(repeat),
-        "fold": int(fold),
-        "code": _code_digest(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@functools.cache
-def _code_digest() -> str:
-    h = hashlib.sha256()
-    for name in CODE_MODULES:
-        h.update((Path(__file__).parent / f"{name}.py").read_bytes())
-    return h.hexdigest()
-
-
-def page_folds(params: dict) -> list[dict]:
-    """The folds a method page will need that the fold store does not hold yet, as tasks.
-
-    ``params`` are the page's notebook parameters (dataset, dataset_dir, annotation, profile,
-    protocols, seed, cache_dir, results_dir, variant). Each task is those plus ``protocol``,
-    ``repeat``, ``fold`` and its ``key``; runs equivalent to another (a variant that resamples
-    nothing under paper-leaky) are left out, as the page computes them once. The runner sends
-    the tasks to a Dask cluster (:mod:`mer_utils.cluster`) and stores what comes back; the page
-    then finds every fold in the store.
-    """
-    data, _, prof = _page_state(*_state_args(params), build=False)
-    store = FoldStore(params["results_dir"])
-    switches = config.variant(params["variant"])
-    tasks, seen = [], set()
-    for protocol in params["protocols"]:
-        for repeat in range(repeats_of(protocol, prof)):
-            same = _equivalent_run(protocol, repeat, switches)
-            if same in seen:
-                continue
-            seen.add(same)
-            info = protocols.info(protocol)
-            n = (
-                1
-                if info["split"] == "clip"
-                else len(protocols.splits(data.rows, protocol, params["seed"], repeat))
-            )
-            for f in range(n):
-                key = fold_key(data, params["variant"], protocol, repeat, f, prof, params["seed"])
-                if store.get(key) is None:
-                    tasks.append(
-                        {**params, "protocol": protocol, "repeat": repeat, "fold": f, "key": key}
-                    )
-    return tasks
-
-
-def fit_fold_task(task: dict) -> tuple[str, dict]:
-    """Fit one fold task of :func:`page_folds` (on a cluster worker); return ``(key, result)``.
-
-    It reads the clips from the stage-1 cache the runner's stage-1 page wrote (a shared
-    filesystem), builds the method with the run seed exactly as the page would, and fits the
-    fold. A key that differs from the runner's means the worker sees other data or other code:
-    an error, never a silently different result. Writes nothing: the runner stores the result.
-    """
-    data, method, prof = _page_state(*_state_args(task))
-    key = fold_key(
-        data, task["variant"], task["protocol"], task["repeat"], task["fold"], prof, task["seed"]
-    )
-    if key != task["key"]:
-        raise RuntimeError(
-            f"fold {task['variant']} {task['protocol']} r{task['repeat']} f{task['fold']}: this "
-            "worker computes another key than the runner: it sees other data, cache or code "
-            "(check that workers share the repository and the data at the same paths)"
-        )
-    plan = prepare(data, method, task["protocol"], task["repeat"], prof, task["seed"])
-    return key, fit_fold(plan, task["fold"], method, prof, task["seed"], task["repeat"])
-
-
-def _state_args(params: dict) -> tuple:
-    profile = params["profile"]
-    return (
-        params["dataset"],
-        str(params["dataset_dir"]),
-        params.get("annotation"),
-        profile if isinstance(profile, str) else json.dumps(profile, sort_keys=True),
-        str(params["cache_dir"]),
-        params["variant"],
-        int(params["seed"]),
+    return results.Run(
+        record,
+        fold_rows,
+        unit_rows,
+        pooled[list(schema.PREDICTION_COLUMNS)],
+        {"profile": prof, "method": params},
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _page_state(
-    dataset, dataset_dir, annotation, profile, cache_dir, variant, seed, build: bool = True
-):
-    """Clips, method and profile of a page, kept per process: a worker fitting many folds of
-    one page loads the clips and builds the model once (restored before each fold)."""
-    from . import faces
-
-    prof_arg = profile if profile in config.load("profiles") else json.loads(profile)
-    _, prof = _resolve_profile(prof_arg)
-    clips = faces.load_clips(dataset, dataset_dir, prof, cache_dir, annotation=annotation)
-    data = _check_clips(clips)
-    method = make_method(variant, clips, data, prof, seed) if build else None
-    return data, method, prof
-
-
-class FoldStore:
-    """Finished folds on disk, one JSON file per fold key under ``<results dir>/folds/``.
-
-    A page that is interrupted keeps the folds it finished; re-run, it fits only the rest. On a
-    Dask cluster the runner fits folds as separate tasks and puts them here, and the pages then
-    only gather them. Files are written atomically; an unreadable or foreign file is ignored
-    (logged) and its fold refitted.
-    """
-
-    def __init__(self, results_dir: str | Path):
-        self.root = Path(results_dir) / "folds"
-
-    def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> dict | None:
-        path = self.path(key)
-        try:
-            stored = json.loads(path.read_text())
-            if stored.get("key") != key or "result" not in stored:
-                raise ValueError("not this fold's file")
-            return stored["result"]
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            logger.warning("fold store: %s unusable (%s); the fold is refitted", path, exc)
-            return None
-
-    def put(self, key: str, result: dict) -> Path:
-        return atomic.write_json(self.path(key), {"key": key, "result": result})
-
-
-def resample_pool(X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, seed: int) -> Pool:
-    """The variant's resampling of ``(X, y)``: augmentation (the profile's policy and factor),
-    then SMOTE, with each sample's origin. Applied to a training part, or, under
-    ``paper-leaky`` only, to the whole dataset."""
-    n = len(y)
-    origin, kind, smote_info = np.arange(n), np.full(n, "original", dtype=object), None
-    if switches["augment"]:
-        policy = profile["augmentation"]
-        X, y = augment.augment_clips(X, y, int(policy["factor"]), seed=seed, policy=policy)
-        origin = np.tile(origin, int(policy["factor"]))
-        kind = np.concatenate([kind, np.full(len(y) - n, "augmented", dtype=object)])
-    if switches["smote"]:
-        before = len(y)
-        X, y, smote_info = balance.smote(X, y, seed=seed)
-        origin = np.concatenate([origin, np.full(len(y) - before, -1)])
-        kind = np.concatenate([kind, np.full(len(y) - before, "synthetic", dtype=object)])
-    return Pool(X, np.asarray(y, dtype=int), origin, kind.astype(str), smote_info)
-
-
-def resample(
-    X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, seed: int
-) -> tuple[np.ndarray, np.ndarray, dict | None, dict[int, float] | None]:
-    """The variant's training-part steps: ``(X, y, smote_info, class weights or None)``.
-
-    Call with the *training part* of a split only (see :func:`resample_pool`); the class
-    weights of Eq. 1 are computed on the resampled labels (augmentation copies every class
-    equally, so they equal Eq. 1 on the original training labels).
-    """
-    pool = resample_pool(X, y, switches, profile, seed)
-    weights = balance.class_weights(pool.y, len(CLASSES)) if switches["class_weight"] else None
-    return pool.X, pool.y, pool.smote_info, weights
-
-
-def leak_summary(pool: Pool, folds: list[protocols.Split]) -> dict:
-    """How much of a leaky split's test part comes from clips that are also in training."""
-    test = np.concatenate([s.test for s in folds])
-    train_origins = set(pool.origin[np.concatenate([s.train for s in folds])].tolist()) - {-1}
-    from_training_clip = sum(int(pool.origin[i] in train_origins) for i in test)
+def _key(spec: RunSpec) -> dict:
     return {
-        "test_samples": int(len(test)),
-        "test_augmented_copies": int(np.sum(pool.kind[test] == "augmented")),
-        "test_synthetic": int(np.sum(pool.kind[test] == "synthetic")),
-        "test_from_a_clip_in_training": int(from_training_clip),
-        "distinct_test_clips": int(len(set(pool.origin[test].tolist()) - {-1})),
+        "dataset": spec.data.dataset,
+        "method": spec.method.name,
+        "protocol": spec.protocol,
+        "profile": spec.profile_name,
+        "seed": int(spec.seed),
+        "repeat": int(spec.repeat),
+        "data_id": str(spec.source["data_id"]),
+        "profile_id": results.params_id(spec.profile),
     }
+
+
+def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
+    counts = r["counts"]
+    weights = r["weights"] or {}
+    smote = r["smote_info"] or {}
+    info = r["info"] or {}
+    note = "; ".join(info.get("fallback", [])) if isinstance(info.get("fallback"), list) else ""
+    return schema.Fold(
+        **key,
+        fold=str(r["fold"]),
+        n_train=int(r["n_train"]),
+        n_val=int(r["n_val"]),
+        n_test=int(r["n_test"]),
+        **{
+            f"{part}_{c}": int(n)
+            for part, name in (
+                ("train", "train"),
+                ("resampled", "train_resampled"),
+                ("val", "val"),
+                ("test", "test"),
+            )
+            for c, n in zip(CLASSES, counts[name])
+        },
+        **{f"weight_{c}": weights.get(c) for c in CLASSES},
+        smote_k=smote.get("k_used"),
+        smote_added=smote.get("added"),
+        epochs=r.get("epochs"),
+        best_epoch=r.get("best_epoch"),
+        majority=CLASSES[majority],
+        seconds=float(r["seconds"]),
+        test_subjects=" ".join(map(str, info.get("test_subjects", []))),
+        val_subjects=" ".join(map(str, info.get("val_subjects", []))),
+        note=note,
+    )
+
+
+def _labels(counts: list[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(CLASSES)), counts)
+
+
+def _inputs(name: str, params: dict, prof: dict) -> str:
+    """What the method reads, in words with its resolution (tables name it beside the scores)."""
+    if params["kind"] == "flow":
+        size = params.get("keyframe_size") or prof.get("keyframe_size", 128)
+        return f"onset-apex flow at {size} px"
+    what = "onset-subtracted frames" if params["inputs"] == "onset_difference" else "frames"
+    return f"{prof['n_frames']} {what} at {prof['size']} px"
 
 
 def package_versions() -> dict[str, str | None]:
@@ -717,26 +304,8 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def _sample_rows(rows: pd.DataFrame, pool: Pool) -> pd.DataFrame:
-    """Subject, clip and label of every sample (SMOTE interpolations: subject '(synthetic)')."""
-    subjects = rows["subject"].astype(str).to_numpy()
-    clips = (
-        rows["clip"].astype(str).to_numpy()
-        if "clip" in rows
-        else np.array([str(i) for i in range(len(rows))])
-    )
-    synthetic = pool.origin < 0
-    safe = np.where(synthetic, 0, pool.origin)
-    return pd.DataFrame(
-        {
-            "subject": np.where(synthetic, "(synthetic)", subjects[safe]),
-            "clip": np.where(synthetic, "(synthetic)", clips[safe]),
-            "label": [CLASSES[i] for i in pool.y],
-        }
-    )
-
-
-def _resolve_profile(profile: dict | str) -> tuple[str, dict]:
+def resolve_profile(profile: dict | str) -> tuple[str, dict]:
+    """``(name, values)`` of a profile given by name (``profiles.yaml``) or as a dict."""
     if isinstance(profile, str):
         return profile, config.profile(profile)
     prof = dict(profile)
@@ -746,48 +315,27 @@ def _resolve_profile(profile: dict | str) -> tuple[str, dict]:
     return str(prof.get("name", "custom")), prof
 
 
-def _check_source(source: dict) -> dict:
+def _source(clips: Any, data_kind: str, data_id: str | None) -> dict:
+    source = {"kind": data_kind, **getattr(clips, "source", {})}
     missing = {"kind", "root", "annotation"} - set(source)
     if missing:
         raise ValueError(f"data source lacks keys {sorted(missing)}")
     if source["kind"] not in ("stand-in", "licensed"):
         raise ValueError(f"data kind must be 'stand-in' or 'licensed', got {source['kind']!r}")
+    if data_id is None:
+        data_id = source.get("data_id") or _content_id(clips)
+    source["data_id"] = str(data_id)
     return source
 
 
-def _check_clips(clips: Any) -> Data:
-    X, rows = clips.X, clips.rows.reset_index(drop=True)
-    if X.ndim != 5 or X.shape[-1] != 1:
-        raise ValueError(f"clips.X must be (n, T, H, W, 1), got {X.shape}")
-    if len(X) != len(rows):
-        raise ValueError(f"clips.X has {len(X)} clips but clips.rows has {len(rows)} rows")
-    bad = sorted(set(rows["label"]) - set(CLASSES))
-    if bad:
-        raise ValueError(f"labels {bad} are not among {CLASSES}")
-    dataset = "+".join(sorted(set(rows["dataset"].astype(str)))) if "dataset" in rows else "unknown"
-    h = hashlib.sha256(np.ascontiguousarray(X).tobytes())
-    h.update(rows[[c for c in ("subject", "clip", "label") if c in rows]].to_json().encode())
-    return Data(
-        X,
-        rows,
-        config.class_codes(rows["label"]),
-        dataset,
-        int(len(getattr(clips, "excluded", ()))),
-        h.hexdigest(),
-    )
+def _content_id(clips: Any) -> str:
+    """A data id from the clips themselves, for runs made without the runner's data id."""
+    h = hashlib.sha256(np.ascontiguousarray(clips.X).tobytes())
+    h.update(json.dumps(list(map(str, clips.rows.get("clip", [])))).encode())
+    return "c" + h.hexdigest()[:15]
 
 
-def _by_class(counts: np.ndarray) -> dict[str, int]:
-    return {c: int(n) for c, n in zip(CLASSES, counts)}
-
-
-def _clear_session() -> None:
-    import keras
-
-    keras.backend.clear_session()
-
-
-def _progress(items: list, enabled: bool, desc: str):
+def _progress(items, enabled: bool, desc: str):
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, disable=not enabled, leave=False)

@@ -20,7 +20,7 @@ Face box (still head)
     ``detect_every_frame=True`` instead detects on every sampled frame (the slow reference
     path used by the benchmark; a frame without a face reuses the nearest found box).
     A clip without a face in any sampled frame is excluded, logged and listed in
-    :attr:`ClipSet.excluded` with the first file and the reason; it is never dropped silently.
+    :attr:`mer_utils.stage1.ClipSet.excluded` with the first file and the reason; it is never dropped silently.
 
 Masks
     The 68 landmarks are computed on every sampled frame inside the clip's box, so the masks
@@ -39,9 +39,9 @@ Crop, resize, gray
 
 Key frames for the optical-flow baseline (:mod:`mer_utils.flow`)
     Beside the clip tensor, every kept clip yields two key frames, its onset and its apex
-    (:attr:`ClipSet.keyframes`, uint8 (n, 2, K, K), K = ``keyframe_size``, default
+    (:attr:`mer_utils.stage1.ClipSet.keyframes`, uint8 (n, 2, K, K), K = ``keyframe_size``, default
     :data:`KEYFRAME_SIZE`), and the onset frame's 68 landmarks in key-frame pixel coordinates
-    (:attr:`ClipSet.landmarks`, float32 (n, 68, 2) of x, y). The onset is the first sampled
+    (:attr:`mer_utils.stage1.ClipSet.landmarks`, float32 (n, 68, 2) of x, y). The onset is the first sampled
     frame (already decoded); the apex is chosen by :func:`apex_position` (the coded apex, or
     the middle frame of the clip when the apex is unknown, e.g. in SMIC, which has no apex
     codes; the choice is the row's ``apex_rule``: ``"coded"`` or ``"middle"``) and decoded only
@@ -53,45 +53,32 @@ Key frames for the optical-flow baseline (:mod:`mer_utils.flow`)
     eyes and lips as they move) produce no flow. The apex landmarks are computed on the apex
     frame itself (never interpolated).
 
-Cache
-    ``preprocess(..., cache_dir=...)`` stores the result as ONE file
-    ``cache_dir/<dataset>-<key>.npz`` written through :func:`mer_utils.atomic.save_npz`.
-    The key is the SHA-256 of the preprocessing parameters, :data:`ALGORITHM_VERSION`, the
-    row table, every frame reference and the path, size and mtime (ns) of every file read
-    (the sampled frames and the apex frame). The file holds the clips, the key frames, the
-    landmarks and the rows (with ``apex_rule``); a file without any of them is rejected. A
-    changed parameter or input file gives a new key; an unreadable, truncated or inconsistent
-    cache file is logged as a warning and rebuilt.
+Frames that do not belong
+    A sampled frame of another size than the clip's other frames, or one that differs from the
+    frame the face was found on by more than :data:`FRAME_CHANGE_MAX` grey levels on average
+    inside the face box (or shows almost no texture there, :data:`MIN_TEXTURE`) and in which the
+    detector then finds no face where the box is (a blank or a cut frame), excludes the clip: it is listed with that frame's file and the reason, and
+    no pixels are ever made up from a box that does not fit the frame.
+
+Stage 1 over a whole dataset, with its cache, is :mod:`mer_utils.stage1`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
-import os
-import zipfile
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from mer_utils import atomic, datasets
+from mer_utils import datasets
 
 log = logging.getLogger(__name__)
 
-ALGORITHM_VERSION = 2
-"""Bump when the algorithm changes its output: old cache files then stop matching.
-(2: key frames, onset landmarks and ``apex_rule`` added to the output.)"""
-
 KEYFRAME_SIZE = 128
-"""Default side (pixels) of the onset/apex key frames of :attr:`ClipSet.keyframes`."""
+"""Default side (pixels) of the onset/apex key frames of :attr:`mer_utils.stage1.ClipSet.keyframes`."""
 
 APEX_RULES = ("coded", "middle")
 """Values of the rows' ``apex_rule`` column (see :func:`apex_position`)."""
@@ -115,12 +102,19 @@ MOUTH_OUTER = tuple(range(48, 60))
 MASK_GROUPS: tuple[tuple[int, ...], ...] = (EYE_RIGHT, EYE_LEFT, MOUTH_OUTER)
 """Landmark index groups (iBUG 68-point scheme) masked black: both eyes and the outer lips."""
 
-TABLE_COLUMNS = ("dataset", "subject", "clip", "label", "emotion", "onset", "apex", "offset")
-"""Columns copied from the loader table into :attr:`ClipSet.rows`."""
-ROW_COLUMNS = (*TABLE_COLUMNS, "apex_rule")
-"""Columns of :attr:`ClipSet.rows`: the loader's, plus ``apex_rule`` (``"coded"`` / ``"middle"``)."""
-EXCLUDED_COLUMNS = ("subject", "clip", "file", "reason")
-_INT_COLUMNS = ("onset", "apex", "offset")
+FRAME_CHANGE_MAX = 40.0
+"""Mean absolute grey-level change inside the face box, from the frame the face was found on,
+above which a sampled frame is checked for a face of its own (a micro-expression changes a few
+grey levels; a blank or a cut frame changes tens)."""
+MIN_TEXTURE = 4.0
+"""Grey-level standard deviation inside the face box below which a frame is taken for blank and
+checked for a face of its own (a face has tens)."""
+CHECKS = (
+    "sampled and apex frames of one size; a frame changing more than "
+    f"{FRAME_CHANGE_MAX:g} grey levels in the face box, or with less than {MIN_TEXTURE:g} of "
+    "texture there, must show a face there"
+)
+"""The frame checks, in words (part of stage 1's parameters, so the cache knows them)."""
 STEP_NAMES = ("raw", "landmarks", "masked", "cropped", "final")
 """The steps of :func:`pipeline_steps`, in the paper's Figure-2 order."""
 
@@ -142,6 +136,11 @@ def _predictor():
     import face_recognition_models
 
     return dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+
+
+def load_models() -> None:
+    """Load dlib's detector and predictor (once per process; forked workers inherit them)."""
+    _detector(), _predictor()
 
 
 # ----------------------------------------------------------------------------- single frames
@@ -279,19 +278,20 @@ def sample_indices(n_available: int, n_frames: int) -> np.ndarray:
     return np.linspace(0, n_available - 1, n_frames).round().astype(int)
 
 
-def _clip_boxes(grays: Sequence[np.ndarray], every_frame: bool) -> list[Box] | None:
-    """Return one box per frame (the same box unless ``every_frame``), or None without a face."""
+def _clip_boxes(grays: Sequence[np.ndarray], every_frame: bool) -> tuple[list[Box], int] | None:
+    """One box per frame (the same box unless ``every_frame``) and the frame it was found on,
+    or None without a face."""
     if not every_frame:
-        for gray in grays:
+        for t, gray in enumerate(grays):
             box = detect_face(gray)
             if box is not None:
-                return [box] * len(grays)
+                return [box] * len(grays), t
         return None
     found = [detect_face(gray) for gray in grays]
     known = [i for i, b in enumerate(found) if b is not None]
     if not known:
         return None
-    return [found[min(known, key=lambda k: abs(k - i))] for i in range(len(grays))]
+    return [found[min(known, key=lambda k: abs(k - i))] for i in range(len(grays))], known[0]
 
 
 def landmark_frames(n: int, every: int) -> list[int]:
@@ -326,7 +326,7 @@ def clip_landmarks(
 def apex_position(row, n_frames_in_clip: int) -> tuple[int, str]:
     """Return ``(index, rule)``: the apex frame's 0-based position in the clip's frame list.
 
-    ``row`` is a loader-table or ClipSet row (anything with ``.get``: ``onset``, ``apex``,
+    ``row`` is a loader-table or stage-1 row (anything with ``.get``: ``onset``, ``apex``,
     ``offset`` frame numbers, possibly missing). ``rule`` is ``"coded"`` when the coded apex
     is used: it is known and lies between onset and offset (and inside the ``n_frames_in_clip``
     frames onset..offset); otherwise ``"middle"`` and the index is ``n_frames_in_clip // 2``,
@@ -406,7 +406,7 @@ def keyframe_pair(
 
 
 class ClipOutput(NamedTuple):
-    """Stage-1 output of one clip (see :func:`process_clip_full`)."""
+    """Stage-1 output of one clip (see :func:`process_clip`)."""
 
     frames: np.ndarray
     """uint8 (n_frames, size, size, 1): the CNN's clip tensor."""
@@ -416,7 +416,14 @@ class ClipOutput(NamedTuple):
     """float32 (68, 2): the onset frame's landmarks in key-frame pixels (x, y)."""
 
 
-def process_clip_full(
+class Excluded(NamedTuple):
+    """A clip stage 1 cannot process: the frame file that shows why, and the reason."""
+
+    file: str
+    reason: str
+
+
+def process_clip(
     refs: Sequence[str],
     size: int,
     n_frames: int,
@@ -424,26 +431,29 @@ def process_clip_full(
     keyframe_size: int = KEYFRAME_SIZE,
     detect_every_frame: bool = False,
     landmark_every: int = 1,
-) -> ClipOutput | None:
-    """Return one clip's frames, key frames and onset landmarks, or ``None`` without a face.
+) -> ClipOutput | Excluded:
+    """One clip's frames, key frames and onset landmarks, or why the clip is excluded.
 
     ``refs`` are the clip's onset..offset frame references; only the sampled ones are decoded
     (with :func:`mer_utils.datasets.read_frames`, which raises ``DatasetError`` naming a
     corrupt file), plus the apex frame ``refs[apex_index]`` when it is not among them
-    (``apex_index`` None: the middle frame). The key frames use the onset's box (the clip's
-    one box in the default mode; with ``detect_every_frame`` also the onset's, so that both
-    key frames share one coordinate frame). The apex landmarks are reused when the apex is a
-    sampled frame whose landmarks were computed in that box, else computed on the apex frame.
+    (``apex_index`` None: the middle frame). A clip without a face, or with a frame that does
+    not belong (another size; a blank or cut frame), is :class:`Excluded`. The key frames use
+    the onset's box (the clip's one box in the default mode). The apex landmarks are reused
+    when the apex is a sampled frame whose landmarks were computed in that box, else computed
+    on the apex frame.
     """
-
     clip = _sampled_clip(refs, size, n_frames, detect_every_frame, landmark_every)
-    if clip is None:
-        return None
-    frames, picked, decoded, boxes, points = clip
+    if isinstance(clip, Excluded):
+        return clip
+    frames, picked, decoded, boxes, points, shape = clip
     apex_index = len(refs) // 2 if apex_index is None else int(apex_index)
     apex_ref = refs[apex_index]
     if apex_ref not in decoded:
-        decoded[apex_ref] = to_gray(datasets.read_frames([apex_ref])[0])
+        apex = datasets.read_frames([apex_ref])[0]
+        if apex.shape[:2] != shape:
+            return _odd_size(apex_ref, apex.shape[:2], shape)
+        decoded[apex_ref] = to_gray(apex)
     box = boxes[0]
     computed = [
         t
@@ -457,414 +467,79 @@ def process_clip_full(
     return ClipOutput(frames, pair, onset_points)
 
 
-def process_clip(
-    refs: Sequence[str],
-    size: int,
-    n_frames: int,
-    detect_every_frame: bool = False,
-    landmark_every: int = 1,
-) -> np.ndarray | None:
-    """Return one clip as uint8 (n_frames, size, size, 1), or ``None`` when no face is found.
+def process_clip_checked(job: tuple[list[str], int], **kw) -> ClipOutput | Excluded:
+    """:func:`process_clip` of one ``(refs, apex_index)`` job (what stage 1's workers run)."""
+    refs, apex_index = job
+    return process_clip(refs, apex_index=apex_index, **kw)
 
-    ``refs`` are the clip's onset..offset frame references; only the sampled ones are decoded
-    (with :func:`mer_utils.datasets.read_frames`, which raises ``DatasetError`` naming a
-    corrupt file). The clip tensor only; :func:`process_clip_full` also makes the key frames.
-    """
-    clip = _sampled_clip(refs, size, n_frames, detect_every_frame, landmark_every)
-    return None if clip is None else clip[0]
+
+def _odd_size(ref: str, got: tuple, want: tuple) -> Excluded:
+    return Excluded(
+        datasets.file_of(ref),
+        f"a frame of another size: {got[1]}x{got[0]} among the clip's {want[1]}x{want[0]} frames",
+    )
 
 
 def _sampled_clip(
     refs: Sequence[str], size: int, n_frames: int, detect_every_frame: bool, landmark_every: int
 ):
     """The clip tensor and what the key frames reuse: (frames, picked refs, decoded gray frames
-    by ref, boxes, landmarks per sampled frame), or None when no face is found."""
+    by ref, boxes, landmarks per sampled frame, frame shape), or :class:`Excluded`."""
+    from collections import Counter
 
     picked = [refs[i] for i in sample_indices(len(refs), n_frames)]
     unique = list(dict.fromkeys(picked))
-    decoded = dict(zip(unique, (to_gray(f) for f in datasets.read_frames(unique))))
+    raw = dict(zip(unique, datasets.read_frames(unique)))
+    shape = Counter(raw[r].shape[:2] for r in unique).most_common(1)[0][0]
+    odd = [r for r in unique if raw[r].shape[:2] != shape]
+    if odd:
+        return _odd_size(odd[0], raw[odd[0]].shape[:2], shape)
+    decoded = {r: to_gray(raw[r]) for r in unique}
     grays = [decoded[r] for r in picked]
-    boxes = _clip_boxes(grays, detect_every_frame)
-    if boxes is None:
-        return None
+    found = _clip_boxes(grays, detect_every_frame)
+    if found is None:
+        return Excluded(
+            datasets.file_of(refs[0]), f"no frontal face in any of the {n_frames} sampled frames"
+        )
+    boxes, reference = found
+    if not detect_every_frame:
+        stray = _stray_frame(grays, boxes[0], reference)
+        if stray is not None:
+            return Excluded(
+                datasets.file_of(picked[stray]),
+                "a blank or cut frame: no face where the clip's other frames have one",
+            )
     points = clip_landmarks(grays, boxes, landmark_every)
     frames = np.stack([face_frame(g, b, size, p) for g, b, p in zip(grays, boxes, points)])[
         ..., None
     ]
-    return frames, picked, decoded, boxes, points
+    return frames, picked, decoded, boxes, points, shape
 
 
-def _clip_job(job: tuple[list[str], int], **kw) -> ClipOutput | None:
-    refs, apex_index = job
-    return process_clip_full(refs, apex_index=apex_index, **kw)
+def _stray_frame(grays: Sequence[np.ndarray], box: Box, reference: int) -> int | None:
+    """The first sampled frame that changed far more than a face does inside the clip's box and
+    in which the detector finds no face overlapping the box, or None."""
 
+    def small(gray):
+        patch = crop(gray, box)
+        return cv2.resize(patch, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
 
-# ----------------------------------------------------------------------------- the stage
-@dataclass
-class ClipSet:
-    """Stage-1 output of one table: clip tensors with their rows and the excluded clips.
-
-    ``X`` uint8 (n, n_frames, size, size, 1); ``rows`` (dataset, subject, clip, label,
-    emotion, onset, apex, offset, apex_rule) aligned with ``X``, index 0..n-1; ``excluded``
-    (subject, clip, file, reason); ``params`` the preprocessing parameters; ``from_cache``
-    whether the result was read from the cache file; ``keyframes`` and ``landmarks`` the
-    onset/apex key frames and the onset landmarks of every kept clip, aligned with ``X`` (see
-    the module docstring).
-    """
-
-    X: np.ndarray
-    rows: pd.DataFrame
-    excluded: pd.DataFrame
-    params: dict = field(default_factory=dict)
-    from_cache: bool = False
-    source: dict = field(default_factory=dict)
-    """Where the clips were read: ``root`` (dataset folder) and ``annotation`` (file name),
-    filled by :func:`load_clips` for the result records."""
-    keyframes: np.ndarray | None = None
-    """uint8 (n, 2, K, K): onset and apex key frames, gray, cropped like ``X``, masked with the
-    union of both frames' eye/mouth polygons (K = ``params["keyframe_size"]``)."""
-    landmarks: np.ndarray | None = None
-    """float32 (n, 68, 2): the onset frame's 68 dlib landmarks (x, y) in key-frame pixels."""
-
-
-def stage_params(
-    size: int,
-    n_frames: int,
-    detect_every_frame: bool = False,
-    landmark_every: int = 1,
-    keyframe_size: int = KEYFRAME_SIZE,
-) -> dict:
-    """Return the parameter dict that identifies a preprocessing run (stored in ClipSet.params)."""
-    return {
-        "version": ALGORITHM_VERSION,
-        "size": int(size),
-        "n_frames": int(n_frames),
-        "crop_margin": CROP_MARGIN,
-        "detect_max_side": DETECT_MAX_SIDE,
-        "upsample_steps": list(UPSAMPLE_STEPS),
-        "mask_groups": [list(g) for g in MASK_GROUPS],
-        "detect_every_frame": bool(detect_every_frame),
-        "landmark_every": int(landmark_every),
-        "sampling": "linspace-round over onset..offset",
-        "keyframe_size": int(keyframe_size),
-        "keyframes": "onset (sampled frame 0) and apex (coded apex, else middle frame), "
-        "onset box, union of both frames' eye/mouth masks on both",
-    }
-
-
-def preprocess(
-    table: pd.DataFrame,
-    size: int,
-    n_frames: int,
-    cache_dir: str | os.PathLike | None = None,
-    progress: bool = False,
-    workers: int = 1,
-    detect_every_frame: bool = False,
-    landmark_every: int = 1,
-    keyframe_size: int = KEYFRAME_SIZE,
-) -> ClipSet:
-    """Run stage 1 on every clip of a loader table (see the module docstring for the method).
-
-    ``table`` is a :func:`mer_utils.datasets.load` DataFrame. Returns a :class:`ClipSet`.
-    With ``cache_dir`` the result is read from / written to ``cache_dir/<dataset>-<key>.npz``.
-    ``workers > 1`` spreads clips over a pool of forked processes (about 1.9x on 2 cores; do
-    not use it in a process whose TensorFlow has already started). ``detect_every_frame`` runs the face
-    detector on every sampled frame instead of once per clip (slower; for comparison).
-    ``landmark_every=k`` computes landmarks on every k-th sampled frame (and the last) and
-    interpolates them in between (``1``: every frame, the default). ``keyframe_size`` is the
-    side of the onset/apex key frames (:attr:`ClipSet.keyframes`).
-    A corrupt frame raises ``DatasetError`` naming the file.
-    """
-    if size < 1 or n_frames < 1 or keyframe_size < 1:
-        raise ValueError(
-            f"size, n_frames and keyframe_size must be positive, got size={size}, "
-            f"n_frames={n_frames}, keyframe_size={keyframe_size}"
-        )
-    params = stage_params(size, n_frames, detect_every_frame, landmark_every, keyframe_size)
-    landmark_frames(n_frames, landmark_every)  # validates landmark_every before any work
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / f"{_dataset_tag(table)}-{cache_key(table, params)[:16]}.npz"
-        cached = _read_cache(path, params)
-        if cached is not None:
-            log.info("stage 1: reused cache %s (%d clips)", path, len(cached.rows))
-            return cached
-    clips = _compute(table, params, progress, workers)
-    if path is not None:
-        _write_cache(path, clips)
-        log.info("stage 1: wrote cache %s (%d clips)", path, len(clips.rows))
-    return clips
-
-
-def load_clips(
-    dataset: str,
-    dataset_dir: str | os.PathLike,
-    profile: str | dict,
-    cache_dir: str | os.PathLike | None = None,
-    progress: bool = False,
-    annotation: str | os.PathLike | None = None,
-) -> ClipSet:
-    """Load dataset ``dataset`` from ``dataset_dir`` (``annotation``: the annotation file, when
-    the folder holds several) and run stage 1 with a profile's settings (:func:`for_profile`).
-
-    This is what the later pages call; with the same ``cache_dir`` it reads the cache file the
-    stage-1 page wrote.
-    """
-
-    table = datasets.load(dataset, dataset_dir, annotation=annotation)
-    return for_profile(
-        table, profile, cache_dir=cache_dir, progress=progress, dataset_dir=dataset_dir
-    )
-
-
-def for_profile(
-    table: pd.DataFrame,
-    profile: str | dict,
-    cache_dir: str | os.PathLike | None = None,
-    progress: bool = False,
-    dataset_dir: str | os.PathLike | None = None,
-) -> ClipSet:
-    """Stage 1 on a loaded table with a profile's frame size, frame count and key-frame size
-    (``profile`` is a name from ``profiles.yaml`` or the profile dict; its optional
-    ``keyframe_size`` defaults to :data:`KEYFRAME_SIZE`). The stage-1 page and :func:`load_clips`
-    both call it, so they share one cache file."""
-    from mer_utils import config
-
-    prof = config.profile(profile) if isinstance(profile, str) else profile
-    clips = preprocess(
-        table,
-        prof["size"],
-        prof["n_frames"],
-        cache_dir=cache_dir,
-        progress=progress,
-        keyframe_size=prof.get("keyframe_size", KEYFRAME_SIZE),
-    )
-    report = table.attrs.get("report", {})
-    annotation = report.get("annotation") or report.get("frames_from") or ""
-    clips.source = {
-        "root": str(dataset_dir or report.get("frames_from", "")),
-        "annotation": Path(str(annotation)).name,
-    }
-    return clips
-
-
-def _compute(table: pd.DataFrame, params: dict, progress: bool, workers: int) -> ClipSet:
-    size, n_frames, k = params["size"], params["n_frames"], params["keyframe_size"]
-    refs_list = [list(refs) for refs in table["frames"]]
-    apexes = [apex_position(row, len(refs)) for (_, row), refs in zip(table.iterrows(), refs_list)]
-    jobs = [(refs, index) for refs, (index, _) in zip(refs_list, apexes)]
-    worker = functools.partial(
-        _clip_job,
-        size=size,
-        n_frames=n_frames,
-        keyframe_size=k,
-        detect_every_frame=params["detect_every_frame"],
-        landmark_every=params["landmark_every"],
-    )
-    results = _run_clips(worker, jobs, progress, workers)
-    kept, excluded = [], []
-    for (_, row), refs, (_, rule), out in zip(table.iterrows(), refs_list, apexes, results):
-        if out is None:
-            reason = f"no frontal face in any of the {n_frames} sampled frames"
-            log.warning(
-                "stage 1: excluded %s/%s (%s): %s", row["subject"], row["clip"], refs[0], reason
-            )
-            excluded.append(
-                {"subject": row["subject"], "clip": row["clip"], "file": refs[0], "reason": reason}
-            )
-        else:
-            kept.append(({**{c: _plain(row[c]) for c in TABLE_COLUMNS}, "apex_rule": rule}, out))
-    if kept:
-        X, keyframes, points = (np.stack([o[i] for _, o in kept]) for i in range(3))
-    else:
-        X = np.zeros((0, n_frames, size, size, 1), dtype=np.uint8)
-        keyframes = np.zeros((0, 2, k, k), dtype=np.uint8)
-        points = np.zeros((0, 68, 2), dtype=np.float32)
-    rows = _rows_frame([r for r, _ in kept])
-    return ClipSet(
-        X=X,
-        rows=rows,
-        excluded=_excluded_frame(excluded),
-        params=params,
-        from_cache=False,
-        keyframes=keyframes,
-        landmarks=points,
-    )
-
-
-def _run_clips(worker, jobs: list, progress: bool, workers: int) -> list:
-    bar = functools.partial(
-        tqdm, total=len(jobs), desc="stage 1", unit="clip", disable=not progress
-    )
-    if workers <= 1 or len(jobs) < 2:
-        return [worker(job) for job in bar(jobs)]
-    _detector(), _predictor()  # load once in the parent; forked workers inherit them
-    import multiprocessing
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(bar(pool.map(worker, jobs, chunksize=max(1, len(jobs) // (4 * workers)))))
-
-
-# ----------------------------------------------------------------------------- tables
-def _plain(value):
-    """Return ``value`` as a JSON-friendly Python scalar (pandas NA -> None)."""
-    if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _rows_frame(records: list[dict]) -> pd.DataFrame:
-    rows = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS))
-    for col in _INT_COLUMNS:
-        rows[col] = pd.array(
-            [None if v is None or pd.isna(v) else int(v) for v in rows[col]], dtype="Int64"
-        )
-    for col in set(ROW_COLUMNS) - set(_INT_COLUMNS):
-        rows[col] = rows[col].astype(object)
-    return rows.reset_index(drop=True)
-
-
-def _excluded_frame(records: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(records, columns=list(EXCLUDED_COLUMNS)).astype(object)
-
-
-def summary(clips: ClipSet) -> pd.DataFrame:
-    """Return a table of kept and excluded clip counts, excluded ones split by reason."""
-    out = [{"status": "kept", "reason": "", "clips": len(clips.rows)}]
-    for reason, n in clips.excluded.groupby("reason").size().items():
-        out.append({"status": "excluded", "reason": reason, "clips": int(n)})
-    return pd.DataFrame(out, columns=["status", "reason", "clips"])
-
-
-# ----------------------------------------------------------------------------- cache
-def _dataset_tag(table: pd.DataFrame) -> str:
-    names = sorted(set(table["dataset"])) if len(table) else []
-    return names[0] if len(names) == 1 else ("empty" if not names else "mixed")
-
-
-def cache_key(table: pd.DataFrame, params: dict) -> str:
-    """Return the SHA-256 hex key of a stage-1 run: params, rows, frame refs and file stats.
-
-    Every frame reference is hashed; the files actually read (the sampled frames and the apex
-    frame, or a video) are hashed with their size and mtime in nanoseconds.
-    """
-    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    stats: dict[str, tuple[int, int]] = {}
-    for _, row in table.iterrows():
-        refs = [str(r) for r in row["frames"]]
-        h.update(json.dumps([_plain(row[c]) for c in TABLE_COLUMNS], default=str).encode())
-        h.update(json.dumps(refs).encode())
-        apex, _ = apex_position(row, len(refs))
-        for i in [*sample_indices(len(refs), params["n_frames"]), apex]:
-            name = datasets.file_of(refs[i])
-            if name not in stats:
-                try:
-                    st = os.stat(name)
-                except OSError as err:
-                    from mer_utils.datasets import DatasetError
-
-                    raise DatasetError(
-                        f"{name}: frame of clip {row['subject']}/{row['clip']} "
-                        f"cannot be read ({err.strerror})"
-                    ) from err
-                stats[name] = (st.st_size, st.st_mtime_ns)
-            h.update(json.dumps([name, *stats[name]]).encode())
-    return h.hexdigest()
-
-
-def _write_cache(path: Path, clips: ClipSet) -> None:
-    atomic.save_npz(
-        path,
-        X=clips.X,
-        keyframes=clips.keyframes,
-        landmarks=clips.landmarks,
-        rows=np.array(
-            json.dumps(
-                [{c: _plain(v) for c, v in r.items()} for r in clips.rows.to_dict("records")]
-            )
-        ),
-        excluded=np.array(json.dumps(clips.excluded.to_dict(orient="records"))),
-        params=np.array(json.dumps(clips.params, sort_keys=True)),
-    )
-
-
-def _read_cache(path: Path, params: dict) -> ClipSet | None:
-    """Return the cached ClipSet at ``path``, or None when absent or unusable (logged)."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            X, keyframes, points = npz["X"], npz["keyframes"], npz["landmarks"]
-            records = json.loads(str(npz["rows"]))
-            rows = _rows_frame(records)
-            excluded = _excluded_frame(json.loads(str(npz["excluded"])))
-            stored = json.loads(str(npz["params"]))
-        n, k = len(rows), params["keyframe_size"]
-        expected = (n, params["n_frames"], params["size"], params["size"], 1)
-        if stored != params or X.dtype != np.uint8 or X.shape != expected:
-            raise ValueError(f"X {X.dtype}{X.shape} / params do not match the expected {expected}")
-        if keyframes.dtype != np.uint8 or keyframes.shape != (n, 2, k, k):
-            raise ValueError(
-                f"keyframes {keyframes.dtype}{keyframes.shape}, expected uint8{(n, 2, k, k)}"
-            )
-        if points.dtype != np.float32 or points.shape != (n, 68, 2):
-            raise ValueError(
-                f"landmarks {points.dtype}{points.shape}, expected float32{(n, 68, 2)}"
-            )
-        rules = [r.get("apex_rule") for r in records]
-        if any(rule not in APEX_RULES for rule in rules):
-            raise ValueError(f"rows without a valid apex_rule ({sorted(set(map(str, rules)))})")
-    except (
-        OSError,
-        EOFError,
-        KeyError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        zipfile.BadZipFile,
-    ) as err:
-        log.warning(
-            "stage 1: cache file %s is unusable (%s: %s); rebuilding it",
-            path,
-            type(err).__name__,
-            err,
-        )
-        return None
-    return ClipSet(
-        X=X,
-        rows=rows,
-        excluded=excluded,
-        params=params,
-        from_cache=True,
-        keyframes=keyframes,
-        landmarks=points,
-    )
-
-
-# ----------------------------------------------------------------------------- figures
-def apex_frame(table_row: pd.Series) -> str:
-    """The apex frame reference of a loader row (:func:`apex_position`: the coded apex, or the
-    middle frame when the apex is unknown)."""
-    frames = list(table_row["frames"])
-    return frames[apex_position(table_row, len(frames))[0]]
-
-
-def pipeline_examples(table: pd.DataFrame, size: int = 128, seed: int = 0) -> list[dict]:
-    """The paper's Figure-2 steps (:func:`pipeline_steps`) on the apex frame of one random clip
-    per class present (CLASSES order): ``[{"label", "clip": "subject/clip", "steps"}]``."""
-    from mer_utils import config
-
-    out = []
-    for label in config.CLASSES:
-        rows = table[table["label"] == label]
-        if rows.empty:
+    ref = small(grays[reference])
+    for t, gray in enumerate(grays):
+        patch = small(gray)
+        changed = np.abs(patch - ref).mean() > FRAME_CHANGE_MAX
+        if t == reference or not (changed or patch.std() < MIN_TEXTURE):
             continue
-        row = rows.sample(1, random_state=seed).iloc[0]
-        out.append(
-            {
-                "label": label,
-                "clip": f"{row['subject']}/{row['clip']}",
-                "steps": pipeline_steps(datasets.read_frame(apex_frame(row)), size=size),
-            }
-        )
-    return out
+        own = detect_face(gray)
+        if own is None or _overlap(own, box) < 0.3:
+            return t
+    return None
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0

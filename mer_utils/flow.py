@@ -4,9 +4,9 @@ Micro-expression recognition has long used the optical flow between a clip's ons
 neutral face) and its apex frame (the expression at its peak): hand-crafted flow features and
 many MEGC 2019 entries (OFF-ApexNet, STSTNet and others). This module is such a baseline,
 evaluated beside the paper's 3D CNN under the same splits. It works on stage 1's key frames
-(:attr:`mer_utils.faces.ClipSet.keyframes`: onset and apex, gray, cropped like the CNN frames,
+(:attr:`mer_utils.stage1.ClipSet.keyframes`: onset and apex, gray, cropped like the CNN frames,
 ``K x K``, eye and mouth masks identical in both) and the onset's 68 landmarks in key-frame
-pixels (:attr:`mer_utils.faces.ClipSet.landmarks`). Three steps:
+pixels (:attr:`mer_utils.stage1.ClipSet.landmarks`). Three steps:
 
 1. Optical flow (:func:`compute_flow`)
     The flow is OpenCV's **DIS** (Dense Inverse Search, Kroeger et al., ECCV 2016,
@@ -410,8 +410,32 @@ def compensate(flow: np.ndarray, masks: Mapping[str, np.ndarray]) -> np.ndarray:
     return flow - np.median(np.stack(votes), axis=0).astype(np.float32)
 
 
+def resized(clips, size: int):
+    """``clips`` with its key frames shrunk to ``size`` x ``size`` (``cv2.INTER_AREA``) and its
+    landmarks scaled with them: the flow baseline at another resolution (e.g. the 3D CNN's input
+    size in the quick profile, so that the two methods can be compared at one resolution)."""
+    from types import SimpleNamespace
+
+    k = clips.keyframes.shape[-1]
+    if size > k:
+        raise ValueError(f"key frames are {k} px: cannot measure the flow at {size} px")
+    frames = (
+        np.stack(
+            [
+                np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in pair])
+                for pair in clips.keyframes
+            ]
+        )
+        if len(clips.keyframes)
+        else np.zeros((0, 2, size, size), np.uint8)
+    )
+    scale = size / k
+    points = ((np.asarray(clips.landmarks, np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    return SimpleNamespace(keyframes=frames, landmarks=points)
+
+
 def features(clips, workers: int = 1) -> np.ndarray:
-    """Return the feature matrix float32 (n, d) of a :class:`mer_utils.faces.ClipSet`.
+    """Return the feature matrix float32 (n, d) of a :class:`mer_utils.stage1.ClipSet`.
 
     Uses ``clips.keyframes`` (n, 2, K, K) and ``clips.landmarks`` (n, 68, 2); row i is
     :func:`clip_features` of clip i. ``workers > 1`` computes the clips in that many threads

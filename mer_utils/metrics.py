@@ -17,15 +17,13 @@ class is exactly the MEGC 2019 definition of UF1 and UAR (TP/FP/FN summed over a
 - Majority-class baseline: predict, in every fold, the class most frequent in that fold's
   *training* part (ties: the first in CLASSES order), scored like the model.
 
-:func:`from_confusion` computes the same scores from confusion matrices (also from a stack of
-them, as the bootstrap in :mod:`mer_utils.intervals` needs), and :func:`smallest_test_size`
-answers a question a reader of any accuracy table can ask: how many test samples must there
-have been for this percentage to be printed?
+:func:`from_confusion` is the one implementation of every score: :func:`summarize` scores a set
+of predictions through it, and the bootstrap (:mod:`mer_utils.intervals`) and the permutation
+tests (:mod:`mer_utils.chance`) score stacks of thousands of confusion matrices with it. (How
+many test samples a printed accuracy needs is :mod:`mer_utils.reconstruction`'s question.)
 """
 
 from __future__ import annotations
-
-from fractions import Fraction
 
 import numpy as np
 
@@ -42,45 +40,22 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASS
 
 def uf1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)) -> float:
     """Unweighted F1 (MEGC 2019): mean over present classes of 2TP / (2TP + FP + FN)."""
-    cm = confusion(y_true, y_pred, n_classes)
-    tp = np.diag(cm).astype(float)
-    fp = cm.sum(axis=0) - tp
-    fn = cm.sum(axis=1) - tp
-    present = cm.sum(axis=1) > 0
-    return float(np.mean(2 * tp[present] / (2 * tp[present] + fp[present] + fn[present])))
+    return float(from_confusion(confusion(y_true, y_pred, n_classes))["uf1"])
 
 
 def uar(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)) -> float:
     """Unweighted average recall (MEGC 2019): mean over present classes of TP_c / N_c."""
-    cm = confusion(y_true, y_pred, n_classes)
-    support = cm.sum(axis=1)
-    present = support > 0
-    return float(np.mean(np.diag(cm)[present] / support[present]))
+    return float(from_confusion(confusion(y_true, y_pred, n_classes))["uar"])
 
 
 def summarize(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(CLASSES)) -> dict:
-    """All metrics of one (pooled) set of predictions, as a flat dict.
-
-    Keys: ``n``, ``accuracy``, ``precision_macro``, ``recall_macro``, ``f1_macro``,
-    ``precision_weighted``, ``recall_weighted``, ``f1_weighted``, ``uf1``, ``uar``,
-    ``recall_<class>`` per class (None for a class absent from ``y_true``) and ``confusion``
-    (list of lists, rows true, columns predicted, CLASSES order).
-    """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    y_true, y_pred = _check(y_true, y_pred, n_classes)
-    labels = list(range(n_classes))
-    out: dict = {"n": int(len(y_true)), "accuracy": float(np.mean(y_true == y_pred))}
-    for avg in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=avg, zero_division=0
-        )
-        out.update({f"precision_{avg}": float(p), f"recall_{avg}": float(r), f"f1_{avg}": float(f)})
-    out["uf1"] = uf1(y_true, y_pred, n_classes)
-    out["uar"] = uar(y_true, y_pred, n_classes)
+    """All metrics of one (pooled) set of predictions, as a flat dict: :func:`from_confusion` of
+    their confusion matrix, plus ``n`` and ``confusion`` (list of lists, rows true, columns
+    predicted, CLASSES order). ``recall_<class>`` is None for a class absent from ``y_true``."""
     cm = confusion(y_true, y_pred, n_classes)
-    for c, name in enumerate(CLASSES[:n_classes]):
-        out[f"recall_{name}"] = float(cm[c, c] / cm[c].sum()) if cm[c].sum() else None
+    out: dict = {"n": int(cm.sum())}
+    for key, value in from_confusion(cm).items():
+        out[key] = None if isinstance(value, float) and np.isnan(value) else value
     out["confusion"] = cm.tolist()
     return out
 
@@ -132,16 +107,36 @@ def _check(y_true, y_pred, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 SCORES: tuple[str, ...] = ("accuracy", "f1_macro", "f1_weighted", "uf1", "uar")
-"""The scores :func:`from_confusion` computes."""
+"""The scores the book shows with intervals."""
+RECORD_SCORES: tuple[str, ...] = (
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "uf1",
+    "uar",
+    *(f"recall_{c}" for c in CLASSES),
+)
+"""Every score :func:`from_confusion` computes (and every record stores)."""
+BASELINE_SCORES: tuple[str, ...] = ("accuracy", "uf1", "uar", "f1_macro", "f1_weighted")
+"""The scores stored for the majority baseline (``baseline_<score>``)."""
 
 
 def from_confusion(cm: np.ndarray) -> dict[str, np.ndarray | float]:
-    """Scores of confusion matrices ``cm`` (..., K, K), rows true, columns predicted.
+    """Every score of :data:`RECORD_SCORES` from confusion matrices ``cm`` (..., K, K), rows
+    true, columns predicted; the one implementation of the study's scores.
 
-    Returns :data:`SCORES` with the definitions of :func:`summarize`: ``f1_macro`` averages
-    over all K classes (an absent class scoring 0, as scikit-learn with ``zero_division=0``),
-    ``f1_weighted`` weights each class's F1 by its number of true clips, ``uf1`` and ``uar``
-    average over the classes present in the ground truth. A stack of matrices gives arrays.
+    - ``accuracy``: correct / all (Eq. 2).
+    - ``precision_*``, ``recall_*``, ``f1_*`` (Eq. 3-5) per class, averaged ``macro`` (over all
+      K classes; a class without predictions, or without true samples, scores 0, as
+      scikit-learn with ``zero_division=0``) and ``weighted`` (by each class's true samples).
+    - ``uf1``, ``uar``: F1 and recall averaged over the classes *present* in the ground truth.
+    - ``recall_<class>``: NaN where the class has no true samples.
+
+    A stack of matrices gives arrays (the bootstrap and the permutation tests score thousands).
     """
     cm = np.asarray(cm, dtype=float)
     tp = np.diagonal(cm, axis1=-2, axis2=-1)
@@ -151,31 +146,21 @@ def from_confusion(cm: np.ndarray) -> dict[str, np.ndarray | float]:
     denom = support + predicted  # = 2TP + FP + FN
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(denom > 0, 2 * tp / denom, 0.0)
+        precision = np.where(predicted > 0, tp / np.where(predicted > 0, predicted, 1), 0.0)
+        recall = np.where(support > 0, tp / np.where(support > 0, support, 1), 0.0)
         present = support > 0
+        n_present = present.sum(axis=-1)
         out = {
             "accuracy": tp.sum(axis=-1) / total,
+            "precision_macro": precision.mean(axis=-1),
+            "recall_macro": recall.mean(axis=-1),
             "f1_macro": f1.mean(axis=-1),
+            "precision_weighted": (precision * support).sum(axis=-1) / total,
+            "recall_weighted": (recall * support).sum(axis=-1) / total,
             "f1_weighted": (f1 * support).sum(axis=-1) / total,
-            "uf1": np.where(present, f1, 0.0).sum(axis=-1) / present.sum(axis=-1),
-            "uar": np.where(present, tp / np.where(present, support, 1), 0.0).sum(axis=-1)
-            / present.sum(axis=-1),
+            "uf1": np.where(present, f1, 0.0).sum(axis=-1) / n_present,
+            "uar": np.where(present, recall, 0.0).sum(axis=-1) / n_present,
         }
+        for k, name in enumerate(CLASSES[: cm.shape[-1]]):
+            out[f"recall_{name}"] = np.where(present[..., k], recall[..., k], np.nan)
     return {k: (float(v) if np.ndim(v) == 0 else v) for k, v in out.items()}
-
-
-def smallest_test_size(percent: float, decimals: int = 2, limit: int = 100_000) -> tuple[int, int]:
-    """The smallest number of test samples n (and correct ones k) for which k/n, printed as a
-    percentage with ``decimals`` decimals, reads ``percent``.
-
-    An accuracy printed as 89.98 % can only come from k correct out of n test samples with
-    89.975 <= 100 k / n < 89.985; the smallest such n is 409 (368/409). Exact rational
-    arithmetic, so no float rounding decides a borderline case (half-up rounding assumed).
-    """
-    half = Fraction(1, 2 * 10**decimals)
-    target = Fraction(str(percent))
-    lo, hi = (target - half) / 100, (target + half) / 100
-    for n in range(1, limit + 1):
-        k = -((-lo.numerator * n) // lo.denominator)  # ceil(lo * n)
-        if k <= n and Fraction(k, n) < hi:
-            return n, k
-    raise ValueError(f"no test size up to {limit} prints {percent} %")

@@ -26,8 +26,10 @@ HEAD_GRID: tuple[int, int, int] = (4, 6, 6)
 
 ARCHITECTURE_NOTES = """\
 The paper fixes: Conv3D with **64 filters** and **3x3** spatial kernels, **ReLU**, **2x2
-pooling**, **dropout**, a **softmax** over the 3 classes, **Adam (learning rate 0.001)** and
-**categorical cross-entropy**. Its Figure 4 is not available to us, so we chose the rest:
+pooling**, **dropout**, **Adam (learning rate 0.001)** and **categorical cross-entropy** over
+the 3 classes. Its Figure 4 is not available to us, so we chose the rest (the softmax output
+included: the paper names none, though categorical cross-entropy implies a probability per
+class):
 
 1. **Input**: a clip of T gray frames, shape (T, H, W, 1), uint8; the model rescales it to
    [-1, 1] (`Rescaling(1/127.5, offset=-1)`) as its first layer. Centred inputs trained in far

@@ -1,23 +1,16 @@
-"""The paper's reported numbers (``data/reference.yaml``) and what their printing implies.
+"""The paper's reported numbers (``data/reference.yaml``), labelled as reported.
 
 Tables 1-4 of Irawan et al. (2024) list, per dataset, earlier methods and the paper's four
 variants with accuracy (%, two decimals) and F1. This module reads them (a dataset without a
-table simply has no reported rows) and derives two facts a careful reader can check by hand:
-
-* the smallest number of test samples that can print each reported accuracy
-  (:func:`smallest_test_sizes`, with :func:`mer_utils.metrics.smallest_test_size`), compared with
-  10 % of the dataset's three-class clips;
-* how closely each reported F1 follows its accuracy (:func:`f1_against_accuracy`): a weighted or
-  micro-averaged F1 stays near the accuracy, a macro F1 on imbalanced data usually drops below it.
+table simply has no reported rows); :mod:`mer_utils.reconstruction` derives what their printing
+implies.
 """
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from . import config, metrics
+from . import config
 
 
 def reported(dataset: str) -> pd.DataFrame:
@@ -49,37 +42,6 @@ def own_rows() -> pd.DataFrame:
     return rows[rows["variant"].notna()][["dataset", "variant", "accuracy", "f1"]].reset_index(
         drop=True
     )
-
-
-def smallest_test_sizes(test_frac: float = 0.1) -> pd.DataFrame:
-    """For each of the paper's own rows: the smallest test set that can print its accuracy,
-    against ``test_frac`` of the dataset's three-class clips (official counts)."""
-    out = []
-    for row in own_rows().to_dict("records"):
-        n, k = metrics.smallest_test_size(row["accuracy"])
-        clips = sum(config.dataset_info(row["dataset"])["official_counts"].values())
-        test = math.ceil(test_frac * clips)
-        out.append(
-            {
-                "dataset": row["dataset"],
-                "variant": row["variant"],
-                "reported accuracy (%)": row["accuracy"],
-                "smallest test set": n,
-                "correct": k,
-                "three-class clips": clips,
-                f"{100 * test_frac:g} % of the clips": test,
-                "ratio": round(n / test, 1),
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def f1_against_accuracy() -> pd.DataFrame:
-    """Each own row's reported F1 beside its accuracy / 100, and their difference."""
-    rows = own_rows()
-    rows["accuracy / 100"] = rows["accuracy"] / 100
-    rows["F1 - accuracy"] = (rows["f1"] - rows["accuracy / 100"]).round(4)
-    return rows[["dataset", "variant", "accuracy / 100", "f1", "F1 - accuracy"]]
 
 
 def megc_loso() -> list[dict]:

@@ -1,129 +1,50 @@
-"""The results table: one record per run, its schema, and the files that go with it.
+"""The results folder: the run tables, the parameters they name, predictions and the manifest.
 
-Every number in the book is read from ``<results dir>/metrics.csv``. A record is one run: one
-method (a paper variant or the flow baseline) under one protocol, one repeat, on one dataset,
-with one profile and seed; :data:`KEY` names it. Writing a record whose key is already in the
-table *replaces* that row (a re-run never adds a duplicate), atomically and under a lock, so
-concurrent notebooks never lose each other's rows and an interrupted write never leaves a
-half-written table. Nested values (counts, confusion matrices, per-fold lists) are stored as
-JSON text in the columns :data:`JSON_COLUMNS`.
+Every number in the book is read from ``<results dir>/``:
 
-Beside the table: the pooled per-clip test predictions of every record
-(:func:`predictions_path`, one file per key; all of them in one archive for download,
-:func:`write_predictions_zip`) and the runner's ``manifest.json`` (:func:`manifest_path`).
+=====================  =================================================================
+``metrics.csv``        one row per run (:class:`mer_utils.schema.Record`)
+``folds.csv``          one row per fold of a run (:class:`mer_utils.schema.Fold`)
+``confusions.csv``     one row per test subject of a run (:class:`mer_utils.schema.Unit`)
+``parameters.json``    every profile and method setting a run read, under its digest
+``predictions/``       one file per run: its pooled per-sample test predictions
+``manifest.json``      the runner's record of the latest run of the grid
+=====================  =================================================================
+
+Writing a run whose key (:data:`mer_utils.schema.KEY`) is already in the tables *replaces* its
+rows (a re-run never adds a duplicate), atomically and under one lock, so concurrent notebooks
+never lose each other's rows and an interrupted write never leaves a half-written table.
+Reading validates every table against its schema and names the file, row and column of any
+damage. :func:`load` returns a :class:`Results`: the three tables, filtered alike.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
-from . import atomic
-from .config import CLASSES
+from . import atomic, schema
+from .schema import KEY
 
-KEY: tuple[str, ...] = ("dataset", "variant", "protocol", "profile", "seed", "repeat")
-"""The columns that identify a run: at most one record per key."""
-
-COLUMNS: tuple[str, ...] = (
-    *KEY,
-    "split_seed",
-    "data_kind",
-    "data_root",
-    "data_annotation",
-    "n_clips",
-    "n_excluded_stage1",
-    "n_subjects",
-    "n_folds",
-    "n_samples",
-    "augment",
-    "smote",
-    "class_weight",
-    "method_params",
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-    "uf1",
-    "uar",
-    *(f"recall_{c}" for c in CLASSES),
-    "baseline_accuracy",
-    "baseline_uf1",
-    "baseline_uar",
-    "baseline_f1_macro",
-    "baseline_f1_weighted",
-    "baseline_classes",
-    "confusion",
-    "confusion_by_subject",
-    "counts_all",
-    "counts_train",
-    "counts_train_resampled",
-    "counts_val",
-    "counts_test",
-    "leak",
-    "smote_k",
-    "smote_info",
-    "class_weights",
-    "epochs",
-    "best_epochs",
-    "splits",
-    "seconds",
-    "device",
-    "profile_params",
-    "version_python",
-    "version_numpy",
-    "version_tensorflow",
-    "version_keras",
-    "version_sklearn",
-    "version_imblearn",
-    "version_dlib",
-    "version_cv2",
-    "timestamp",
-    "predictions_file",
-)
-"""The results table's columns, in order (a record has exactly these keys)."""
-
-JSON_COLUMNS: tuple[str, ...] = (
-    "method_params",
-    "baseline_classes",
-    "confusion",
-    "confusion_by_subject",
-    "counts_all",
-    "counts_train",
-    "counts_train_resampled",
-    "counts_val",
-    "counts_test",
-    "leak",
-    "smote_k",
-    "smote_info",
-    "class_weights",
-    "epochs",
-    "best_epochs",
-    "splits",
-    "device",
-    "profile_params",
-)
-"""Columns whose cells hold JSON text in the CSV (Python objects in a loaded table)."""
-
-PREDICTION_COLUMNS: tuple[str, ...] = ("subject", "clip", "sample", "fold", "true", "pred")
-"""Columns of a predictions file: one row per test sample of a run, pooled over its folds."""
-
-TABLE = "metrics.csv"
+TABLES = tuple(schema.TABLES)
 MANIFEST = "manifest.json"
+PARAMETERS = "parameters.json"
 PREDICTIONS_ZIP = "predictions.zip"
 
 
-def table_path(results_dir: str | Path) -> Path:
-    """``<results_dir>/metrics.csv``."""
-    return Path(results_dir) / TABLE
+def table_path(results_dir: str | Path, name: str = "metrics.csv") -> Path:
+    """``<results_dir>/<name>`` (default ``metrics.csv``)."""
+    return Path(results_dir) / name
 
 
 def manifest_path(results_dir: str | Path) -> Path:
@@ -131,79 +52,207 @@ def manifest_path(results_dir: str | Path) -> Path:
     return Path(results_dir) / MANIFEST
 
 
-def predictions_path(results_dir: str | Path, record: dict) -> Path:
-    """``<results_dir>/predictions/<dataset>__<variant>__<protocol>__<profile>__seed<s>__r<k>.csv``
-    (one file per record key, so no other run overwrites it)."""
-    d, v, p, prof, seed, rep = (record[k] for k in KEY)
+def licensed_pages(manifest: dict) -> list[str]:
+    """The pages of a run (its ``manifest.json``) that read licensed data: per-dataset pages of
+    a licensed dataset, and the summary pages of a run with any licensed dataset."""
+    out = []
+    for page in manifest["pages"]:
+        params = page.get("parameters", {})
+        kinds = (
+            [params["data_kind"]]
+            if "data_kind" in params
+            else list(params.get("data_kinds", {}).values())
+        )
+        if "licensed" in kinds:
+            out.append(page["key"])
+    return out
+
+
+def params_id(params: dict) -> str:
+    """A short digest of a parameter dict (profile or method settings)."""
+    text = json.dumps(params, sort_keys=True, default=atomic.json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def predictions_name(record) -> str:
+    """``predictions/<dataset>__<method>__<protocol>__<profile>__seed<s>__r<k>__<data>__<prof>.csv``
+    relative to the results folder: one file per run key, so no other run overwrites it."""
+    r = record if isinstance(record, dict) else dataclasses.asdict(record)
     return (
-        Path(results_dir)
-        / "predictions"
-        / f"{d}__{v}__{p}__{prof}__seed{int(seed)}__r{int(rep)}.csv"
+        f"predictions/{r['dataset']}__{r['method']}__{r['protocol']}__{r['profile']}"
+        f"__seed{int(r['seed'])}__r{int(r['repeat'])}__{r['data_id']}__{r['profile_id']}.csv"
     )
 
 
-def write_predictions_zip(results_dir: str | Path) -> Path:
-    """Every predictions file under ``<results_dir>/predictions/`` in one archive,
-    ``<results_dir>/predictions.zip`` (the reproducibility page offers it for download);
-    returns its path. Atomic, and reproducible: the same files give the same bytes (sorted
-    names, fixed timestamps). An empty archive when there are no predictions yet."""
-    folder = Path(results_dir) / "predictions"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.glob("*.csv")):
-            info = zipfile.ZipInfo(f"predictions/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes())
-    return atomic.write_bytes(Path(results_dir) / PREDICTIONS_ZIP, buffer.getvalue())
+# ----------------------------------------------------------------------------- one run
+@dataclasses.dataclass
+class Run:
+    """What one run writes: its record, folds, per-subject confusions, pooled predictions and
+    the parameters it read (``{"profile": ..., "method": ...}``)."""
+
+    record: schema.Record
+    folds: list[schema.Fold]
+    units: list[schema.Unit]
+    predictions: pd.DataFrame
+    params: dict
+
+    def relabelled(self, protocol: str) -> "Run":
+        """A copy under another protocol whose computation is the same (e.g. ``paper-leaky`` of
+        a method that resamples nothing is its ``paper`` run: nothing to leak)."""
+        from . import protocols
+
+        out = copy.deepcopy(self)
+        for row in [out.record, *out.folds, *out.units]:
+            row.protocol = protocol
+        out.record.predictions_file = None
+        out.record.seconds = 0.0
+        if protocols.info(protocol)["resample_before_split"]:
+            out.record.leak_test_from_clip_in_training = 0
+            out.record.leak_test_augmented = 0
+            out.record.leak_test_synthetic = 0
+        return out
 
 
-def key_of(record: dict) -> tuple[str, ...]:
-    """The record's key as strings (CSV cells and Python values compare alike)."""
-    return tuple(str(record[k]) for k in KEY)
+def write_run(results_dir: str | Path, run: Run) -> Run:
+    """Write a run: its predictions file, its parameters, and its rows of the three tables
+    (replacing the rows of an earlier run with the same key). Returns the run as written (with
+    its ``predictions_file``)."""
+    results_dir = Path(results_dir)
+    run.record.predictions_file = predictions_name(run.record)
+    atomic.write_text(
+        results_dir / run.record.predictions_file,
+        run.predictions[list(schema.PREDICTION_COLUMNS)].to_csv(index=False),
+    )
+    key = tuple(str(getattr(run.record, k)) for k in KEY)
+    with atomic.locked(results_dir / "tables"):
+        _merge_params(results_dir, run.params)
+        for name, rows in (
+            ("confusions.csv", run.units),
+            ("folds.csv", run.folds),
+            ("metrics.csv", [run.record]),  # last: a record means its details are written
+        ):
+            _replace_rows(results_dir / name, schema.TABLES[name], key, rows)
+    return run
 
 
-def write_records(results_dir: str | Path, records: Iterable[dict]) -> Path:
-    """Put ``records`` into the table, replacing rows with the same :data:`KEY`.
+def _merge_params(results_dir: Path, params: dict) -> None:
+    path = results_dir / PARAMETERS
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for value in params.values():
+        stored.setdefault(params_id(value), value)
+    atomic.write_json(path, stored)
 
-    Atomic (temporary file + rename) and under an exclusive lock. Missing columns of an older
-    table are added (older rows get empty cells); columns the table has but :data:`COLUMNS`
-    does not are kept.
-    """
-    new = [dict(r) for r in records]
-    for rec in new:
-        missing = set(KEY) - set(rec)
-        if missing:
-            raise ValueError(f"record lacks key columns {sorted(missing)}")
 
-    def transform(old: bytes | None) -> bytes:
-        rows: list[dict] = []
-        columns = list(COLUMNS)
-        if old:
-            reader = csv.DictReader(io.StringIO(old.decode("utf-8")))
-            rows = list(reader)
-            columns = list(reader.fieldnames or []) + [
-                c for c in COLUMNS if c not in (reader.fieldnames or [])
-            ]
-        replaced = {key_of(r) for r in new}
-        rows = [r for r in rows if key_of(r) not in replaced]
-        buf = io.StringIO()
-        writer = csv.DictWriter(
-            buf, fieldnames=columns, restval="", lineterminator="\n", extrasaction="ignore"
+def _replace_rows(path: Path, cls: type, key: tuple, rows: list) -> None:
+    columns = schema.columns(cls)
+    kept = []
+    if path.exists():
+        reader = csv.DictReader(io.StringIO(path.read_text("utf-8")))
+        if list(reader.fieldnames or []) != list(columns):
+            _check_header(path, cls, reader.fieldnames)
+        kept = [r for r in reader if tuple(r.get(k, "") for k in KEY) != key]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(kept)
+    writer.writerows(schema.row(r) for r in rows)
+    atomic.write_text(path, buf.getvalue())
+
+
+def _check_header(path: Path, cls: type, found) -> None:
+    found = list(found or [])
+    missing = [c for c in schema.columns(cls) if c not in found]
+    if missing:
+        raise schema.SchemaError(
+            f"{path}: written by another version of the study or damaged: columns {missing} "
+            "are missing; move it away (or delete the results folder) and run again"
         )
-        writer.writeheader()
-        writer.writerows(rows)
-        writer.writerows({k: _cell(rec.get(k)) for k in columns} for rec in new)
-        return buf.getvalue().encode("utf-8")
-
-    return atomic.update_file(table_path(results_dir), transform)
 
 
-def write_predictions(results_dir: str | Path, record: dict, predictions: pd.DataFrame) -> Path:
-    """Atomically write a run's pooled per-sample test predictions; returns the path."""
-    path = predictions_path(results_dir, record)
-    atomic.write_text(path, predictions[list(PREDICTION_COLUMNS)].to_csv(index=False))
-    return path
+# ----------------------------------------------------------------------------- reading
+class Results:
+    """The three run tables, filtered alike: ``metrics`` (one row per run), ``folds`` and
+    ``confusions`` (the rows of those runs)."""
+
+    def __init__(self, metrics: pd.DataFrame, folds: pd.DataFrame, confusions: pd.DataFrame):
+        self.metrics = metrics.reset_index(drop=True)
+        self.folds = folds.reset_index(drop=True)
+        self.confusions = confusions.reset_index(drop=True)
+
+    @classmethod
+    def none(cls) -> "Results":
+        """No runs."""
+        return cls(*(pd.DataFrame(columns=schema.columns(c)) for c in schema.TABLES.values()))
+
+    @classmethod
+    def of_runs(cls, runs: Iterable[Run]) -> "Results":
+        runs = list(runs)
+        frames = [
+            pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=schema.columns(table))
+            for rows, table in (
+                ([r.record for r in runs], schema.Record),
+                ([f for r in runs for f in r.folds], schema.Fold),
+                ([u for r in runs for u in r.units], schema.Unit),
+            )
+        ]
+        return cls(*frames)
+
+    @classmethod
+    def concat(cls, parts: Iterable["Results"]) -> "Results":
+        """The runs of several :class:`Results` together."""
+        parts = [p for p in parts if not p.empty]
+        empty = cls.none()
+
+        def joined(table: str) -> pd.DataFrame:
+            # Frames without rows are left out: pandas would otherwise let their (empty)
+            # columns decide the joined dtypes.
+            frames = [getattr(p, table) for p in parts if len(getattr(p, table))]
+            if not frames:
+                return getattr(empty, table)
+            return pd.concat(frames, ignore_index=True)
+
+        return cls(*(joined(t) for t in ("metrics", "folds", "confusions")))
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    @property
+    def empty(self) -> bool:
+        return self.metrics.empty
+
+    def select(self, mask) -> "Results":
+        """The runs where ``mask`` (a boolean Series over ``metrics``) holds, with their rows."""
+        chosen = self.metrics[mask]
+        keys = set(_keys(chosen))
+        return Results(
+            chosen,
+            self.folds[[k in keys for k in _keys(self.folds)]],
+            self.confusions[[k in keys for k in _keys(self.confusions)]],
+        )
+
+    def where(self, **values) -> "Results":
+        """The runs whose columns equal the given values (a list or set: any of them)."""
+        mask = pd.Series(True, index=self.metrics.index)
+        for column, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, (list, tuple, set, frozenset)):
+                mask &= self.metrics[column].isin(list(value))
+            else:
+                mask &= self.metrics[column] == value
+        return self.select(mask)
+
+    def groups(self, by: Iterable[str]):
+        """``(values, Results)`` per group of ``metrics`` rows, in the rows' order."""
+        by = list(by)
+        for values, group in self.metrics.groupby(by, sort=False):
+            yield values, self.select(self.metrics.index.isin(group.index))
+
+
+def _keys(df: pd.DataFrame) -> list[tuple]:
+    if df.empty:
+        return []
+    return list(zip(*(df[k].astype(str) for k in KEY)))
 
 
 def load(
@@ -211,46 +260,113 @@ def load(
     profile: str | None = None,
     datasets: Iterable[str] | None = None,
     seed: int | None = None,
-    variants: Iterable[str] | None = None,
-) -> pd.DataFrame:
-    """The results table with JSON columns parsed, filtered by the given values.
+    methods: Iterable[str] | None = None,
+    data_ids: dict[str, str] | None = None,
+    profile_id: str | None = None,
+) -> Results:
+    """The run tables of ``results_dir``, validated, filtered by the given values.
 
-    An absent table gives an empty frame with the :data:`COLUMNS` (pages then say that nothing
-    was run); an unreadable one raises ``ValueError`` naming the file.
+    ``data_ids`` (dataset -> data id) keeps only the runs on the data each dataset was read
+    from in this run of the grid; ``profile_id`` only the runs under the current values of the
+    profile. An absent folder or table gives empty tables (pages then say nothing was run).
     """
-    path = table_path(results_dir)
-    if not path.exists():
-        return pd.DataFrame(columns=list(COLUMNS))
-    try:
-        df = pd.read_csv(path, dtype={"seed": "Int64", "repeat": "Int64"})
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable results table ({exc})") from None
-    missing = set(KEY) - set(df.columns)
-    if missing:
-        raise ValueError(
-            f"{path}: not a results table of this study (no columns {sorted(missing)})"
-        )
-    for col in JSON_COLUMNS:
-        if col in df:
-            df[col] = df[col].map(_parse_json)
+    tables = {}
+    for name, cls in schema.TABLES.items():
+        path = table_path(results_dir, name)
+        if not path.exists():
+            tables[name] = pd.DataFrame(columns=schema.columns(cls))
+            continue
+        tables[name] = schema.validate(_read_rows(path), cls, str(path))
+    out = Results(tables["metrics.csv"], tables["folds.csv"], tables["confusions.csv"])
+    m = out.metrics
+    mask = pd.Series(True, index=m.index)
     if profile is not None:
-        df = df[df["profile"] == profile]
+        mask &= m["profile"] == profile
     if datasets is not None:
-        df = df[df["dataset"].isin(list(datasets))]
+        mask &= m["dataset"].isin(list(datasets))
     if seed is not None:
-        df = df[df["seed"] == seed]
-    if variants is not None:
-        df = df[df["variant"].isin(list(variants))]
-    return df.reset_index(drop=True)
+        mask &= m["seed"] == int(seed)
+    if methods is not None:
+        mask &= m["method"].isin(list(methods))
+    if data_ids is not None:
+        mask &= np.array([data_ids.get(d) == i for d, i in zip(m["dataset"], m["data_id"])], bool)
+    if profile_id is not None:
+        mask &= m["profile_id"] == profile_id
+    return out.select(mask)
 
 
-def _parse_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) and value else None
+def current(
+    results_dir: str | Path,
+    profile: str,
+    datasets: Iterable[str],
+    seed: int,
+    data_ids: dict[str, str] | None = None,
+) -> Results:
+    """The runs a page shows: its profile at the profile's current values, its datasets and
+    seed and, where given, the data each dataset was read from in this run of the grid. Runs
+    made under other profile values or on other data stay in the tables but are not shown."""
+    from . import config
+
+    return load(
+        results_dir,
+        profile=profile,
+        datasets=list(datasets),
+        seed=seed,
+        data_ids=data_ids or None,
+        profile_id=params_id(config.profile(profile)),
+    )
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, sort_keys=True, default=atomic.json_default)
-    return value
+def _read_rows(path: Path) -> pd.DataFrame:
+    """A results table as text cells; a row with another number of cells than the header (a
+    truncated or damaged line) is an error naming the file and the row."""
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise schema.SchemaError(f"{path}: not a readable results table ({exc})") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise schema.SchemaError(f"{path}: empty, not a results table")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise schema.SchemaError(
+                f"{path}: row {line} has {len(row)} cells, the header {len(header)} "
+                "(a truncated or damaged line); move the file away and run again"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=header, dtype=str)
+
+
+def parameters(results_dir: str | Path) -> dict:
+    """``parameters.json``: digest -> the profile or method settings a run read."""
+    path = Path(results_dir) / PARAMETERS
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_predictions_zip(results_dir: str | Path, names: Iterable[str] | None = None) -> Path:
+    """The predictions files of the given runs (``predictions_file`` values; default: every file
+    under ``<results_dir>/predictions/``) in one archive, ``<results_dir>/predictions.zip`` (the
+    reproducibility page offers it for download); returns its path. Atomic, and reproducible:
+    the same files give the same bytes (sorted names, fixed timestamps)."""
+    results_dir = Path(results_dir)
+    paths = (
+        sorted((results_dir / "predictions").glob("*.csv"))
+        if names is None
+        else sorted(results_dir / n for n in names)
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in paths:
+            info = zipfile.ZipInfo(f"predictions/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+    return atomic.write_bytes(results_dir / PREDICTIONS_ZIP, buffer.getvalue())
+
+
+def predictions(results_dir: str | Path, record: dict) -> pd.DataFrame:
+    """The pooled per-sample test predictions of one run (a row of ``metrics``)."""
+    path = Path(results_dir) / str(record["predictions_file"])
+    return pd.read_csv(path)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import concurrent.futures as cf
 import contextlib
+import copy
 import ctypes
 import dataclasses
 import fcntl
@@ -68,6 +69,10 @@ class Job:
     output: str
     parameters: dict
     after: list[str]
+    method: str | None = None
+    """The method of a method page (the method template is rendered for it)."""
+    soft: list[str] = dataclasses.field(default_factory=list)
+    """Pages to wait for that may fail: the page then runs anyway and says what is missing."""
     data_stamp: str = ""
 
     @property
@@ -76,16 +81,16 @@ class Job:
 
 
 # ----------------------------------------------------------------------------- fingerprints
-def page_modules(template: str | Path) -> list[str]:
+def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     """The ``mer_utils`` source files a page's code uses, relative to the package.
 
-    Read statically from the template's code cells: ``from mer_utils import x`` and
+    Read statically from the rendered template's code cells: ``from mer_utils import x`` and
     ``from mer_utils.x import y`` name modules; ``report.<family>`` names one page family of
     :mod:`mer_utils.report`; then everything those modules import inside the package, followed
     transitively. The ``report`` and ``datasets`` packages count by what is used: their
     ``__init__`` files re-export submodules the page may never call.
     """
-    nb = nbformat.read(REPO / template, as_version=4)
+    nb = rendered(str(template), method)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     roots: set[str] = set()
     for node in ast.walk(ast.parse(code)):
@@ -157,25 +162,63 @@ def _imports_of(rel: str) -> set[str]:
     return out
 
 
-def tables_stamp() -> str:
-    """Fingerprint of the YAML and CSV tables of ``mer_utils/data`` (profiles, grid, labels...)."""
+SELECTED_TABLES = ("profiles", "protocols", "datasets", "labels", "methods")
+"""Tables of which a page depends on the entries it uses only (its profile, its protocols, its
+datasets, its methods); the other tables (:func:`page_tables`) count as a whole."""
+
+
+def page_tables(job: Job) -> str:
+    """Fingerprint of the table entries a page depends on.
+
+    From ``profiles.yaml``, ``protocols.yaml``, ``datasets.yaml``, ``labels.yaml`` and
+    ``methods.yaml`` only the entries the page uses: its profile (and the profile of its scale
+    check), its protocols, its dataset (a summary page: the run's datasets) and its method (a
+    summary or evaluation page: the run's methods). Every other table of ``mer_utils/data``
+    counts as a whole. Editing the title of a method a run does not select re-runs nothing.
+    """
+    from . import config
+
+    p = job.parameters
+    profile = config.load("profiles").get(p.get("profile"), {})
+    profiles = [p.get("profile"), (profile.get("scale_check") or {}).get("profile")]
+    datasets = [p["dataset"]] if "dataset" in p else list(p.get("datasets", []))
+    methods = [job.method] if job.method else list(p.get("methods") or config.methods())
+    wanted = {
+        "profiles": profiles,
+        "protocols": list(p.get("protocols", [])),
+        "datasets": datasets,
+        "labels": datasets,
+        "methods": methods,
+    }
     h = hashlib.sha256()
+    for name, keys in wanted.items():
+        table = config.load(name)
+        h.update(json.dumps({k: table.get(k) for k in keys if k}, sort_keys=True).encode())
     for path in sorted((PACKAGE / "data").glob("*")):
-        if path.suffix in (".yaml", ".csv"):
+        if path.suffix in (".yaml", ".csv") and path.stem not in SELECTED_TABLES:
             h.update(path.name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def fingerprint(job: Job, dep_runs: list[str], tables: str | None = None) -> str:
-    """Everything a page depends on, hashed: its template and parameters, its data stamp, the
-    runs of the pages it depends on, the ``mer_utils`` files its code uses and the tables."""
+@functools.lru_cache(maxsize=64)
+def rendered(template: str, method: str | None = None):
+    """The notebook a page executes: its template rendered (:mod:`mer_utils.templates`)."""
+    from . import templates
+
+    return templates.render(template, method)
+
+
+def fingerprint(job: Job, dep_runs: list[str]) -> str:
+    """Everything a page depends on, hashed: its rendered template and parameters, its data
+    stamp, the runs of the pages it depends on, the ``mer_utils`` files its code uses and the
+    table entries it uses (:func:`page_tables`)."""
     h = hashlib.sha256()
-    h.update((REPO / job.template).read_bytes())
+    h.update(nbformat.writes(rendered(job.template, job.method)).encode())
     h.update(json.dumps(job.parameters, sort_keys=True).encode())
     h.update(job.data_stamp.encode())
-    h.update((tables or tables_stamp()).encode())
-    for rel in page_modules(job.template):
+    h.update(page_tables(job).encode())
+    for rel in page_modules(job.template, job.method):
         h.update(rel.encode())
         h.update((PACKAGE / rel).read_bytes())
     for run in dep_runs:
@@ -195,7 +238,7 @@ def read_marker(job: Job) -> dict | None:
 
 
 # ----------------------------------------------------------------------------- executing a page
-def execute(template: str, output: str, parameters: dict) -> dict:
+def execute(template: str, output: str, parameters: dict, method: str | None = None) -> dict:
     """Worker body: run one notebook with papermill. Returns status, seconds and error.
 
     The notebook is executed into ``<output stem>.<pid>.running.ipynb`` beside ``output`` and
@@ -214,7 +257,7 @@ def execute(template: str, output: str, parameters: dict) -> dict:
         with open(log_path, "w") as log_file:
             os.dup2(log_file.fileno(), 2)
             try:
-                _papermill(template, partial, parameters)
+                _papermill(template, partial, parameters, method)
             finally:
                 os.dup2(saved_stderr, 2)
         tidy(partial, log_path)
@@ -233,13 +276,15 @@ def execute(template: str, output: str, parameters: dict) -> dict:
             partial.unlink()
 
 
-def _papermill(template: str, output: Path, parameters: dict, attempts: int = 2) -> None:
+def _papermill(
+    template: str, output: Path, parameters: dict, method: str | None = None, attempts: int = 2
+) -> None:
     import papermill as pm
 
     for attempt in range(1, attempts + 1):
         try:
             pm.execute_notebook(
-                str(REPO / template),
+                copy.deepcopy(rendered(template, method)),
                 str(output),
                 parameters=parameters,
                 cwd=str(REPO),
@@ -375,7 +420,7 @@ class LocalExecutor:
         )
 
     def submit(self, job: Job) -> cf.Future:
-        return self._pool.submit(execute, job.template, job.output, job.parameters)
+        return self._pool.submit(execute, job.template, job.output, job.parameters, job.method)
 
     def wait(self, futures: list) -> set:
         done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
@@ -448,20 +493,19 @@ def run_jobs(
     force: bool = False,
     on_update: Callable[[dict[str, dict]], None] | None = None,
     n_workers: int = 2,
-    before_job: Callable[[Job], None] | None = None,
 ) -> dict[str, dict]:
     """Execute ``jobs`` respecting their ``after`` order; return each job's outcome.
 
     Outcomes: ``ok`` (executed), ``cached`` (fingerprint unchanged, not re-run), ``failed``,
-    ``skipped`` (a dependency failed or was skipped). ``on_update(outcomes)`` is called whenever
-    outcomes change, so the manifest is current when the summary pages read it. ``before_job``
-    runs in the runner before a job is submitted (the Dask executor fits a page's folds there).
-    Without ``executor`` a :class:`LocalExecutor` of ``n_workers`` is used. Ctrl-C kills the
-    running pages and raises :class:`Interrupted`.
+    ``skipped`` (a page in its ``after`` failed or was skipped: its output is replaced by a note
+    saying so, never left from an earlier run looking current). Pages in a job's ``soft`` are
+    waited for but may fail (the summary pages then show what succeeded and say what did not).
+    ``on_update(outcomes)`` is called whenever outcomes change, so the manifest is current when
+    the summary pages read it. Without ``executor`` a :class:`LocalExecutor` of ``n_workers`` is
+    used. Ctrl-C (or SIGTERM) kills the running pages and raises :class:`Interrupted`.
     """
     own = executor is None
     executor = executor or LocalExecutor(n_workers)
-    tables = tables_stamp()
     outcome: dict[str, dict] = {}
     runs: dict[str, str] = {}  # key -> run id of the result in place
     pending = list(jobs)
@@ -471,17 +515,32 @@ def run_jobs(
             settled = len(outcome)
             for job in list(pending):
                 deps = [outcome.get(k, {}).get("status") for k in job.after]
-                if any(s in ("failed", "skipped") for s in deps):
+                failed = [k for k in job.after if outcome.get(k, {}).get("status") in BAD]
+                if failed:
                     outcome[job.key] = {
                         "status": "skipped",
                         "seconds": 0.0,
-                        "error": "a page it depends on did not succeed",
+                        "error": f"a page it depends on did not succeed ({failed[0]})",
                     }
+                    not_produced(job, outcome[job.key]["error"])
                     pending.remove(job)
                     continue
-                if not all(s in ("ok", "cached") for s in deps):
+                soft = [outcome.get(k, {}).get("status") for k in job.soft]
+                if not all(s in ("ok", "cached") for s in deps) or None in soft:
                     continue
-                fp = fingerprint(job, [runs[k] for k in job.after], tables)
+                try:
+                    fp = fingerprint(
+                        job, [runs.get(k, outcome[k]["status"]) for k in job.after + job.soft]
+                    )
+                except Exception as exc:  # noqa: BLE001 - a template that cannot be read fails its page
+                    outcome[job.key] = {
+                        "status": "failed",
+                        "seconds": 0.0,
+                        "error": f"{job.template}: {type(exc).__name__}: {_first_line(exc)}",
+                    }
+                    pending.remove(job)
+                    log.info("failed %s (%s)", job.key, outcome[job.key]["error"])
+                    continue
                 marker = read_marker(job)
                 if not force and marker and marker.get("fingerprint") == fp:
                     outcome[job.key] = {
@@ -497,8 +556,6 @@ def run_jobs(
                     continue
                 job.marker.unlink(missing_ok=True)
                 (REPO / job.output).parent.mkdir(parents=True, exist_ok=True)
-                if before_job is not None:
-                    before_job(job)
                 log.info("run   %s", job.key)
                 pending.remove(job)
                 running[executor.submit(job)] = (job, fp)
@@ -549,6 +606,31 @@ def run_jobs(
             executor.close()
     assert {j.key for j in jobs} == set(outcome)
     return outcome
+
+
+BAD = ("failed", "skipped", "interrupted")
+
+
+def not_produced(job: Job, reason: str) -> None:
+    """Replace a page the latest run could not produce by a note saying so (an earlier run's
+    page must never look current), and drop its done-marker."""
+    job.marker.unlink(missing_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# {job.key}\n\nThis page was **not produced** by the latest run of the study: "
+            f"{reason}. The reproducibility page lists every page and what failed."
+        )
+    ]
+    path = REPO / job.output
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(path, nbformat.writes(nb))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+    return (text[0] if text else type(exc).__name__)[:300] + where
 
 
 def _result(fut) -> dict:

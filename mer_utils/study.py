@@ -4,7 +4,7 @@ Usage (from the repository root; ``make book`` runs the first line, then builds 
 
     python -m mer_utils.study                       # quick profile, all datasets, stand-ins
     python -m mer_utils.study --data-root /data/me  # licensed copies where present
-    python -m mer_utils.study --datasets smic --variants MER-3DCNNST --protocols loso
+    python -m mer_utils.study --datasets smic --methods MER-3DCNNST --protocols loso
     python -m mer_utils.study --profile paper --jobs 1
     python -m mer_utils.study --list                # show the plan, run nothing
 
@@ -18,7 +18,7 @@ What it does, in order:
    folder is a stand-in is read from the folder itself (its ``STANDIN.json`` marker), never from
    how it was passed, and every notebook is told which kind of data it reads.
 2. **Plan.** ``mer_utils/data/grid.yaml`` lists the notebooks per dataset (one per method of
-   ``variants.yaml``) and the summary notebooks. Each (template, parameters) pair becomes one
+   ``methods.yaml``) and the summary notebooks. Each (template, parameters) pair becomes one
    job with a deterministic output name, ``book/datasets/<dataset>/<name>.ipynb`` or
    ``book/summary/<name>.ipynb``.
 3. **Execute** (:mod:`mer_utils.runner`). Jobs run in worker processes (``--jobs``, default 2)
@@ -43,6 +43,7 @@ import logging
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -197,34 +198,45 @@ def data_stamp(source: Source) -> str:
     return files_stamp(REPO / source.dir) + (source.annotation or "")
 
 
+def data_id(source: Source, stamp: str) -> str:
+    """The id of the data a dataset's pages read: its kind and a digest of its files (their
+    paths in the folder, sizes and modification times, and the chosen annotation file). Every
+    record keeps it, and a page shows only the records of the data it was run on."""
+    import hashlib
+
+    return hashlib.sha256(f"{source.kind}\0{stamp}".encode()).hexdigest()[:12]
+
+
 # ----------------------------------------------------------------------------- plan
 def plan(
     sources: dict[str, Source],
     profile_name: str,
-    variants: list[str],
+    methods: list[str],
     protocols: list[str],
     seed: int,
     book: Path = BOOK,
     cache: Path = CACHE,
 ) -> list[Job]:
-    """Turn ``grid.yaml`` into the list of jobs for the selected datasets and variants.
+    """Turn ``grid.yaml`` into the list of jobs for the selected datasets and methods.
 
     ``book`` is where executed notebooks go (``book/datasets``, ``book/summary``) and results
     are written (``book/results``); ``cache`` holds the stage-1 arrays. Relative paths are
-    relative to the repository root, the kernels' working directory.
+    relative to the repository root, the kernels' working directory. The data ids of the
+    sources are filled in by the runner once the data are in place (:func:`set_data_ids`).
     """
     grid = config.load("grid")
     common = {
         "profile": profile_name,
         "protocols": list(protocols),
+        "methods": list(methods),
         "seed": seed,
         "cache_dir": str(cache),
         "results_dir": str(book / "results"),
     }
     jobs: list[Job] = []
     for name, source in sources.items():
-        for page in expand_pages(grid["per_dataset"], variants):
-            params = {**source.as_params(), **common, **page.get("parameters", {})}
+        for page in expand_pages(grid["per_dataset"], methods, profile_name):
+            params = {**source.as_params(), "data_id": None, **common, **page.get("parameters", {})}
             jobs.append(
                 Job(
                     key=f"{name}/{page['name']}",
@@ -232,38 +244,69 @@ def plan(
                     output=str(book / "datasets" / name / f"{page['name']}.ipynb"),
                     parameters=params,
                     after=[f"{name}/{dep}" for dep in page.get("after", [])],
+                    method=page.get("parameters", {}).get("method"),
                 )
             )
     dataset_keys = [j.key for j in jobs]
-    for page in grid["summary"]:
+    summary = [p for p in grid["summary"] if profile_name in p.get("profiles", [profile_name])]
+    for page in summary:
         params = {
             "datasets": list(sources),
             "data_kinds": {n: s.kind for n, s in sources.items()},
+            "data_ids": {},
+            "dataset_dirs": {n: s.dir for n, s in sources.items()},
             **common,
         }
-        after = dataset_keys if "all-datasets" in page.get("after", []) else []
         jobs.append(
             Job(
                 key=f"summary/{page['name']}",
                 template=page["template"],
                 output=str(book / "summary" / f"{page['name']}.ipynb"),
                 parameters=params,
-                after=after,
+                after=list(page.get("after", [])),
             )
         )
-    # Drop dependencies on pages that were narrowed away (e.g. --variants).
+    everything = [j.key for j in jobs]
+    for job in jobs:
+        if not job.key.startswith("summary/"):
+            continue
+        soft = []  # a summary page runs on what succeeded and says what did not
+        for dep in job.after:
+            if dep == "all-datasets":
+                soft += dataset_keys
+            elif dep == "all-pages":
+                soft += [k for k in everything if k != job.key]
+            else:
+                soft.append(f"summary/{dep}")
+        job.after, job.soft = [], soft
+    # Drop dependencies on pages that were narrowed away (e.g. --methods) or not in the profile.
     keys = {j.key for j in jobs}
     for job in jobs:
-        job.after = [k for k in job.after if k in keys]
+        job.after = list(dict.fromkeys(k for k in job.after if k in keys))
+        job.soft = list(dict.fromkeys(k for k in job.soft if k in keys))
     return jobs
 
 
-def expand_pages(pages: list[dict], variants: list[str]) -> list[dict]:
+def set_data_ids(jobs: list[Job], ids: dict[str, str]) -> None:
+    """Give every page the data id of its dataset (summary pages: of every dataset)."""
+    for job in jobs:
+        if "data_ids" in job.parameters:
+            job.parameters["data_ids"] = dict(ids)
+        elif "dataset" in job.parameters:
+            job.parameters["data_id"] = ids[job.parameters["dataset"]]
+
+
+def expand_pages(pages: list[dict], methods: list[str], profile: str) -> list[dict]:
     """The per-dataset pages of ``grid.yaml`` with its ``methods`` entry expanded into one page
-    per selected method of ``variants.yaml`` (page name, notebook, ``variant`` parameter), and
-    ``after: [methods]`` into those pages."""
-    methods = [(k, m) for k, m in config.methods().items() if k in variants]
-    method_pages = [m["page"] for _, m in methods]
+    per selected method of ``methods.yaml`` that runs under ``profile`` (page name, the method
+    template, ``method`` parameter), and ``after: [methods]`` into those pages."""
+    template = config.load("grid")["methods_template"]
+    chosen = [
+        (k, m)
+        for k, m in config.methods().items()
+        if k in methods and profile in m.get("profiles", [profile])
+    ]
+    method_pages = [m["page"] for _, m in chosen]
     out = []
     for page in pages:
         after = [
@@ -275,12 +318,12 @@ def expand_pages(pages: list[dict], variants: list[str]) -> list[dict]:
             out += [
                 {
                     "name": m["page"],
-                    "template": m["notebook"],
+                    "template": template,
                     "title": m["title"],
-                    "parameters": {"variant": key},
+                    "parameters": {"method": key},
                     "after": after,
                 }
-                for key, m in methods
+                for key, m in chosen
             ]
         else:
             out.append({**page, "after": after})
@@ -289,7 +332,7 @@ def expand_pages(pages: list[dict], variants: list[str]) -> list[dict]:
 
 # ----------------------------------------------------------------------------- book pages
 def full_grid(book: Path = BOOK) -> list[Job]:
-    """Every page the table of contents lists: the grid for all datasets and variants."""
+    """Every page the table of contents lists: the grid for all datasets and methods."""
     all_sources = {n: Source(n, "", "stand-in") for n in config.datasets()}
     return plan(all_sources, "quick", list(config.methods()), ["paper"], 0, book=book)
 
@@ -297,23 +340,27 @@ def full_grid(book: Path = BOOK) -> list[Job]:
 def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
     """Give every page of the full grid that has never been executed a short placeholder.
 
-    The table of contents lists all four datasets; a narrowed run (``--datasets smic``) must
-    still build without warnings, and the placeholder says plainly that the page was not run.
-    (Summary pages are part of every run, so only per-dataset pages get one.)
-    """
+    The table of contents lists every dataset and summary page; a narrowed run (``--datasets
+    smic``) or a profile without some page (the scale check is not run at the paper profile)
+    must still build without warnings, and the placeholder says plainly that the page was not
+    run."""
     selected_keys = {j.key for j in selected}
     written = []
     for job in full_grid(book):
         path = REPO / job.output
-        dataset, title = job.key.split("/")
-        if job.key in selected_keys or path.exists() or dataset not in config.datasets():
+        group, name = job.key.split("/")
+        if job.key in selected_keys or path.exists():
             continue
+        if group != "summary" and group not in config.datasets():
+            continue
+        where = "" if group == "summary" else f" ({config.dataset_info(group)['display']})"
         nb = nbformat.v4.new_notebook()
         nb.cells = [
             nbformat.v4.new_markdown_cell(
-                f"# {title} ({config.dataset_info(dataset)['display']})\n\n"
+                f"# {name}{where}\n\n"
                 "This page was **not executed** in the latest run of the study (the run was "
-                "narrowed with `--datasets` or `--variants`). Run `make book` to produce it."
+                "narrowed with `--datasets` or `--methods`, or its profile does not run this "
+                "page). Run `make book` to produce it."
             )
         ]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,6 +403,11 @@ def write_manifest(
     the pages of the book it did not execute (``other_pages``)."""
     manifest = {
         "written": now(),
+        "started": (
+            ""
+            if started is None
+            else datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
+        ),
         "wall_seconds": None if started is None else round(time.time() - started, 1),
         "command": "python -m mer_utils.study " + " ".join(argv),
         "profile": profile_name,
@@ -378,27 +430,52 @@ def write_manifest(
 
 def write_generated(book: Path = BOOK) -> list[Path]:
     """Text the book's markdown pages include, generated from the tables so it never drifts:
-    ``<book>/generated/methods.md``, the methods of ``variants.yaml`` and their switches."""
-    rows = [
+    ``<book>/generated/methods.md`` (the methods of ``methods.yaml`` and their switches),
+    ``protocols.md`` (the protocols of ``protocols.yaml``: what they split, what the paper
+    states of them) and, until the findings page has run, a placeholder ``findings.md``."""
+    mark = {True: "yes", False: ""}
+    methods = [
         "| method | what it adds | augmentation | SMOTE | class weights | from |",
         "|---|---|---|---|---|---|",
     ]
     for name, m in config.methods().items():
-        mark = {True: "yes", False: ""}
-        rows.append(
+        methods.append(
             f"| {name} | {m['summary']} | {mark[m['augment']]} | {mark[m['smote']]} | "
             f"{mark[m['class_weight']]} | {'the paper' if m['paper'] else 'this study'} |"
         )
-    path = REPO / book / "generated" / "methods.md"
-    atomic.write_text(path, "\n".join(rows) + "\n")
-    return [path]
+    protocols = [
+        "| protocol | what is split | subject-independent | interval | what the paper states |",
+        "|---|---|---|---|---|",
+    ]
+    for name, p in config.load("protocols").items():
+        interval = (
+            "corrected t over splits" if p["interval"] == "splits" else "bootstrap over subjects"
+        )
+        protocols.append(
+            f"| `{name}` | {p['title']} | {mark[p['subject_independent']] or 'no'} | {interval} "
+            f"| {p['paper']} |"
+        )
+    folder = REPO / book / "generated"
+    written = []
+    for name, rows in (("methods.md", methods), ("protocols.md", protocols)):
+        written.append(atomic.write_text(folder / name, "\n".join(rows) + "\n"))
+    summary = folder / "findings.md"  # the findings page replaces it with the computed summary
+    if not summary.exists():
+        written.append(
+            atomic.write_text(
+                summary,
+                ":::{note}\nThe findings are computed by the page {doc}`summary/findings` when "
+                "the book is built; this build has not run it.\n:::\n",
+            )
+        )
+    return written
 
 
 # ----------------------------------------------------------------------------- table of contents
 def toc(book: Path = BOOK) -> dict:
     """The book's table of contents, generated from the registries: the text pages, then one
     chapter per dataset of ``datasets.yaml`` (``book/chapters/<key>.md``) with its pages in the
-    grid's order (one per method of ``variants.yaml``). ``_toc.yml`` is this, written by
+    grid's order (one per method of ``methods.yaml``). ``_toc.yml`` is this, written by
     ``python -m mer_utils.study --write-toc`` and checked by the tests."""
     frame = config.load("toc")
     jobs = full_grid(book)
@@ -423,7 +500,7 @@ def toc_text(book: Path = BOOK) -> str:
     """:func:`toc` as the text of ``_toc.yml``."""
     header = (
         "# Table of contents, GENERATED by `python -m mer_utils.study --write-toc` from\n"
-        "# mer_utils/data/toc.yaml, datasets.yaml, grid.yaml and variants.yaml: edit those.\n"
+        "# mer_utils/data/toc.yaml, datasets.yaml, grid.yaml and methods.yaml: edit those.\n"
     )
     return header + yaml.safe_dump(toc(book), sort_keys=False, width=100)
 
@@ -431,22 +508,6 @@ def toc_text(book: Path = BOOK) -> str:
 # ----------------------------------------------------------------------------- publishing
 PUBLISH_LICENSED_ENV = "MER_PUBLISH_LICENSED"
 """Set to ``yes`` to allow publishing a book whose pages used licensed data."""
-
-
-def licensed_pages(manifest: dict) -> list[str]:
-    """The pages of a run that read licensed data (per-dataset pages of a licensed dataset, and
-    the summary pages of a run with any licensed dataset)."""
-    out = []
-    for page in manifest["pages"]:
-        params = page.get("parameters", {})
-        kinds = (
-            [params["data_kind"]]
-            if "data_kind" in params
-            else list(params.get("data_kinds", {}).values())
-        )
-        if "licensed" in kinds:
-            out.append(page["key"])
-    return out
 
 
 def check_publishable(results_dir: Path) -> int:
@@ -458,7 +519,7 @@ def check_publishable(results_dir: Path) -> int:
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"{path}: no readable run manifest ({exc}); build the book first", file=sys.stderr)
         return 1
-    pages = licensed_pages(manifest)
+    pages = results.licensed_pages(manifest)
     if pages and os.environ.get(PUBLISH_LICENSED_ENV, "").lower() != "yes":
         print(
             f"Not publishing: {len(pages)} pages used licensed data ({', '.join(pages[:6])}"
@@ -528,11 +589,18 @@ def parser() -> argparse.ArgumentParser:
     known = config.datasets()
     p.add_argument("--datasets", nargs="+", default=list(known), choices=known)
     p.add_argument(
-        "--variants",
+        "--methods",
         nargs="+",
         default=list(config.methods()),
         choices=list(config.methods()),
-        help="methods (variants.yaml)",
+        help="methods (methods.yaml)",
+    )
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        dest="variants",
+        choices=list(config.methods()),
+        help="deprecated: the old name of --methods",
     )
     p.add_argument(
         "--protocols",
@@ -580,6 +648,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
     args = p.parse_args(argv)
+    if args.variants:
+        log.warning("--variants is deprecated: use --methods")
+        args.methods = args.variants
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if args.check_publish:
         return check_publishable(args.book_dir / "results")
@@ -603,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = plan(
         sources,
         args.profile,
-        args.variants,
+        args.methods,
         protocols,
         args.seed,
         book=args.book_dir,
@@ -646,6 +717,7 @@ def _run(args, argv, profile, sources, jobs, results_dir) -> int:
     for name, source in sources.items():
         log.info("data  %-9s %-9s %s", name, source.kind, source.dir)
     stamps = {n: data_stamp(s) for n, s in sources.items()}
+    set_data_ids(jobs, {n: data_id(sources[n], stamp) for n, stamp in stamps.items()})
     for job in jobs:
         dataset = job.key.split("/")[0]
         job.data_stamp = (

@@ -60,7 +60,8 @@ def test_bibliography_labels_are_author_year_and_read_others_as_et_al(ext):
 
 def _cited_keys() -> set[str]:
     keys = set()
-    for page in (REPO / "book").rglob("*.md"):
+    pages = [*(REPO / "book").rglob("*.md"), *(REPO / "notebooks").glob("*.md")]
+    for page in pages:
         for role in re.findall(r"(?<!`)\{cite:[a-z]+\}`([\w, -]+)`", page.read_text("utf-8")):
             keys |= {k.strip() for k in role.split(",")}
     return keys

@@ -3,7 +3,7 @@ Python block in them runs.
 
 Exercises and solutions are sphinx-exercise directives (``{exercise}`` and ``{solution}``, as
 colon or backtick fences) in the committed pages ``book/**/*.md`` and in the markdown cells of
-``notebooks/*.ipynb``. They are found with the same Markdown parser MyST uses (markdown-it with
+the notebook templates ``notebooks/*.md``. They are found with the same Markdown parser MyST uses (markdown-it with
 the colon-fence plugin), so a block the book renders is a block the tests run. Each Python block
 (a fence whose language is ``python``) inside an exercise or a solution is executed in a fresh
 namespace, with the repository's root as working directory and a time limit; its ``assert``
@@ -20,10 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import pytest
 from markdown_it import MarkdownIt
 from mdit_py_plugins.colon_fence import colon_fence_plugin
+
+from mer_utils import templates
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,14 +34,14 @@ BUILD_PRODUCTS = ("book/datasets/", "book/summary/", "book/results/", "book/gene
 EXERCISE_PAGES = (
     "book/method/stage1.md",
     "book/method/stage2.md",
-    "notebooks/80_classifier.ipynb",
+    "notebooks/classifier.md",
     "book/method/protocols.md",
     "book/method/flow.md",
-    "notebooks/92_leakage.ipynb",
+    "notebooks/leakage.md",
 )
 """The method pages, each of which ends with 2-4 exercises."""
 
-NOTEBOOKS_WITH_EXERCISES = ("notebooks/80_classifier.ipynb", "notebooks/92_leakage.ipynb")
+NOTEBOOKS_WITH_EXERCISES = ("notebooks/classifier.md", "notebooks/leakage.md")
 
 GLOSSARY_TERMS = (
     "micro-expression",
@@ -130,12 +131,12 @@ def _sources() -> list[tuple[str, str, str]]:
         rel = path.relative_to(REPO).as_posix()
         if not rel.startswith(BUILD_PRODUCTS):
             out.append((rel, rel, path.read_text("utf-8")))
-    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+    for path in sorted((REPO / "notebooks").glob("*.md")):
         rel = path.relative_to(REPO).as_posix()
-        nb = nbformat.read(path, as_version=4)
+        nb = templates.read(rel)
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "markdown":
-                out.append((rel, f"{rel}#{cell.get('id', i)}", cell.source))
+                out.append((rel, f"{rel}#{i}", cell.source))
     return out
 
 
@@ -206,11 +207,9 @@ def test_labels_are_unique_and_every_solution_solves_an_exercise():
 
 @pytest.mark.parametrize("path", NOTEBOOKS_WITH_EXERCISES)
 def test_notebook_exercises_are_markdown_cells_at_the_end(path):
-    nb = nbformat.read(REPO / path, as_version=4)
-    ids = [cell.get("id") for cell in nb.cells]
-    assert len(set(ids)) == len(ids), f"{path}: cell ids are not unique"
+    nb = templates.read(path)
     places = {d.where for d in DIRECTIVES if _file(d) == path}
-    first = min(i for i, cell in enumerate(nb.cells) if f"{path}#{cell.get('id', i)}" in places)
+    first = min(i for i, cell in enumerate(nb.cells) if f"{path}#{i}" in places)
     assert all(cell.cell_type == "markdown" for cell in nb.cells[first:]), (
         f"{path}: a code cell follows the exercises"
     )

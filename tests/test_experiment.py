@@ -1,4 +1,4 @@
-"""Stage 3 and the experiment runner: training, resampling inside the training part, records.
+"""Stage 3 and the run chain: training, resampling inside the training part, the run tables.
 
 The clips here are a synthetic, learnable toy in NumPy (a blob that moves right, down or
 diagonally depending on the class), so these tests do not depend on stage 1.
@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
-from mer_utils import config, experiment, models, protocols, results
+from mer_utils import config, experiment, folds, methods, models, protocols, results, schema
 from mer_utils.config import CLASSES
 
 pytestmark = pytest.mark.slow
-CNN_VARIANTS = [v for v, m in config.methods().items() if m["method"] == "cnn" and m["paper"]]
+CNN_VARIANTS = list(config.paper_methods())
 """The paper's variants (the toy clips have no stage-1 key frames for the flow method; the
 onset-difference network is the best variant with another input, tested on stand-ins)."""
 
@@ -23,19 +23,21 @@ SOURCE = {"kind": "stand-in", "root": "/nowhere/TOY", "annotation": "toy.xlsx"}
 LABEL_PATTERN = [0, 1, 2, 0, 0, 1, 2, 0, 1, 0]  # 50 / 30 / 20 %; any 3+ clips hold all classes
 
 
-def toy_clips(n_subjects=6, per_subject=10, T=8, S=16, seed=0):
+def toy_clips(n_subjects=6, per_subject=10, T=8, S=16, seed=0, extra=2):
     """Clips (n, T, S, S, 1) uint8 of a bright blob moving across a noisy, subject-specific
-    background: right (negative), down (positive) or diagonally (surprise)."""
+    background: right (negative), down (positive) or diagonally (surprise). ``windows`` gives
+    the denser sampling the window protocol cuts (T + ``extra`` frames of the same motion)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:S, :S]
     X, rows = [], []
+    long_T = T + extra
     for s in range(n_subjects):
         background = rng.uniform(60, 120)
         for c in range(per_subject):
             label = LABEL_PATTERN[c % len(LABEL_PATTERN)]
-            clip = background + rng.normal(0, 8, (T, S, S))
-            for t in range(T):
-                p = 3 + (S - 6) * t / (T - 1)
+            clip = background + rng.normal(0, 8, (long_T, S, S))
+            for t in range(long_T):
+                p = 3 + (S - 6) * t / (long_T - 1)
                 cy, cx = {0: (S / 2, p), 1: (p, S / 2), 2: (p, p)}[label]
                 clip[t] += 100 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 4)
             X.append(np.clip(clip, 0, 255))
@@ -47,11 +49,14 @@ def toy_clips(n_subjects=6, per_subject=10, T=8, S=16, seed=0):
                     "label": CLASSES[label],
                 }
             )
+    long = np.array(X, dtype=np.uint8)[..., None]
+    sampled = np.linspace(0, long_T - 1, T).round().astype(int)
     return SimpleNamespace(
-        X=np.array(X, dtype=np.uint8)[..., None],
+        X=long[:, sampled],
         rows=pd.DataFrame(rows),
         excluded=[],
         source={"root": SOURCE["root"], "annotation": SOURCE["annotation"]},
+        windows=lambda: (long, np.ones(len(long), bool)),
     )
 
 
@@ -59,35 +64,43 @@ def _profile(**kw):
     return {**config.profile("smoke"), "name": "test", **kw}
 
 
-def _run(clips, variant, protocols_, prof, seed=0, results_dir=None):
+def _run(clips, method, protocols_, prof, seed=0, results_dir=None):
     return experiment.run_protocols(
-        clips, variant, protocols_, prof, seed, "stand-in", results_dir=results_dir
+        clips, method, protocols_, prof, seed, "stand-in", results_dir=results_dir
     )
 
 
-def test_tiny_model_beats_majority_baseline_under_paper_protocol():
+def _records(res) -> list[dict]:
+    return res.metrics.to_dict("records")
+
+
+def test_tiny_model_beats_majority_baseline_and_chance_under_paper_protocol():
     clips = toy_clips(n_subjects=8)
-    (rec,) = _run(
-        clips, "MER-3DCNNST", ["paper"], _profile(epochs=25, patience=25, batch_size=16, repeats=1)
+    res = _run(
+        clips, "MER-3DCNNST", ["paper"], _profile(epochs=25, patience=25, batch_size=16, repeats={})
     )
-    assert rec["n_clips"] == 80 and sum(rec["counts_test"].values()) == 8
-    test_counts = list(rec["counts_test"].values())
+    (rec,) = _records(res)
+    assert rec["n_clips"] == 80 and rec["n_test"] == 8 == rec["n_test_clips"]
+    test_counts = res.folds[[f"test_{c}" for c in CLASSES]].iloc[0].tolist()
     assert rec["baseline_accuracy"] == pytest.approx(test_counts[0] / 8)  # negative: majority
     assert rec["accuracy"] >= rec["baseline_accuracy"] + 0.3
     assert rec["uf1"] >= rec["baseline_uf1"] + 0.4
+    assert rec["uf1"] > rec["chance_uf1"] and rec["p_uf1"] < 0.05  # it learned: above chance
 
 
 def test_same_seed_same_records(tmp_path):
     clips = toy_clips(n_subjects=4, per_subject=10, T=4)
-    prof = _profile(epochs=4, patience=4, repeats=2)
+    prof = _profile(epochs=4, patience=4, repeats={"paper": 2, "subject": 2})
     runs = [
-        _run(
-            clips,
-            "MER-DA3DCNNST",
-            ["paper", "subject"],
-            prof,
-            seed=3,
-            results_dir=tmp_path / f"r{i}",
+        _records(
+            _run(
+                clips,
+                "MER-DA3DCNNST",
+                ["paper", "subject"],
+                prof,
+                seed=3,
+                results_dir=tmp_path / f"r{i}",
+            )
         )
         for i in range(2)
     ]
@@ -97,7 +110,8 @@ def test_same_seed_same_records(tmp_path):
             k: v for k, v in b.items() if k not in skip
         }
         pd.testing.assert_frame_equal(
-            pd.read_csv(a["predictions_file"]), pd.read_csv(b["predictions_file"])
+            pd.read_csv(tmp_path / "r0" / a["predictions_file"]),
+            pd.read_csv(tmp_path / "r1" / b["predictions_file"]),
         )
     assert runs[0][0]["split_seed"] != runs[0][1]["split_seed"]  # repeats draw new splits
 
@@ -155,7 +169,7 @@ def test_architecture_is_documented_and_modest():
     assert "64 filters" in models.ARCHITECTURE_NOTES and "1. " in models.ARCHITECTURE_NOTES
 
 
-# --- the whole grid: 4 variants x every protocol (repeated twice) on a toy, smoke profile ------
+# --- the whole grid: the paper's variants x every protocol on a toy, smoke profile -----------
 
 
 @pytest.fixture(scope="module")
@@ -178,13 +192,15 @@ def grid(tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setattr(balance, "smote", spy_smote)
     clips = toy_clips(n_subjects=6, per_subject=6, T=4, S=12, seed=1)
     out = tmp_path_factory.mktemp("results")
-    records, calls = {}, {}
-    for variant in CNN_VARIANTS:
+    records, calls, runs = {}, {}, {}
+    for method in CNN_VARIANTS:
         start = len(seen)
-        for rec in _run(clips, variant, list(protocols.PROTOCOLS), "smoke", results_dir=out):
-            records[variant, rec["protocol"], rec["repeat"]] = rec
-        calls[variant] = seen[start:]
-    return SimpleNamespace(clips=clips, dir=out, records=records, calls=calls)
+        res = _run(clips, method, list(protocols.PROTOCOLS), "smoke", results_dir=out)
+        for rec in _records(res):
+            records[method, rec["protocol"], rec["repeat"]] = rec
+        runs[method] = res
+        calls[method] = seen[start:]
+    return SimpleNamespace(clips=clips, dir=out, records=records, calls=calls, runs=runs)
 
 
 @pytest.fixture(scope="module")
@@ -194,60 +210,80 @@ def monkeypatch_module():
     mp.undo()
 
 
+def _repeats(protocol):
+    return experiment.repeats_of(protocol, config.profile("smoke"))
+
+
+def _plan(grid, method, protocol, repeat):
+    """The samples and folds a run of ``method`` had (made again, as the run made them)."""
+    data = folds.check_clips(grid.clips)
+    described = SimpleNamespace(
+        name=method, kind="cnn", inputs=data.X, switches=methods.switches(method)
+    )
+    spec = folds.RunSpec(data, described, protocol, repeat, "smoke", config.profile("smoke"), 0, {})
+    return folds.prepare(spec)
+
+
 def _folds(grid, protocol, repeat):
     return protocols.splits(grid.clips.rows, protocol, seed=0, repeat=repeat)
 
 
 def test_grid_writes_one_record_per_run_and_reruns_replace_them(grid):
-    table = results.load(grid.dir)
-    repeats = config.profile("smoke")["repeats"]
-    per_variant = sum(repeats if protocols.info(p)["repeated"] else 1 for p in protocols.PROTOCOLS)
-    assert len(table) == len(CNN_VARIANTS) * per_variant == len(grid.records)
-    assert list(table.columns) == list(results.COLUMNS)
-    assert not table.duplicated(list(results.KEY)).any()
-    for r in table.to_dict("records"):
+    res = results.load(grid.dir)
+    per_method = sum(_repeats(p) for p in protocols.PROTOCOLS)
+    assert len(res) == len(CNN_VARIANTS) * per_method == len(grid.records)
+    assert list(res.metrics.columns) == list(schema.columns(schema.Record))
+    assert not res.metrics.duplicated(list(schema.KEY)).any()
+    params = results.parameters(grid.dir)
+    for r in res.metrics.to_dict("records"):
         assert r["data_kind"] == "stand-in" and r["data_annotation"] == "toy.xlsx"
-        assert r["profile"] == "smoke" and r["profile_params"]["epochs"] == 2
-        assert r["profile_params"]["augmentation"]["crop_area_fraction"] == 0.1
+        prof = params[r["profile_id"]]  # the profile values the run read, under their id
+        assert r["profile"] == "smoke" and prof["epochs"] == 2 == r["epochs"]
+        assert prof["augmentation"]["crop_area_fraction"] == 0.1
         assert 0.0 <= float(r["accuracy"]) <= 1.0 and r["version_tensorflow"]
-        assert r["device"]["kind"] in ("cpu", "gpu") and r["device"]["count"] >= 1
-        assert r["device"]["precision"] == models.precision_policy(r["profile_params"])
-        assert r["profile_params"]["mixed_precision"] is False  # off by default, recorded
-        cm = np.array(r["confusion"])
-        assert cm.shape == (3, 3)
-        assert (
-            np.sum([np.array(c) for c in r["confusion_by_subject"].values()], axis=0) == cm
-        ).all()
-    # a re-run of one variant replaces its rows instead of appending duplicates
+        assert r["device_kind"] in ("cpu", "gpu") and r["device_count"] >= 1
+        assert r["precision"] == models.precision_policy(prof)
+        assert prof["mixed_precision"] is False  # off by default, recorded
+        assert params[r["method_params_id"]]["kind"] == "cnn"
+        units = res.confusions[
+            (res.confusions["method"] == r["method"])
+            & (res.confusions["protocol"] == r["protocol"])
+            & (res.confusions["repeat"] == r["repeat"])
+        ]
+        assert units[list(schema.CONFUSION_COLUMNS)].to_numpy().sum() == r["n_test"]
+        assert 0 <= r["p_uf1"] <= 1 and r["p_uf1"] >= 1 / 1001  # a permutation p-value
+    # a re-run of one method replaces its rows instead of appending duplicates
     _run(grid.clips, "MER-3DCNNST", ["subject"], "smoke", results_dir=grid.dir)
     again = results.load(grid.dir)
-    assert len(again) == len(table) and not again.duplicated(list(results.KEY)).any()
+    assert len(again) == len(res) and not again.metrics.duplicated(list(schema.KEY)).any()
+    assert len(again.folds) == len(res.folds) and len(again.confusions) == len(res.confusions)
 
 
 def test_grid_predictions_files(grid):
     n = len(grid.clips.rows)
-    for (variant, protocol, repeat), rec in grid.records.items():
-        pred = pd.read_csv(rec["predictions_file"])
-        assert list(pred.columns) == list(results.PREDICTION_COLUMNS)
-        assert rec["predictions_file"].endswith(
-            f"toy__{variant}__{protocol}__smoke__seed0__r{repeat}.csv"
+    for (method, protocol, repeat), rec in grid.records.items():
+        pred = pd.read_csv(grid.dir / rec["predictions_file"])
+        assert list(pred.columns) == list(schema.PREDICTION_COLUMNS)
+        assert rec["predictions_file"].startswith(
+            f"predictions/toy__{method}__{protocol}__smoke__seed0__r{repeat}__"
         )
-        if protocol in ("loso", "kfold"):  # every clip is tested exactly once
+        if protocol in ("loso", "kfold"):  # every clip is tested exactly once per run
             assert len(pred) == n and pred["clip"].is_unique
         if protocol == "loso":
             assert (pred.groupby("fold")["subject"].nunique() == 1).all()
-        assert sum(rec["counts_test"].values()) == len(pred)
+        assert rec["n_test"] == len(pred)
 
 
-def test_every_variant_is_tested_on_the_same_splits(grid):
-    """Paired comparisons need it: split seeds depend on the run seed and repeat only."""
-    for protocol in ("paper", "subject", "kfold", "loso"):
-        for repeat in range(2 if protocols.info(protocol)["repeated"] else 1):
+def test_every_method_is_tested_on_the_same_samples_where_the_protocol_is_paired(grid):
+    """Paired comparisons need it: split seeds depend on the run seed and repeat only, and the
+    windows do not depend on the method."""
+    for protocol in [p for p in protocols.PROTOCOLS if protocols.info(p)["paired"]]:
+        for repeat in range(_repeats(protocol)):
             tested = {
                 v: tuple(
-                    pd.read_csv(grid.records[v, protocol, repeat]["predictions_file"]).sort_values(
-                        "clip"
-                    )["clip"]
+                    pd.read_csv(
+                        grid.dir / grid.records[v, protocol, repeat]["predictions_file"]
+                    ).sort_values(["clip", "true"])["clip"]
                 )
                 for v in CNN_VARIANTS
             }
@@ -255,86 +291,118 @@ def test_every_variant_is_tested_on_the_same_splits(grid):
 
 
 def test_resampling_sees_the_training_part_only_except_under_paper_leaky(grid):
-    """Augmentation and SMOTE get exactly X[train] of each split, never validation or test;
-    under paper-leaky they get the whole dataset, once per repeat, before the split."""
+    """Augmentation and SMOTE get exactly the training samples of each split (clips, or windows
+    under paper-windows), never validation or test; under paper-leaky they get the whole
+    dataset, once per repeat, before the split."""
     X = grid.clips.X
-    for variant, calls in grid.calls.items():
-        switches = config.variant(variant)
+    for method, calls in grid.calls.items():
+        switches = methods.switches(method)
         steps = [s for s in ("augment", "smote") if switches[s]]
         if not steps:
-            assert calls == [], variant
+            assert calls == [], method
             continue
         expected = []
         for protocol in protocols.PROTOCOLS:
             leaky = protocols.info(protocol)["resample_before_split"]
-            for repeat in range(2 if protocols.info(protocol)["repeated"] else 1):
+            for repeat in range(_repeats(protocol)):
                 if leaky:
                     expected.append(X)
                 else:
-                    expected += [X[s.train] for s in _folds(grid, protocol, repeat)]
-        assert len(calls) == len(expected) * len(steps), variant
+                    plan = _plan(grid, method, protocol, repeat)
+                    expected += [plan.pool.X[s.train] for s in plan.folds]
+        assert len(calls) == len(expected) * len(steps), method
         for k, X_expected in enumerate(expected):
             first = calls[k * len(steps)]  # the first step sees the unresampled input
-            np.testing.assert_array_equal(first[1], X_expected, err_msg=f"{variant} call {k}")
+            np.testing.assert_array_equal(first[1], X_expected, err_msg=f"{method} call {k}")
 
 
 def test_paper_leaky_puts_copies_of_training_clips_in_test(grid):
-    for variant in CNN_VARIANTS:
-        switches = config.variant(variant)
+    for method in CNN_VARIANTS:
+        switches = methods.switches(method)
         for repeat in range(2):
-            rec = grid.records[variant, "paper-leaky", repeat]
-            leak = rec["leak"]
+            rec = grid.records[method, "paper-leaky", repeat]
             if switches["augment"]:
                 assert rec["n_samples"] == 2 * rec["n_clips"]
-                assert leak["test_augmented_copies"] + leak["test_from_a_clip_in_training"] > 0
-            elif not switches["smote"]:  # nothing to leak: the paper run itself
-                paper = grid.records[variant, "paper", repeat]
-                assert (
-                    rec["accuracy"] == paper["accuracy"]
-                    and leak["test_from_a_clip_in_training"] == 0
-                )
-                assert rec["confusion"] == paper["confusion"]
+                assert rec["leak_test_augmented"] + rec["leak_test_from_clip_in_training"] > 0
+            elif switches["smote"]:  # SMOTE samples count by the clips they were made from
+                if rec["leak_test_synthetic"]:
+                    assert rec["leak_test_from_clip_in_training"] > 0
+            else:  # nothing to leak: the paper run itself
+                paper = grid.records[method, "paper", repeat]
+                assert rec["accuracy"] == paper["accuracy"]
+                assert rec["leak_test_from_clip_in_training"] == 0
+
+
+def test_windows_of_one_clip_land_on_both_sides_of_a_window_split(grid):
+    per_clip, stride = folds.window_shape(config.profile("smoke"))
+    n_clips = len(grid.clips.rows)
+    for method in CNN_VARIANTS:
+        for repeat in range(_repeats("paper-windows")):
+            rec = grid.records[method, "paper-windows", repeat]
+            n_windows = n_clips * per_clip
+            assert rec["n_samples"] == n_windows
+            assert rec["n_test"] == int(np.ceil(0.1 * n_windows))  # the arithmetic of a 10 % part
+            plan = _plan(grid, method, "paper-windows", repeat)
+            (split,) = plan.folds
+            train_clips = set(plan.pool.origin[split.train])
+            shared = [i for i in split.test if plan.pool.origin[i] in train_clips]
+            assert shared and rec["leak_test_from_clip_in_training"] == len(shared)
+            assert rec["n_test_clips"] == len(set(plan.pool.origin[split.test]))
+            T = grid.clips.X.shape[1]
+            long, _ = grid.clips.windows()
+            first = int(np.flatnonzero(plan.pool.origin == 0)[1])  # clip 0's second window
+            np.testing.assert_array_equal(plan.pool.X[first], long[0, stride : stride + T])
 
 
 def test_counts_per_part(grid):
     y = grid.clips.rows["label"].to_numpy()
-    for (variant, protocol, repeat), rec in grid.records.items():
-        if protocols.info(protocol)["resample_before_split"]:
-            continue
-        folds = _folds(grid, protocol, repeat)
-        for part in ("train", "val", "test"):
-            labels = np.concatenate([y[getattr(s, part)] for s in folds])
-            expected = {c: int((labels == c).sum()) for c in CLASSES}
-            assert rec[f"counts_{part}"] == expected, (variant, protocol, part)
-        resampled = rec["counts_train_resampled"]
-        if variant == "MER-SCB3DCNNST" and len(folds) == 1:  # SMOTE balances the training part
-            assert len(set(resampled.values())) == 1
-            assert all(k is not None and k <= 5 for k in rec["smote_k"])
-        elif config.variant(variant)["augment"]:
-            assert resampled == {c: 2 * n for c, n in rec["counts_train"].items()}
-        elif not config.variant(variant)["smote"]:
-            assert resampled == rec["counts_train"]
+    for method in CNN_VARIANTS:
+        table = grid.runs[method].folds
+        for protocol in protocols.PROTOCOLS:
+            info = protocols.info(protocol)
+            if info["resample_before_split"] or info.get("samples") == "windows":
+                continue
+            for repeat in range(_repeats(protocol)):
+                rows = table[(table["protocol"] == protocol) & (table["repeat"] == repeat)]
+                splits = _folds(grid, protocol, repeat)
+                assert len(rows) == len(splits)
+                for part in ("train", "val", "test"):
+                    labels = np.concatenate([y[getattr(s, part)] for s in splits])
+                    for c in CLASSES:
+                        assert rows[f"{part}_{c}"].sum() == (labels == c).sum(), (method, protocol)
+                resampled = rows[[f"resampled_{c}" for c in CLASSES]].to_numpy()
+                train = rows[[f"train_{c}" for c in CLASSES]].to_numpy()
+                switches = methods.switches(method)
+                if switches["smote"]:  # SMOTE balances every training part
+                    assert all(len(set(r)) == 1 for r in resampled)
+                    assert rows["smote_k"].dropna().le(5).all()
+                elif switches["augment"]:
+                    np.testing.assert_array_equal(resampled, 2 * train)
+                else:
+                    np.testing.assert_array_equal(resampled, train)
 
 
 def test_class_weights_recorded_per_fold(grid):
     y = grid.clips.rows["label"].to_numpy()
+    table = grid.runs["MER-DACWB3DCNNST"].folds
     for protocol in ("paper", "subject", "kfold", "loso"):
-        rec = grid.records["MER-DACWB3DCNNST", protocol, 0]
-        folds = _folds(grid, protocol, 0)
-        assert len(rec["class_weights"]) == len(folds)
-        for split, weights in zip(folds, rec["class_weights"]):
+        rows = table[(table["protocol"] == protocol) & (table["repeat"] == 0)]
+        splits = _folds(grid, protocol, 0)
+        assert len(rows) == len(splits)
+        for split, (_, row) in zip(splits, rows.iterrows()):
             train = y[split.train]
             for c in CLASSES:  # Eq. 1; a class absent from the training part weighs 0
                 n_c = (train == c).sum()
-                assert weights[c] == pytest.approx(len(train) / n_c if n_c else 0.0)
-        assert grid.records["MER-3DCNNST", protocol, 0]["class_weights"] is None
+                assert row[f"weight_{c}"] == pytest.approx(len(train) / n_c if n_c else 0.0)
+        plain = grid.runs["MER-3DCNNST"].folds
+        assert plain[f"weight_{CLASSES[0]}"].isna().all()
 
 
 def test_bad_arguments():
     clips = toy_clips(n_subjects=3, per_subject=3, T=2, S=4)
     with pytest.raises(ValueError, match="kind"):
         experiment.run_protocols(clips, "MER-3DCNNST", ["paper"], "smoke", 0, "real")
-    with pytest.raises(KeyError, match="variant"):
+    with pytest.raises(KeyError, match="method"):
         _run(clips, "MER-X", ["paper"], "smoke")
     with pytest.raises(ValueError, match="unknown protocol"):
         _run(clips, "MER-3DCNNST", ["nope"], "smoke")
@@ -343,29 +411,68 @@ def test_bad_arguments():
         _run(bad, "MER-3DCNNST", ["paper"], "smoke")
 
 
-def test_finished_folds_are_reused_and_a_damaged_one_refitted(tmp_path, monkeypatch):
-    clips = toy_clips(n_subjects=5, per_subject=6, T=2, S=8)
-    prof = _profile(repeats=1)
-    (first,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
+def _counting_fits(monkeypatch) -> list:
     fits = []
-    real = experiment.CNN.fit_predict
+    real = methods.CNN.fit_predict
 
     def counting(self, *args, **kwargs):
         fits.append(1)
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(experiment.CNN, "fit_predict", counting)
-    (again,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
-    assert fits == [] and again["confusion"] == first["confusion"]
+    monkeypatch.setattr(methods.CNN, "fit_predict", counting)
+    return fits
+
+
+def test_finished_folds_are_reused_and_a_damaged_one_refitted(tmp_path, monkeypatch):
+    clips = toy_clips(n_subjects=5, per_subject=6, T=2, S=8)
+    prof = _profile(repeats={})
+    (first,) = _records(_run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path))
+    fits = _counting_fits(monkeypatch)
+    (again,) = _records(_run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path))
+    assert fits == [] and again["uf1"] == first["uf1"]
     files = sorted((tmp_path / "folds").rglob("*.json"))
     assert len(files) == first["n_folds"]
     files[0].write_text('{"key": "trunc')  # a half-written or foreign file is never trusted
-    (third,) = _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
-    assert len(fits) == 1 and third["confusion"] == first["confusion"]
-    (other,) = _run(
-        clips, "MER-3DCNNST", ["kfold"], _profile(repeats=1, epochs=1), results_dir=tmp_path
-    )
+    (third,) = _records(_run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path))
+    assert len(fits) == 1 and third["uf1"] == first["uf1"]
+    _run(clips, "MER-3DCNNST", ["kfold"], _profile(repeats={}, epochs=1), results_dir=tmp_path)
     assert len(fits) == 1 + first["n_folds"]  # another training setting is another fold
+
+
+def test_editing_a_title_a_metric_or_a_docstring_refits_no_fold(tmp_path, monkeypatch):
+    """A fold key holds what the fold's result depends on, and nothing else."""
+    clips = toy_clips(n_subjects=5, per_subject=6, T=2, S=8)
+    prof = _profile(repeats={})
+    _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
+    fits = _counting_fits(monkeypatch)
+    # a method's title and prose, and a protocol's prose
+    table = {k: dict(v) for k, v in config.load("methods").items()}
+    table["MER-3DCNNST"]["title"] = "another title"
+    table["MER-3DCNNST"]["introduction"] = "other words"
+    protocols_table = {k: dict(v) for k, v in config.load("protocols").items()}
+    protocols_table["kfold"]["title"] = "other words"
+    real_load = config.load
+    monkeypatch.setattr(
+        config,
+        "load",
+        lambda name: {"methods": table, "protocols": protocols_table}.get(name) or real_load(name),
+    )
+    # a metric (metrics.py is not a module that fits), and a docstring of one that is
+    monkeypatch.setattr(experiment.metrics, "__doc__", "edited")
+    _run(clips, "MER-3DCNNST", ["kfold"], prof, results_dir=tmp_path)
+    assert fits == []
+    code = (folds.Path(folds.__file__)).read_text()
+    edited = (
+        code.replace('"""One fold of a run', '"""One fold, edited, of a run', 1) + "\n# a comment\n"
+    )
+    other = tmp_path / "folds_edited.py"
+    other.write_text(edited)
+    assert folds.code_of(other) == folds.code_of(folds.Path(folds.__file__))
+    other.write_text(
+        code.replace("fold_seed = protocols.seed_for(", "fold_seed = 1 + protocols.seed_for(")
+    )
+    assert folds.code_of(other) != folds.code_of(folds.Path(folds.__file__))  # code does count
+    assert "metrics" not in folds.FIT_MODULES and "experiment" not in folds.FIT_MODULES
 
 
 def test_the_onset_difference_input_ignores_what_does_not_move():

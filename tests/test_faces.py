@@ -1,4 +1,5 @@
-"""Tests of stage 1 (mer_utils.faces) on generated stand-ins and the astronaut photo."""
+"""Tests of stage 1 (mer_utils.faces, mer_utils.stage1) on generated stand-ins and the
+astronaut photo."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from matplotlib.path import Path as MplPath
 from skimage import data as skdata
 
-from mer_utils import config, datasets, faces
+from mer_utils import config, datasets, faces, stage1
 
 SIZE, N_FRAMES = 32, 4
 
@@ -48,11 +49,11 @@ def _astronaut_bgr() -> np.ndarray:
 
 def test_face_found_in_every_clip_of_every_standin(tables):
     for name, table in tables.items():
-        clips = faces.preprocess(table, SIZE, N_FRAMES)
+        clips = stage1.preprocess(table, SIZE, N_FRAMES)
         assert clips.excluded.empty, f"{name}: {clips.excluded.to_dict('records')}"
         assert clips.X.shape == (len(table), N_FRAMES, SIZE, SIZE, 1)
         assert clips.X.dtype == np.uint8
-        assert list(clips.rows.columns) == list(faces.ROW_COLUMNS)
+        assert list(clips.rows.columns) == list(stage1.ROW_COLUMNS)
         assert list(clips.rows.index) == list(range(len(table)))
         assert list(clips.rows["clip"]) == list(table["clip"])
         assert set(clips.rows["label"]) <= set(config.CLASSES)
@@ -110,28 +111,41 @@ def test_clip_output_and_sampling():
     assert np.array_equal(pts[1], np.rint((full[0] + full[1]) / 2).astype(np.int32))
 
 
-def test_cache_reused_rebuilt_on_param_and_file_change(small_table, tmp_path):
-    cache = tmp_path / "cache"
-    first = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
-    assert not first.from_cache
-    files = list(cache.glob("casme2-*.npz"))
-    assert len(files) == 1
+def _cached(cache: Path) -> list[Path]:
+    return sorted(cache.rglob("*.npz"))
 
-    again = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
+
+def test_cache_reused_rebuilt_on_param_and_content_change(small_table, tmp_path):
+    cache = tmp_path / "cache"
+    first = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
+    assert not first.from_cache
+    assert len(_cached(cache)) == len(small_table)  # one file per clip
+
+    again = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
     assert again.from_cache
     assert np.array_equal(again.X, first.X)
     pd.testing.assert_frame_equal(again.rows, first.rows)
     pd.testing.assert_frame_equal(again.excluded, first.excluded)
 
-    other = faces.preprocess(small_table, SIZE + 8, N_FRAMES, cache_dir=cache)
+    other = stage1.preprocess(small_table, SIZE + 8, N_FRAMES, cache_dir=cache)
     assert not other.from_cache and other.X.shape[2] == SIZE + 8
-    assert len(list(cache.glob("*.npz"))) == 2
+    assert len(_cached(cache)) == 2 * len(small_table)
+
+    # the key is the content: a copy elsewhere, with other times, hits the cache
+    copies = small_table.copy()
+    moved = []
+    for i, refs in enumerate(copies["frames"]):
+        folder = tmp_path / "copy" / f"clip{i}"
+        folder.mkdir(parents=True)
+        moved.append([str(shutil.copy(ref, folder / Path(ref).name)) for ref in refs])
+    copies["frames"] = moved
+    os.utime(moved[0][0], ns=(1, 1))
+    assert stage1.preprocess(copies, SIZE, N_FRAMES, cache_dir=cache).from_cache
 
     frame = small_table["frames"].iloc[0][0]  # the first sampled frame of clip 0
     image = cv2.imread(frame)
     cv2.imwrite(frame, cv2.flip(image, 1))
-    os.utime(frame, ns=(os.stat(frame).st_atime_ns, os.stat(frame).st_mtime_ns + 10**9))
-    changed = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
+    changed = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
     assert not changed.from_cache
     assert not np.array_equal(changed.X[0, 0], first.X[0, 0])
     assert np.array_equal(changed.X[1:], first.X[1:])
@@ -139,15 +153,15 @@ def test_cache_reused_rebuilt_on_param_and_file_change(small_table, tmp_path):
 
 def test_truncated_cache_is_detected_and_rebuilt(small_table, tmp_path, caplog):
     cache = tmp_path / "cache"
-    first = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
-    (path,) = cache.glob("*.npz")
+    first = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
+    path = _cached(cache)[0]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with caplog.at_level(logging.WARNING, logger="mer_utils.faces"):
-        rebuilt = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
+    with caplog.at_level(logging.WARNING, logger="mer_utils.stage1"):
+        rebuilt = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache)
     assert not rebuilt.from_cache
     assert np.array_equal(rebuilt.X, first.X)
     assert any("unusable" in r.message and path.name in r.message for r in caplog.records)
-    assert faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache).from_cache
+    assert stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache).from_cache
 
 
 def test_blank_clip_is_reported_and_excluded(small_table, tmp_path, caplog):
@@ -162,8 +176,8 @@ def test_blank_clip_is_reported_and_excluded(small_table, tmp_path, caplog):
     blank["clip"] = "BLANK"
     blank["frames"] = [refs]
     table = pd.concat([small_table, blank], ignore_index=True)
-    with caplog.at_level(logging.WARNING, logger="mer_utils.faces"):
-        clips = faces.preprocess(table, SIZE, N_FRAMES)
+    with caplog.at_level(logging.WARNING, logger="mer_utils.stage1"):
+        clips = stage1.preprocess(table, SIZE, N_FRAMES)
     assert clips.X.shape[0] == len(small_table) == len(clips.rows)
     assert "BLANK" not in set(clips.rows["clip"])
     assert clips.excluded.to_dict("records") == [
@@ -175,27 +189,60 @@ def test_blank_clip_is_reported_and_excluded(small_table, tmp_path, caplog):
         }
     ]
     assert any("BLANK" in r.message for r in caplog.records)
-    counts = faces.summary(clips).set_index("status")["clips"]
+    counts = stage1.summary(clips).set_index("status")["clips"]
     assert counts["kept"] == len(small_table) and counts["excluded"] == 1
+
+
+def _with_frame(small_table, tmp_path, index: int, make) -> tuple[pd.DataFrame, str]:
+    """Clip 0 of ``small_table`` with its ``index``-th sampled frame replaced by ``make(frame)``."""
+    refs = list(small_table["frames"].iloc[0])
+    victim = refs[int(faces.sample_indices(len(refs), N_FRAMES)[index])]
+    image = cv2.imread(victim)
+    cv2.imwrite(victim, make(image))
+    return small_table, victim
+
+
+@pytest.mark.parametrize(
+    "index, make, reason",
+    [
+        (1, lambda im: cv2.resize(im, (640, 480)), "a frame of another size: 640x480"),
+        (1, lambda im: cv2.resize(im, (160, 120)), "a frame of another size: 160x120"),
+        (0, lambda im: cv2.resize(im, (160, 120)), "a frame of another size: 160x120"),
+        (2, lambda im: np.zeros_like(im), "a blank or cut frame"),
+        (1, lambda im: np.roll(np.full_like(im, 200), 0), "a blank or cut frame"),
+    ],
+    ids=["larger", "smaller", "the first frame", "black", "a cut to grey"],
+)
+def test_a_frame_that_does_not_belong_excludes_its_clip_naming_the_frame(
+    small_table, tmp_path, index, make, reason
+):
+    """Never pixels made up from a box that does not fit: a frame of another size, or one that
+    holds no face where the clip's other frames have one, is a counted, listed exclusion."""
+    table, victim = _with_frame(small_table, tmp_path, index, make)
+    clips = stage1.preprocess(table, SIZE, N_FRAMES)
+    (row,) = clips.excluded.to_dict("records")
+    assert row["clip"] == table["clip"].iloc[0] and row["file"] == victim
+    assert reason in row["reason"]
+    assert len(clips.rows) == len(table) - 1 and clips.X.shape[0] == len(table) - 1
 
 
 def test_corrupt_image_names_the_file(small_table):
     bad = small_table["frames"].iloc[1][-1]  # the last frame is always sampled
     Path(bad).write_bytes(b"\xff\xd8\xff not really a jpeg")
     with pytest.raises(datasets.DatasetError, match=Path(bad).name):
-        faces.preprocess(small_table, SIZE, N_FRAMES)
+        stage1.preprocess(small_table, SIZE, N_FRAMES)
 
 
 def test_every_frame_detection_and_sparse_landmarks_same_shape(small_table):
-    base = faces.preprocess(small_table, SIZE, N_FRAMES)
+    base = stage1.preprocess(small_table, SIZE, N_FRAMES)
     for kw in ({"detect_every_frame": True}, {"landmark_every": 3}):
-        other = faces.preprocess(small_table, SIZE, N_FRAMES, **kw)
+        other = stage1.preprocess(small_table, SIZE, N_FRAMES, **kw)
         assert other.X.shape == base.X.shape
         # still heads: the same faces, up to box jitter and mask interpolation
         diff = np.abs(other.X.astype(int) - base.X.astype(int)).mean()
         assert diff < 20, (kw, diff)
     with pytest.raises(ValueError, match="landmark_every"):
-        faces.preprocess(small_table, SIZE, N_FRAMES, landmark_every=0)
+        stage1.preprocess(small_table, SIZE, N_FRAMES, landmark_every=0)
 
 
 def test_pipeline_steps_keys_and_shapes():
@@ -227,13 +274,13 @@ def test_apex_position_rule():
     table_row = pd.Series(
         {"onset": 10, "apex": 14, "offset": 20, "frames": [f"f{i}" for i in range(11)]}
     )
-    assert faces.apex_frame(table_row) == "f4"
-    assert faces.apex_frame(table_row.copy().replace({14: pd.NA})) == "f5"
+    assert stage1.apex_frame(table_row) == "f4"
+    assert stage1.apex_frame(table_row.copy().replace({14: pd.NA})) == "f5"
 
 
 def test_keyframes_landmarks_and_apex_rule_of_every_standin(tables):
     for name, table in tables.items():
-        clips = faces.preprocess(table, SIZE, N_FRAMES, keyframe_size=KEY)
+        clips = stage1.preprocess(table, SIZE, N_FRAMES, keyframe_size=KEY)
         n = len(clips.rows)
         assert clips.params["keyframe_size"] == KEY
         assert clips.keyframes.shape == (n, 2, KEY, KEY) and clips.keyframes.dtype == np.uint8
@@ -302,10 +349,9 @@ def test_keyframe_pair_masks_the_union_in_both_frames():
 def test_keyframes_are_cropped_like_the_cnn_frames(small_table):
     refs = list(small_table["frames"].iloc[0])
     # apex = onset: the union is the onset's own mask, so the key frame IS the CNN frame
-    out = faces.process_clip_full(refs, SIZE, N_FRAMES, apex_index=0, keyframe_size=SIZE)
+    out = faces.process_clip(refs, SIZE, N_FRAMES, apex_index=0, keyframe_size=SIZE)
     assert np.array_equal(out.keyframes[0], out.frames[0, ..., 0])
     assert np.array_equal(out.keyframes[1], out.keyframes[0])
-    assert np.array_equal(out.frames, faces.process_clip(refs, SIZE, N_FRAMES))
 
 
 def test_apex_frame_decoded_only_when_not_sampled(small_table, monkeypatch):
@@ -314,11 +360,11 @@ def test_apex_frame_decoded_only_when_not_sampled(small_table, monkeypatch):
     calls = []
     real = datasets.read_frames
     monkeypatch.setattr(datasets, "read_frames", lambda r: calls.append(list(r)) or real(r))
-    faces.process_clip_full(refs, SIZE, N_FRAMES, apex_index=int(sampled[1]))
+    faces.process_clip(refs, SIZE, N_FRAMES, apex_index=int(sampled[1]))
     assert len(calls) == 1
     calls.clear()
     missing = next(i for i in range(len(refs)) if i not in set(sampled))
-    out = faces.process_clip_full(refs, SIZE, N_FRAMES, apex_index=missing)
+    out = faces.process_clip(refs, SIZE, N_FRAMES, apex_index=missing)
     assert calls[1:] == [[refs[missing]]]
     assert len(calls) == 2 and refs[missing] not in calls[0]
     assert out.keyframes.shape == (2, faces.KEYFRAME_SIZE, faces.KEYFRAME_SIZE)
@@ -326,35 +372,28 @@ def test_apex_frame_decoded_only_when_not_sampled(small_table, monkeypatch):
 
 def test_cache_holds_keyframes_and_rejects_files_without_them(small_table, tmp_path, caplog):
     cache = tmp_path / "cache"
-    first = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
-    again = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
+    first = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
+    again = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY)
     assert again.from_cache
     assert np.array_equal(again.keyframes, first.keyframes)
     assert np.array_equal(again.landmarks, first.landmarks) and again.landmarks.dtype == np.float32
     assert list(again.rows["apex_rule"]) == list(first.rows["apex_rule"])
-    (path,) = cache.glob("*.npz")
+    path = _cached(cache)[0]
     with np.load(path) as npz:
         arrays = dict(npz)
-    for drop in ("keyframes", "landmarks", "apex_rule"):
+    for drop in ("keyframes", "landmarks"):
         stripped = {k: v for k, v in arrays.items() if k != drop}
-        if drop == "apex_rule":
-            import json
-
-            rows = json.loads(str(arrays["rows"]))
-            stripped["rows"] = np.array(
-                json.dumps([{k: v for k, v in r.items() if k != drop} for r in rows])
-            )
         with open(path, "wb") as fh:
             np.savez(fh, **stripped)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="mer_utils.faces"):
-            rebuilt = faces.preprocess(
+        with caplog.at_level(logging.WARNING, logger="mer_utils.stage1"):
+            rebuilt = stage1.preprocess(
                 small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY
             )
         assert not rebuilt.from_cache, drop
         assert any("unusable" in r.message for r in caplog.records), drop
         assert np.array_equal(rebuilt.keyframes, first.keyframes)
-    other = faces.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY + 8)
+    other = stage1.preprocess(small_table, SIZE, N_FRAMES, cache_dir=cache, keyframe_size=KEY + 8)
     assert not other.from_cache and other.keyframes.shape[-1] == KEY + 8
 
 
@@ -362,7 +401,7 @@ def test_pipeline_examples_one_per_class_and_their_figure(tables):
     from mer_utils.report import stages
 
     table = tables["casme2"]
-    examples = faces.pipeline_examples(table, size=32, seed=0)
+    examples = stage1.pipeline_examples(table, size=32, seed=0)
     assert [e["label"] for e in examples] == [
         c for c in ("negative", "positive", "surprise") if (table["label"] == c).any()
     ]

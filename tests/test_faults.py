@@ -21,11 +21,20 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-import pandas as pd
 import pytest
 from test_datasets import SAMM_HEADER, make_casme2, make_samm
 
-from mer_utils import config, datasets, faces, results, runner, study, synthetic
+from mer_utils import (
+    config,
+    datasets,
+    experiment,
+    results,
+    runner,
+    schema,
+    stage1,
+    study,
+    synthetic,
+)
 from mer_utils.datasets import DatasetError
 
 
@@ -51,7 +60,7 @@ def test_a_truncated_jpeg_is_an_error_naming_the_file(tmp_path):
     victim.write_bytes(_jpeg(tmp_path / "x.jpg").read_bytes()[:200])
     table = datasets.load("casme2", root)
     with pytest.raises(DatasetError, match=r"img10\.jpg: frame is truncated"):
-        faces.preprocess(table, size=16, n_frames=5)
+        stage1.preprocess(table, size=16, n_frames=5)
 
 
 def test_truncated_bmp_and_png_are_detected_too(tmp_path):
@@ -184,7 +193,7 @@ def test_samm_onset_after_offset_is_a_listed_skip(tmp_path):
     assert any(s["reason"] == "onset after offset" and s["row"] == first for s in skipped)
     assert table.attrs["report"]["dropped"]["onset after offset"] == 1
     shown = dataset_page.skipped_table(table)
-    assert "onset after offset" in shown.to_string()
+    assert "onset after offset" in shown.data
 
 
 def test_two_matching_annotation_files_are_an_error_with_a_way_to_choose(tmp_path):
@@ -225,7 +234,7 @@ def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch)
         calls.append(out)
         if len(calls) == 1:
             raise RuntimeError("Kernel died before replying to kernel_info")
-        shutil.copy(src, out)
+        nbformat.write(src, out)
 
     monkeypatch.setattr(papermill, "execute_notebook", flaky)
     result = runner.execute(str(template), str(tmp_path / "out.ipynb"), {})
@@ -268,7 +277,7 @@ RUN_ARGS = [
     "smoke",
     "--datasets",
     DATASET,
-    "--variants",
+    "--methods",
     "MER-3DCNNST",
     "FLOW-LINEAR",
     "--protocols",
@@ -384,16 +393,16 @@ def _resume_and_check(tmp: Path, standins: Path) -> None:
     book = tmp / "book"
     assert not _running_pages(book) and not list(book.rglob(".*.tmp-*"))
     _assert_final_pages_complete(book)
-    table = results.load(book / "results")
-    assert len(table) and not table.duplicated(list(results.KEY)).any()
-    repeats = config.profile("smoke")["repeats"]
+    table = results.load(book / "results", profile="smoke").metrics
+    assert len(table) and not table.duplicated(list(schema.KEY)).any()
+    prof = config.profile("smoke")
     expected = {
-        (v, p, r)
-        for v in ("MER-3DCNNST", "FLOW-LINEAR")
+        (m, p, r)
+        for m in ("MER-3DCNNST", "FLOW-LINEAR")
         for p in ("paper", "kfold")
-        for r in range(repeats if p == "paper" else 1)
+        for r in range(experiment.repeats_of(p, prof))
     }
-    assert set(zip(table["variant"], table["protocol"], table["repeat"])) == expected
+    assert set(zip(table["method"], table["protocol"], table["repeat"])) == expected
     manifest = json.loads((book / "results" / "manifest.json").read_text())
     assert {p["status"] for p in manifest["pages"]} <= {"ok", "cached"}
 
@@ -430,16 +439,9 @@ def test_sigkill_of_the_runner_takes_its_workers_and_kernels_down(tmp_path, stan
 
 
 def test_results_table_rows_stay_unique_when_a_page_writes_again(tmp_path):
-    record = {k: None for k in results.COLUMNS} | {
-        "dataset": "d",
-        "variant": "v",
-        "protocol": "paper",
-        "profile": "smoke",
-        "seed": 0,
-        "repeat": 0,
-        "accuracy": 0.5,
-    }
-    results.write_records(tmp_path, [record])
-    results.write_records(tmp_path, [record | {"accuracy": 0.7}])
-    table = pd.read_csv(results.table_path(tmp_path))
+    from test_schema import _run
+
+    results.write_run(tmp_path, _run(accuracy=0.5))
+    results.write_run(tmp_path, _run(accuracy=0.7))
+    table = results.load(tmp_path).metrics
     assert len(table) == 1 and table["accuracy"].iloc[0] == 0.7

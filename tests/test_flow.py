@@ -10,7 +10,7 @@ import pytest
 from skimage import data as skdata
 from sklearn.model_selection import LeaveOneGroupOut
 
-from mer_utils import config, faces, flow, metrics
+from mer_utils import config, faces, flow, metrics, stage1
 
 K = faces.KEYFRAME_SIZE
 
@@ -207,7 +207,7 @@ def test_classifier_settings_and_determinism():
 @pytest.fixture(scope="module")
 def standin_clips(standins):
     profile = config.profile("smoke")
-    return {name: faces.load_clips(name, standins[name], profile) for name in ("casme2", "smic")}
+    return {name: stage1.load_clips(name, standins[name], profile) for name in ("casme2", "smic")}
 
 
 def test_baseline_beats_the_majority_class_on_standins_under_loso(standin_clips):

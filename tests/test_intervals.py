@@ -1,5 +1,5 @@
-"""Intervals: corrected t over repeated splits, bootstrap over subjects, paired differences,
-and the arithmetic of printed accuracies."""
+"""Intervals: corrected t over repeated splits, bootstrap over subjects (and seeds), paired
+differences, chance beside every interval."""
 
 import numpy as np
 import pandas as pd
@@ -45,74 +45,129 @@ def test_bootstrap_over_subjects_brackets_the_pooled_score_and_shrinks_with_more
     )
 
 
-def test_from_confusion_matches_summarize():
+def test_the_one_scorer_agrees_with_scikit_learn():
+    """metrics.from_confusion is the study's one implementation of every score; here it is held
+    against an independent one (scikit-learn's, zero_division=0) on random predictions."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     rng = np.random.default_rng(1)
-    for _ in range(50):
+    for _ in range(200):
         y, p = rng.integers(0, 3, 25), rng.integers(0, 3, 25)
         if rng.random() < 0.3:
             y[y == 2] = 0  # an absent class
-        s = metrics.summarize(y, p)
-        c = metrics.from_confusion(np.array(s["confusion"]))
-        for k in metrics.SCORES:
-            assert c[k] == pytest.approx(s[k]), k
+        if rng.random() < 0.3:
+            p[:] = 1  # a constant prediction
+        c = metrics.from_confusion(metrics.confusion(y, p))
+        for avg in ("macro", "weighted"):
+            want = precision_recall_fscore_support(
+                y, p, labels=[0, 1, 2], average=avg, zero_division=0
+            )
+            for name, value in zip(("precision", "recall", "f1"), want[:3]):
+                assert c[f"{name}_{avg}"] == pytest.approx(value, abs=1e-12), (name, avg)
+        assert c["accuracy"] == pytest.approx(np.mean(y == p))
 
 
-def _records(protocol, variant, accs, cms=None):
-    rows = []
+def _results(protocol, method, accs, cms=None):
+    """The tables of runs of ``method`` under ``protocol``: one run per accuracy (repeated
+    splits), or one cross-validation run with the per-subject confusion matrices ``cms``."""
+    from mer_utils import results, schema
+
+    metrics_rows, fold_rows, unit_rows = [], [], []
     for r, acc in enumerate(accs):
-        rows.append(
+        key = {
+            "dataset": "d",
+            "method": method,
+            "protocol": protocol,
+            "profile": "p",
+            "seed": 0,
+            "repeat": r,
+            "data_id": "a",
+            "profile_id": "b",
+        }
+        subject_cms = cms or {"all": [[5, 0, 0], [0, 3, 0], [0, 0, 2]]}
+        metrics_rows.append(
             {
-                "dataset": "d",
-                "variant": variant,
-                "protocol": protocol,
-                "repeat": r,
-                **{k: acc for k in metrics.SCORES},
+                **key,
+                **{k: acc for k in metrics.RECORD_SCORES},
                 "baseline_accuracy": 0.5,
-                "counts_test": {"negative": 5, "positive": 3, "surprise": 2},
-                "splits": [{"n_train": 80, "n_test": 10}],
-                "confusion_by_subject": cms,
+                "n_test": 10,
+                "n_test_clips": 10,
+                "n_folds": 1 if cms is None else len(cms),
+                "constant_prediction": False,
             }
         )
-    return rows
+        fold_rows.append({**key, "n_train": 80, "n_test": 10})
+        for subject, cm in subject_cms.items():
+            unit_rows.append(
+                {**key, "subject": subject, **dict(zip(schema.CONFUSION_COLUMNS, np.ravel(cm)))}
+            )
+    return results.Results(
+        pd.DataFrame(metrics_rows), pd.DataFrame(fold_rows), pd.DataFrame(unit_rows)
+    )
+
+
+def _all(*parts):
+    from mer_utils import results
+
+    return results.Results.concat(parts)
 
 
 def test_paired_differences_resolve_only_what_the_data_show():
-    a = _records("paper", "A", [0.80, 0.82, 0.79, 0.81, 0.80])
-    b = _records("paper", "B", [0.60, 0.63, 0.61, 0.58, 0.62])
-    c = _records("paper", "C", [0.81, 0.79, 0.80, 0.82, 0.80])
-    diffs = intervals.paired_differences(pd.DataFrame(a + b + c), "accuracy").set_index(["a", "b"])
-    assert diffs.loc[("A", "B"), "verdict"] == "A higher"
-    assert diffs.loc[("B", "C"), "verdict"] == "C higher"
-    assert diffs.loc[("A", "C"), "verdict"] == "not resolved"
+    a = _results("paper", "A", [0.80, 0.82, 0.79, 0.81, 0.80])
+    b = _results("paper", "B", [0.60, 0.63, 0.61, 0.58, 0.62])
+    c = _results("paper", "C", [0.81, 0.79, 0.80, 0.82, 0.80])
+    diffs = intervals.paired_differences(_all(a, b, c), "accuracy").set_index(["a", "b"])
+    assert diffs.loc[("A", "B"), "p"] < 0.05 and diffs.loc[("A", "B"), "difference"] > 0
+    assert diffs.loc[("B", "C"), "p"] < 0.05 and diffs.loc[("B", "C"), "difference"] < 0
+    assert diffs.loc[("A", "C"), "p"] > 0.05 and diffs.loc[("A", "C"), "low"] < 0
     assert diffs.loc[("A", "B"), "difference"] == pytest.approx(0.196)
 
 
 def test_paired_bootstrap_for_cross_validation():
     good = {f"s{i}": [[5, 0, 0], [0, 3, 0], [0, 0, 2]] for i in range(8)}
-    poor = {f"s{i}": [[3, 1, 1], [2, 1, 0], [1, 0, 1]] for i in range(8)}
-    df = pd.DataFrame(_records("kfold", "A", [1.0], good) + _records("kfold", "B", [0.5], poor))
-    (row,) = intervals.paired_differences(df, "accuracy").to_dict("records")
-    assert row["verdict"] == "A higher" and row["low"] > 0
-    summary = intervals.summary(df, "accuracy").set_index("variant")
-    assert summary.loc["A", "interval"] == "bootstrap over 8 subjects"
+    poor = {f"s{i}": [[5, 0, 0], [3, 0, 0], [2, 0, 0]] for i in range(8)}  # always "negative"
+    res = _all(_results("kfold", "A", [1.0], good), _results("kfold", "B", [0.5], poor))
+    (row,) = intervals.paired_differences(res, "accuracy").to_dict("records")
+    assert row["p"] < 0.05 and row["low"] > 0
+    summary = intervals.summary(res, "accuracy").set_index("method")
+    assert summary.loc["A", "interval"] == "bootstrap over 8 subjects (one seed)"
     assert summary.loc["A", "mean"] == pytest.approx(1.0)
+    assert summary.loc["A", "p"] < 0.01 and summary.loc["B", "p"] > 0.05  # against chance
 
 
-def test_smallest_test_size_reproduces_the_arithmetic_of_the_issue():
-    assert metrics.smallest_test_size(89.98) == (409, 368)
-    assert metrics.smallest_test_size(87.45)[0] == 231
-    assert metrics.smallest_test_size(88.42)[0] == 95
-    assert metrics.smallest_test_size(93.66)[0] == 142
-    for n, k in ((7, 3), (13, 11), (409, 368)):  # any k/n reads back to an n at most as large
-        assert metrics.smallest_test_size(round(100 * k / n, 2))[0] <= n
+def test_repeated_cross_validation_covers_the_seeds_too():
+    """Three seeds that disagree widen the interval beyond what the subjects alone give."""
+    rng = np.random.default_rng(4)
+    stack = []
+    for seed_quality in (0.9, 0.5, 0.7):
+        subjects = []
+        for _ in range(10):
+            y = rng.integers(0, 3, 8)
+            p = np.where(rng.random(8) < seed_quality, y, rng.integers(0, 3, 8))
+            subjects.append(metrics.confusion(y, p))
+        stack.append(subjects)
+    stack = np.array(stack, dtype=float)  # (seeds, subjects, K, K)
+    point, lo, hi = intervals.bootstrap_interval(stack, "accuracy")
+    per_seed = metrics.from_confusion(stack.sum(axis=1))["accuracy"]
+    assert point == pytest.approx(per_seed.mean())
+    _, lo1, hi1 = intervals.bootstrap_interval(stack[:1], "accuracy")
+    assert (hi - lo) > (hi1 - lo1) * 0.9
+    assert intervals.bootstrap_interval(stack[0], "accuracy")[0] == pytest.approx(per_seed[0])
+
+
+def test_runs_that_all_score_the_same_are_flagged():
+    res = _results("paper", "A", [0.625] * 5)
+    got = intervals.score_interval(res, "accuracy")
+    assert got["constant"] and got["runs"] == 5
+    from mer_utils.report.style import with_interval
+
+    assert with_interval(got) == "all 5 repeats: 0.62"
+    got["constant_prediction"] = True
+    assert with_interval(got) == "all 5 repeats: 0.62 (constant prediction)"
 
 
 def test_reference_tables_are_optional_and_complete():
-    sizes = reference.smallest_test_sizes()
-    assert len(sizes) == 16 and (sizes["smallest test set"] > 0).all()
-    row = sizes[(sizes["dataset"] == "casme_sq") & (sizes["variant"] == "MER-3DCNNST")].iloc[0]
-    assert row["smallest test set"] == 409 and row["10 % of the clips"] == 4
-    assert reference.f1_against_accuracy()["F1 - accuracy"].abs().max() < 0.012
+    assert len(reference.own_rows()) == 16
     assert reference.reported("no-such-dataset").empty
     assert reference.table_number("no-such-dataset") is None
     assert set(reference.reported("smic")["protocol"]) == {

@@ -144,16 +144,28 @@ def test_subject_and_loso_keep_every_class_in_training_when_they_can():
 
 
 def test_protocols_are_data_in_the_book_order():
-    assert protocols.PROTOCOLS == ("paper-leaky", "paper", "subject", "kfold", "loso")
+    assert protocols.PROTOCOLS == (
+        "paper-windows",
+        "paper-leaky",
+        "paper",
+        "subject",
+        "kfold",
+        "loso",
+    )
     assert protocols.info("paper-leaky")["resample_before_split"]
     assert not protocols.info("paper")["resample_before_split"]
-    assert [protocols.info(p)["repeated"] for p in protocols.PROTOCOLS] == [
-        True,
-        True,
-        True,
+    assert protocols.info("paper-windows")["samples"] == "windows"
+    assert [protocols.info(p)["subject_independent"] for p in protocols.PROTOCOLS] == [
         False,
         False,
+        False,
+        True,
+        True,
+        True,
     ]
+    # differences between methods are paired wherever what is split does not depend on the method
+    assert not protocols.info("paper-leaky")["paired"]
+    assert all(protocols.info(p)["paired"] for p in protocols.PROTOCOLS if p != "paper-leaky")
 
 
 def test_repeats_draw_new_splits_and_are_reproducible():

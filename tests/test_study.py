@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from mer_utils import config, runner, study
+from mer_utils import config, results, runner, schema, study, templates
 
 REPO = study.REPO
 
@@ -58,33 +58,36 @@ def test_plan_names_are_deterministic_and_narrowable():
     assert "smic/10-MER-3DCNNST" in keys and "smic/11-MER-DA3DCNNST" not in keys
     evaluation = next(j for j in jobs if j.key == "smic/20-evaluation")
     assert evaluation.after == ["smic/10-MER-3DCNNST"]  # narrowed-away pages are no dependency
-    variant = next(j for j in jobs if j.key == "smic/10-MER-3DCNNST")
-    assert variant.output == "book/datasets/smic/10-MER-3DCNNST.ipynb"
-    assert variant.parameters["data_kind"] == "licensed"
-    assert variant.parameters["protocols"] == ["loso"] and variant.parameters["seed"] == 3
+    method = next(j for j in jobs if j.key == "smic/10-MER-3DCNNST")
+    assert method.output == "book/datasets/smic/10-MER-3DCNNST.ipynb"
+    assert method.parameters["data_kind"] == "licensed" and method.method == "MER-3DCNNST"
+    assert method.parameters["protocols"] == ["loso"] and method.parameters["seed"] == 3
     results = next(j for j in jobs if j.key == "summary/results")
-    assert set(results.after) == {k for k in keys if k.startswith("smic/")}
+    assert results.after == [] and set(results.soft) == {k for k in keys if k.startswith("smic/")}
 
 
-@pytest.mark.parametrize(
-    "template", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
-)
-def test_committed_notebooks_have_no_outputs_and_a_literal_parameters_cell(template):
-    nb = nbformat.read(template, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "outputs committed"
-    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
-    for node in ast.parse(tagged[0].source).body:
-        assert isinstance(node, ast.Assign), (
-            f"parameters cell holds only assignments: {ast.dump(node)}"
-        )
+TEMPLATES = sorted((REPO / "notebooks").glob("*.md"))
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
+def test_templates_are_text_with_the_parameters_cell_written_once(template):
+    """A template (MyST markdown) holds no outputs and a parameters cell without assignments;
+    rendering fills it with literals from grid.yaml, the one place they are written."""
+    assert not list((REPO / "notebooks").glob("*.ipynb")), "templates are MyST text"
+    nb = templates.read(template.relative_to(REPO))
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and not ast.parse(tagged[0].source).body, "written once, in grid.yaml"
+    method = next(iter(config.methods())) if template.name == "method.md" else None
+    rendered = templates.render(str(template.relative_to(REPO)), method)
+    cell = next(c for c in rendered.cells if "parameters" in c.metadata.get("tags", []))
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.Assign), ast.dump(node)
         ast.literal_eval(node.value)  # raises if a parameter is not a literal
 
 
 def test_every_grid_template_exists_and_declares_the_parameters_the_runner_passes():
     for job in _full_plan():
-        nb = nbformat.read(REPO / job.template, as_version=4)
+        nb = runner.rendered(job.template, job.method)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         declared = {t.id for n in ast.parse(cell.source).body for t in n.targets}
         assert set(job.parameters) <= declared, (job.template, set(job.parameters) - declared)
@@ -252,71 +255,79 @@ def test_manifest_names_pages_this_run_did_not_execute(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- methods as data
-SHARED_METHOD_CELLS = (
-    "from mer_utils import experiment, faces, report\n\nreport.setup()\n"
-    "report.banners.data_banner(dataset, dataset_dir, data_kind, profile)",
-    "clips = faces.load_clips(dataset, dataset_dir, profile, cache_dir, annotation=annotation)\n"
-    "report.stages.clips_summary(clips)",
-    "records = experiment.run_protocols(\n"
-    "    clips, variant, protocols, profile, seed, data_kind=data_kind, results_dir=results_dir\n"
-    ")\nreport.variant.runs_table(records)",
-    "report.variant.confusion_figure(records)",
-    "report.variant.per_class_recall_table(records)",
-)
-"""The cells every method page shares: one-line calls into mer_utils, in this order."""
-
-
 @pytest.mark.parametrize("name", list(config.methods()))
-def test_every_method_notebook_has_the_shared_cells_in_order(name):
-    method = config.methods()[name]
-    nb = nbformat.read(REPO / method["notebook"], as_version=4)
-    assert nb.cells[0].source.startswith(f"# {method['title']}"), "title from variants.yaml"
+def test_one_template_makes_every_method_page_from_its_entry(name):
+    entry = config.method(name)
+    nb = templates.render("notebooks/method.md", name)
+    assert nb.cells[0].source.startswith(f"# {entry['title']}\n"), "title from methods.yaml"
+    text = "\n".join(c.source for c in nb.cells)
+    assert "{{" not in text and entry["introduction"].strip()[:40] in text
+    flow_cells = "flow.example_fields" in text
+    assert flow_cells == (entry["method"] == "flow")
+    assert ("report.method.counts_table" in text) == ("resampling" in entry)
+    if "resampling" in entry:
+        assert f"## {entry['resampling']['heading']}" in text
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assert f'variant = "{name}"' in params.source
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    positions = [code.index(cell) for cell in SHARED_METHOD_CELLS]  # ValueError if one is missing
-    assert positions == sorted(positions)
+    assert "method = " in params.source
 
 
-def test_variants_yaml_is_the_one_list_of_methods():
+def test_methods_yaml_is_the_one_list_of_methods():
     methods = config.methods()
     pages = [m["page"] for m in methods.values()]
-    assert len(set(pages)) == len(pages) and len({m["notebook"] for m in methods.values()}) == len(
-        pages
-    )
+    assert len(set(pages)) == len(pages)
     for name, m in methods.items():
-        assert m["method"] in ("cnn", "flow") and (REPO / m["notebook"]).exists(), name
+        assert m["method"] in ("cnn", "flow"), name
         assert {"augment", "smote", "class_weight", "paper", "title", "summary"} <= set(m), name
+        assert "notebook" not in m  # one template for every method
     jobs = _full_plan()
+    quick = [m["page"] for m in methods.values() if "quick" in m.get("profiles", ["quick"])]
     evaluation = next(j for j in jobs if j.key == "casme2/20-evaluation")
-    assert evaluation.after == [f"casme2/{p}" for p in pages]  # the evaluation waits for all
+    assert evaluation.after == [f"casme2/{p}" for p in quick]  # the evaluation waits for all
     for name, m in methods.items():
-        job = next(j for j in jobs if j.key == f"smic/{m['page']}")
-        assert job.parameters["variant"] == name and job.template == m["notebook"]
+        if m["page"] in quick:
+            job = next(j for j in jobs if j.key == f"smic/{m['page']}")
+            assert job.parameters["method"] == name and job.template == "notebooks/method.md"
+    paper = study.plan(
+        {"smic": study.Source("smic", "x", "stand-in")}, "paper", list(methods), ["loso"], 0
+    )
+    assert not any(j.key.endswith("FLOW-LINEAR-32") for j in paper)  # a quick-only method
 
 
-def test_generated_methods_table_lists_every_method(tmp_path):
-    (path,) = study.write_generated(book=tmp_path)
-    text = path.read_text()
+def test_the_deprecated_variants_option_still_selects_methods(capsys):
+    assert study.main(["--variants", "MER-3DCNNST", "--datasets", "smic", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "smic/10-MER-3DCNNST" in out and "11-MER-DA3DCNNST" not in out
+
+
+def test_generated_tables_list_every_method_and_protocol(tmp_path):
+    methods, protocols_, findings = study.write_generated(book=tmp_path)
+    text = methods.read_text()
     for name, m in config.methods().items():
         assert f"| {name} | {m['summary']} |" in text
+    text = protocols_.read_text()
+    for name, p in config.load("protocols").items():
+        assert f"| `{name}` | {p['title']} |" in text
+    assert "{doc}`summary/findings`" in findings.read_text()
 
 
 # ----------------------------------------------------------------------------- resume granularity
 def test_page_modules_follow_what_a_page_calls():
-    variant = set(runner.page_modules("notebooks/13_mer_dacwb3dcnnst.ipynb"))
-    evaluation = set(runner.page_modules("notebooks/20_evaluation_summary.ipynb"))
+    method = set(runner.page_modules("notebooks/method.md", "MER-DACWB3DCNNST"))
+    evaluation = set(runner.page_modules("notebooks/evaluation.md"))
     assert {
         "experiment.py",
+        "folds.py",
+        "methods.py",
         "models.py",
         "faces.py",
-        "report/variant.py",
+        "report/method.py",
         "report/banners.py",
         "report/style.py",
         "datasets/_frames.py",
-    } <= variant
-    assert "report/summary.py" not in variant and "report/run.py" not in variant
-    assert "report/summary.py" in evaluation and "intervals.py" in evaluation
+    } <= method
+    assert "report/evaluation.py" not in method and "report/run.py" not in method
+    assert "flow.py" in set(runner.page_modules("notebooks/method.md", "FLOW-LINEAR"))
+    assert "report/evaluation.py" in evaluation and "intervals.py" in evaluation
     assert "models.py" not in evaluation  # reading records trains nothing
 
 
@@ -329,16 +340,16 @@ def test_editing_a_module_refingerprints_only_the_pages_using_it(tmp_path, monke
     runner._closure.cache_clear()
     runner._imports_of.cache_clear()
     jobs = {j.key: j for j in _full_plan() if j.key.startswith("casme2/")}
-    variant, evaluation = jobs["casme2/13-MER-DACWB3DCNNST"], jobs["casme2/20-evaluation"]
-    before = {j.key: runner.fingerprint(j, []) for j in (variant, evaluation)}
-    summary = package / "report" / "summary.py"
+    method, evaluation = jobs["casme2/13-MER-DACWB3DCNNST"], jobs["casme2/20-evaluation"]
+    before = {j.key: runner.fingerprint(j, []) for j in (method, evaluation)}
+    summary = package / "report" / "evaluation.py"
     summary.write_text(summary.read_text() + "\n# a docstring edit\n")
-    after = {j.key: runner.fingerprint(j, []) for j in (variant, evaluation)}
-    assert after[variant.key] == before[variant.key]  # no retraining for a report edit
+    after = {j.key: runner.fingerprint(j, []) for j in (method, evaluation)}
+    assert after[method.key] == before[method.key]  # no re-run for another page's report
     assert after[evaluation.key] != before[evaluation.key]
     models = package / "models.py"
     models.write_text(models.read_text() + "\n")
-    assert runner.fingerprint(variant, []) != before[variant.key]
+    assert runner.fingerprint(method, []) != before[method.key]
     runner._closure.cache_clear()
     runner._imports_of.cache_clear()
 
@@ -353,7 +364,7 @@ def test_publishing_refuses_pages_that_used_licensed_data(tmp_path, monkeypatch,
         {"key": "summary/results", "parameters": {"data_kinds": {"casme2": "licensed"}}},
     ]
     (results_dir / "manifest.json").write_text(json.dumps({"pages": pages}))
-    assert study.licensed_pages({"pages": pages}) == ["casme2/00-overview", "summary/results"]
+    assert results.licensed_pages({"pages": pages}) == ["casme2/00-overview", "summary/results"]
     monkeypatch.delenv(study.PUBLISH_LICENSED_ENV, raising=False)
     assert study.check_publishable(results_dir) == 1
     assert "Not publishing: 2 pages used licensed data" in capsys.readouterr().err
@@ -384,12 +395,10 @@ def test_the_workflow_uses_the_two_readme_commands_and_nothing_else():
     assert any(".cache/stage1" in str(s.get("with", {}).get("path", "")) for s in book["steps"])
 
 
-@pytest.mark.parametrize(
-    "template", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
 def test_every_figure_cell_has_alt_text(template):
-    figure = re.compile(r"\b(\w+_figure|line_chart|montage|confusion_grid|confusion_overview)\(")
-    nb = nbformat.read(template, as_version=4)
+    figure = re.compile(r"\b(\w+_figure|figure_6_7|montage|confusion_grid|confusion_figures)\(")
+    nb = templates.read(template.relative_to(REPO))
     for cell in nb.cells:
         if cell.cell_type == "code" and figure.search(cell.source):
             alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
@@ -461,11 +470,10 @@ def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_pa
     assert len(chapters["chapters"][-1]["sections"]) == len(fake)
     # the paper has no table for it: the reference is empty, the results table says so
     assert reference.reported("fake").empty and reference.table_number("fake") is None
-    from mer_utils import results
-
-    table = report.summary.paper_table(results.load(tmp_path / "no-results"), "fake")
-    assert not table.data["row"].str.startswith("reported by the paper").any()  # none invented
-    assert set(table.data["row"]) == {"not run"} and table.caption.startswith("FAKE-ME")
+    reported = report.results.reported_table("fake").data
+    assert "no table" in reported  # none invented
+    measured = report.results.measured_table(results.load(tmp_path / "no-results"), "fake").data
+    assert "No `paper` runs of FAKE-ME" in measured
 
 
 def test_predictions_zip_holds_every_predictions_file_and_is_reproducible(tmp_path):
@@ -477,19 +485,27 @@ def test_predictions_zip_holds_every_predictions_file_and_is_reproducible(tmp_pa
 
     import pandas as pd
 
-    from mer_utils import results
-
     empty = results.write_predictions_zip(tmp_path)
     assert zipfile.ZipFile(empty).namelist() == []
     frame = pd.DataFrame(
-        [["s1", "c1", 0, 0, "negative", "surprise"]], columns=list(results.PREDICTION_COLUMNS)
+        [["s1", "c1", 0, 0, "negative", "surprise"]], columns=list(schema.PREDICTION_COLUMNS)
     )
     written = []
-    for variant in ("MER-3DCNNST", "FLOW-LINEAR"):
+    for method in ("MER-3DCNNST", "FLOW-LINEAR"):
         record = dict(
-            dataset="smic", variant=variant, protocol="kfold", profile="smoke", seed=0, repeat=0
+            dataset="smic",
+            method=method,
+            protocol="kfold",
+            profile="smoke",
+            seed=0,
+            repeat=0,
+            data_id="d",
+            profile_id="p",
         )
-        written.append(results.write_predictions(tmp_path, record, frame))
+        path = tmp_path / results.predictions_name(record)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        written.append(path)
     first = results.write_predictions_zip(tmp_path).read_bytes()
     for path in written:
         os.utime(path, (1e9, 1e9))  # other modification times: the same archive
@@ -497,3 +513,73 @@ def test_predictions_zip_holds_every_predictions_file_and_is_reproducible(tmp_pa
     archive = zipfile.ZipFile(io.BytesIO(first))
     assert archive.namelist() == sorted(f"predictions/{p.name}" for p in written)
     assert archive.read(f"predictions/{written[0].name}") == written[0].read_bytes()
+    one = results.write_predictions_zip(tmp_path, [f"predictions/{written[1].name}"])
+    assert zipfile.ZipFile(one).namelist() == [f"predictions/{written[1].name}"]
+
+
+# ----------------------------------------------------------------------------- robustness
+@pytest.mark.slow
+def test_a_template_that_cannot_be_read_is_a_failing_page_not_a_crash(tmp_path):
+    ok = _notebook(tmp_path / "ok.ipynb", "open(log, 'a').write('x')")
+    broken = _notebook(tmp_path / "broken.ipynb", "def oops(:\n    pass")
+    jobs = [
+        _job(tmp_path, "a", ok),
+        _job(tmp_path, "b", broken),
+        _job(tmp_path, "c", ok, after=["b"]),
+        _job(tmp_path, "d", ok),
+    ]
+    out = study.run_jobs(jobs, n_workers=2)
+    assert {k: r["status"] for k, r in out.items()} == {
+        "a": "ok",
+        "b": "failed",
+        "c": "skipped",
+        "d": "ok",
+    }
+    assert "broken.ipynb" in out["b"]["error"] and "SyntaxError" in out["b"]["error"]
+    assert jobs[0].marker.exists() and jobs[3].marker.exists()  # finished pages keep theirs
+
+
+@pytest.mark.slow
+def test_a_skipped_page_never_keeps_an_earlier_runs_output(tmp_path):
+    ok = _notebook(tmp_path / "ok.ipynb", "open(log, 'a').write('x')")
+    bad = _notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
+    first = [_job(tmp_path, "a", ok), _job(tmp_path, "b", ok, after=["a"])]
+    assert {r["status"] for r in study.run_jobs(first, n_workers=1).values()} == {"ok"}
+    earlier = Path(first[1].output).read_text()
+    second = [_job(tmp_path, "a", bad), _job(tmp_path, "b", ok, after=["a"])]
+    out = study.run_jobs(second, n_workers=1)
+    assert out["b"]["status"] == "skipped" and not second[1].marker.exists()
+    text = Path(second[1].output).read_text()
+    assert text != earlier and "not produced" in text and "a page it depends on" in text
+
+
+@pytest.mark.slow
+def test_a_summary_page_runs_on_what_succeeded(tmp_path):
+    ok = _notebook(tmp_path / "ok.ipynb", "open(log, 'a').write('x')")
+    bad = _notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
+    jobs = [_job(tmp_path, "a", ok), _job(tmp_path, "b", bad), _job(tmp_path, "summary", ok)]
+    jobs[2].soft = ["a", "b"]
+    out = study.run_jobs(jobs, n_workers=2)
+    assert out["summary"]["status"] == "ok" and out["b"]["status"] == "failed"
+
+
+def test_editing_an_unselected_method_or_profile_refingerprints_no_page(monkeypatch):
+    jobs = {j.key: j for j in _full_plan() if j.key.startswith("casme2/")}
+    method = jobs["casme2/10-MER-3DCNNST"]
+    evaluation = jobs["casme2/20-evaluation"]
+    narrowed = study.plan(
+        {"casme2": study.Source("casme2", "x", "stand-in")}, "quick", ["MER-3DCNNST"], ["paper"], 0
+    )
+    only = next(j for j in narrowed if j.key == "casme2/20-evaluation")
+    before = {k: runner.page_tables(j) for k, j in (("m", method), ("e", evaluation), ("o", only))}
+    methods = {k: dict(v) for k, v in config.load("methods").items()}
+    methods["MER-DA3DCNNST"]["title"] = "another title"
+    profiles = {k: dict(v) for k, v in config.load("profiles").items()}
+    profiles["paper"]["epochs"] = 3
+    real = config.load
+    monkeypatch.setattr(
+        config, "load", lambda n: {"methods": methods, "profiles": profiles}.get(n) or real(n)
+    )
+    assert runner.page_tables(method) == before["m"]  # another method's page and profile
+    assert runner.page_tables(only) == before["o"]  # a run without that method
+    assert runner.page_tables(evaluation) != before["e"]  # a page that shows that method

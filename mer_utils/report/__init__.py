@@ -1,4 +1,4 @@
-"""What the book's pages show: tables, charts and banners, grouped by the family of page.
+"""What the book's pages show: tables, charts, banners and computed sentences, by page family.
 
 ==============  =================================================================
 module          pages
@@ -6,30 +6,51 @@ module          pages
 ``banners``     the box at the top of every page with numbers: which data, profile
 ``dataset``     a dataset's overview page (what the loader read)
 ``stages``      the stage-1, stage-2 and classifier pages
-``variant``     one method's page (its runs under every protocol)
-``summary``     the evaluation, results and leakage pages (across methods/datasets)
+``method``      one method's page (its runs under every protocol)
+``evaluation``  a dataset's evaluation page (every method, chance, differences)
+``results``     the results page (Tables 1-4, Figures 6-7, the protocol comparison)
+``leakage``     the reconstruction page (the printed numbers' arithmetic, survival)
+``scale``       the scale check (some methods at the paper's input and training)
+``findings``    the findings page and the introduction's summary
 ``run``         the reproducibility page (the runner's manifest, the records)
 ``privacy``     which subjects' faces a page on licensed data may show
+``style``       the common look, and how numbers and tables are written
 ==============  =================================================================
 
-Every function returns something a notebook displays as the last expression of a cell: a
-``pandas`` DataFrame or Styler, a matplotlib ``Figure`` or an IPython ``Markdown`` object.
-Nothing here computes a result: scores come from the records in the results table
-(:mod:`mer_utils.results`), their intervals from :mod:`mer_utils.intervals`, the paper's numbers
-from :mod:`mer_utils.reference`; clips, augmentations and models from the stage modules.
+Every function returns something a notebook displays as the last expression of a cell: an HTML
+table (:func:`style.table`), a matplotlib ``Figure`` or an IPython ``Markdown`` object.
+Nothing here computes a result: scores come from the run tables (:mod:`mer_utils.results`),
+their intervals and chance levels from :mod:`mer_utils.intervals` and :mod:`mer_utils.chance`,
+the paper's numbers from :mod:`mer_utils.reference` and :mod:`mer_utils.reconstruction`.
 """
 
-from . import banners, dataset, privacy, run, stages, summary, variant
+from . import (
+    banners,
+    dataset,
+    evaluation,
+    findings,
+    leakage,
+    method,
+    privacy,
+    results,
+    run,
+    scale,
+    stages,
+)
 from .style import markdown, setup
 
 __all__ = [
     "banners",
     "dataset",
+    "evaluation",
+    "findings",
+    "leakage",
     "markdown",
+    "method",
     "privacy",
+    "results",
     "run",
+    "scale",
     "setup",
     "stages",
-    "summary",
-    "variant",
 ]

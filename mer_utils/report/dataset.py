@@ -11,30 +11,55 @@ import seaborn as sns
 
 from .. import config, faces
 from . import privacy
-from .style import PALETTE, close, rgb
+from .style import PALETTE, WIDTH, close, count, markdown, rgb
+from .style import table as html_table
 
 
-def load_report(table: pd.DataFrame) -> pd.DataFrame:
-    """What ``datasets.load`` read, kept, dropped, skipped and adjusted, as one table."""
-    rep = table.attrs.get("report", {})
+def load_report(frame: pd.DataFrame, dataset_dir: str | None = None):
+    """What ``datasets.load`` read, kept, dropped, skipped and adjusted, as one table (files
+    named relative to the dataset's folder, never by the build machine's absolute path)."""
+    rep = frame.attrs.get("report", {})
+    root = str(dataset_dir or "")
     rows = [
-        ("annotation file", rep.get("annotation") or "(folder names)"),
-        ("frames read from", rep.get("frames_from", "")),
-        ("rows read", rep.get("rows_read", "")),
-        ("clips kept (three classes)", rep.get("rows_kept", len(table))),
+        ("annotation file", _relative(rep.get("annotation"), root) or "(folder names)"),
+        ("frames read from", _relative(rep.get("frames_from", ""), root) or "."),
+        ("rows read", count(rep.get("rows_read"))),
+        ("clips kept (three classes)", count(rep.get("rows_kept", len(frame)))),
     ]
-    rows += [(f"dropped: {reason}", n) for reason, n in rep.get("dropped", {}).items()]
+    rows += [(f"dropped: {reason}", count(n)) for reason, n in rep.get("dropped", {}).items()]
     rows += [
-        (f"kept, corrected: {reason}", n) for reason, n in rep.get("adjusted_counts", {}).items()
+        (f"kept, corrected: {reason}", count(n))
+        for reason, n in rep.get("adjusted_counts", {}).items()
     ]
-    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+    return html_table(pd.DataFrame(rows, columns=["", "value"]))
+
+
+def _relative(path, root: str) -> str:
+    """``path`` relative to the dataset folder ``root`` where it lies inside it; else its name."""
+    import os
+
+    if not path:
+        return ""
+    path = str(path)
+    if root:
+        absolute_root = os.path.abspath(root)
+        if os.path.abspath(path).startswith(absolute_root):
+            rel = os.path.relpath(os.path.abspath(path), absolute_root)
+            return "." if rel == "." else rel
+    return Path(path).name if os.path.isabs(path) else path
+
+
+def first_rows(frame: pd.DataFrame, n: int = 8):
+    """The first clips of a loader table, with the number of frames each lists."""
+    cols = ["subject", "clip", "emotion", "label", "onset", "apex", "offset"]
+    out = frame[cols].head(n).copy()
+    out["frames"] = frame["frames"].head(n).map(len)
+    return html_table(out.astype(str).replace({"<NA>": "–"}))
 
 
 def skipped_table(table: pd.DataFrame):
     """Rows the loader left out because the annotation itself is faulty (e.g. an onset after
     its offset) or incomplete, and rows kept with a corrected code: file, row and reason."""
-    from .style import markdown
-
     rep = table.attrs.get("report", {})
     rows = [{"": "skipped", **r} for r in rep.get("skipped", [])]
     rows += [
@@ -49,7 +74,7 @@ def skipped_table(table: pd.DataFrame):
         return markdown("The loader skipped and corrected no row.")
     out = pd.DataFrame(rows)
     out["file"] = out["file"].map(lambda f: Path(str(f)).name)
-    return out.set_index("")
+    return html_table(out.astype(str))
 
 
 def expected_counts(dataset: str, dataset_dir: str, data_kind: str) -> dict[str, int] | None:
@@ -81,9 +106,14 @@ def class_table(table: pd.DataFrame, expected: dict[str, int] | None = None) -> 
     return out
 
 
+def class_summary(table: pd.DataFrame, expected: dict[str, int] | None = None):
+    """:func:`class_table` for the page."""
+    return html_table(class_table(table, expected).reset_index().astype(str))
+
+
 def class_distribution_figure(table: pd.DataFrame) -> plt.Figure:
     """Bar chart of clips per class and a subject x class count heat map."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 3]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 3.2), gridspec_kw={"width_ratios": [1, 3]})
     counts = table["label"].value_counts().reindex(config.CLASSES, fill_value=0)
     sns.barplot(
         x=counts.index,
@@ -99,8 +129,15 @@ def class_distribution_figure(table: pd.DataFrame) -> plt.Figure:
         config.CLASSES, fill_value=0
     )
     sns.heatmap(
-        per_subject, annot=per_subject.shape[1] <= 30, fmt="d", cbar=False, cmap="Blues", ax=ax2
+        per_subject,
+        annot=per_subject.shape[1] <= 30,
+        fmt="d",
+        cbar=False,
+        cmap="Blues",
+        ax=ax2,
+        annot_kws={"fontsize": 8},
     )
+    ax2.tick_params(axis="x", labelsize=8)
     ax2.set(xlabel="subject", ylabel="", title="clips per subject and class")
     fig.tight_layout()
     return close(fig)
@@ -109,7 +146,7 @@ def class_distribution_figure(table: pd.DataFrame) -> plt.Figure:
 def clip_length_figure(table: pd.DataFrame) -> plt.Figure:
     """Histogram of clip lengths (frames from onset to offset) per class."""
     lengths = table.assign(frames_in_clip=table["frames"].map(len))
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 3))
     sns.histplot(
         lengths,
         x="frames_in_clip",
@@ -135,7 +172,7 @@ def onset_apex_figure(table: pd.DataFrame, magnify: float = 8.0, crop: bool = Tr
     The difference is of the gray frames."""
     if table.empty:
         return privacy.note()
-    fig, axes = plt.subplots(len(config.CLASSES), 3, figsize=(9.0, 7.5), squeeze=False)
+    fig, axes = plt.subplots(len(config.CLASSES), 3, figsize=(WIDTH, 6.6), squeeze=False)
     for row_axes, label in zip(axes, config.CLASSES):
         for ax in row_axes:
             ax.set_axis_off()

@@ -9,7 +9,10 @@ import pandas as pd
 
 from .. import config, results
 from ..datasets import display_name
-from .style import markdown, ordered
+from .banners import shown_path
+from .style import count, markdown, ordered, table
+
+FINISHED = ("ok", "cached")
 
 
 def load_manifest(results_dir: str | Path) -> dict:
@@ -25,52 +28,66 @@ def load_manifest(results_dir: str | Path) -> dict:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
 
 
-def run_summary(manifest: dict) -> pd.DataFrame:
-    """The run as a whole: command, profile, time written, page counts by status, duration."""
-    statuses = pd.Series([p["status"] for p in manifest["pages"]]).value_counts()
-    seconds = sum(p.get("seconds") or 0 for p in manifest["pages"])
+def _others(manifest: dict) -> list[dict]:
+    """The pages of the run other than this one (which is still running as it reads)."""
+    return [p for p in manifest["pages"] if p["key"] != "summary/reproducibility"]
+
+
+def run_summary(manifest: dict):
+    """The run as a whole: command, profile, when, pages by status, and the time it took.
+
+    This page runs after every other page of the run, so their statuses are final; the time is
+    the runner's wall-clock time from its start to the start of this page."""
+    pages = _others(manifest)
+    statuses = pd.Series([p["status"] for p in pages]).value_counts()
+    seconds = sum(p.get("seconds") or 0 for p in pages)
     rows = [
         ("command", manifest["command"]),
         ("profile", manifest["profile"]),
-        ("manifest written (UTC)", manifest["written"]),
-        ("pages", len(manifest["pages"])),
-        *((f"pages {status}", int(n)) for status, n in statuses.items()),
-        ("execution time of the pages, summed (s)", round(seconds)),
+        ("run started (UTC)", manifest.get("started", "")),
+        ("pages (besides this one)", count(len(pages))),
+        *((f"pages {status}", count(n)) for status, n in statuses.items()),
+        ("execution time of those pages, summed (s)", count(round(seconds))),
     ]
     if manifest.get("wall_seconds") is not None:
-        rows.append(("wall-clock time of the run so far (s)", round(manifest["wall_seconds"])))
-    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+        rows.append(
+            ("wall-clock time until this page started (s)", count(round(manifest["wall_seconds"])))
+        )
+    return table(pd.DataFrame(rows, columns=["", "value"]))
 
 
-def sources_table(manifest: dict) -> pd.DataFrame:
-    """Data source (kind, folder) of every dataset in the run."""
+def sources_table(manifest: dict):
+    """Data source (kind, folder relative to the repository) of every dataset in the run."""
     rows = [
-        {"dataset": display_name(n), "data": s["kind"], "folder": s["dir"]}
+        {"dataset": display_name(n), "data": s["kind"], "folder": shown_path(s["dir"])}
         for n, s in manifest["sources"].items()
     ]
-    return pd.DataFrame(rows).set_index("dataset")
+    return table(pd.DataFrame(rows))
 
 
 def licensed_pages_table(manifest: dict):
     """Which pages of the run used licensed data (and so may only be published where the
     dataset's licence allows)."""
-    from ..study import licensed_pages
-
-    pages = licensed_pages(manifest)
+    pages = results.licensed_pages(manifest)
     if not pages:
         return markdown(
             "No page of this run used licensed data: every number comes from stand-ins."
         )
-    return pd.DataFrame({"page": pages, "data": "licensed"}).set_index("page")
+    return table(pd.DataFrame({"page": pages, "data": "licensed"}))
 
 
-def profile_table(manifest: dict) -> pd.DataFrame:
-    """The parameters of the run's profile."""
-    params = manifest["profile_parameters"]
-    return pd.DataFrame(
-        [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in params.items()],
-        columns=["parameter", manifest["profile"]],
-    ).set_index("parameter")
+def profile_table(manifest: dict):
+    """The values of the run's profile, nested values one per row (``augmentation.factor``)."""
+
+    def flat(prefix: str, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from flat(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            yield prefix, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    rows = list(flat("", manifest["profile_parameters"]))
+    return table(pd.DataFrame(rows, columns=["parameter", manifest["profile"]]))
 
 
 def other_pages_table(manifest: dict):
@@ -79,63 +96,67 @@ def other_pages_table(manifest: dict):
     rows = manifest.get("other_pages", [])
     if not rows:
         return markdown("Every page of the book was produced by this run.")
-    return (
-        pd.DataFrame(rows)
-        .rename(columns={"key": "page", "finished": "finished (UTC)"})
-        .set_index("page")
-    )
+    out = pd.DataFrame(rows).rename(columns={"key": "page", "finished": "finished (UTC)"})
+    return table(out[["page", "status", "finished (UTC)"]])
 
 
-def pages_table(manifest: dict) -> pd.DataFrame:
-    """Every page of the run: status, seconds, finish time, template, error."""
+def pages_table(manifest: dict):
+    """Every other page of the run: status, seconds, finish time, template, error."""
     rows = [
         {
             "page": p["key"],
             "status": p["status"],
-            "seconds": p.get("seconds"),
-            "finished (UTC)": p.get("finished", ""),
-            "template": p["template"],
+            "seconds": count(p.get("seconds")),
+            "finished (UTC)": (p.get("finished") or "")[11:19],
+            "template": Path(p["template"]).name,
             "error": p.get("error", ""),
         }
-        for p in manifest["pages"]
+        for p in _others(manifest)
     ]
-    return pd.DataFrame(rows).set_index("page")
+    out = pd.DataFrame(rows)
+    if not out["error"].astype(bool).any():
+        out = out.drop(columns="error")
+    return table(out, legend={"finished (UTC)": f"on {manifest.get('written', '')[:10]}"})
 
 
-def provenance_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per record: data source, seed, repeat, profile, device, time, duration and versions."""
-    if df.empty:
-        return pd.DataFrame({"": ["no result records"]})
-    df = ordered(df).assign(
-        device=lambda d: d["device"].map(
-            lambda v: f"{v['kind']}: {v['name']} x{v['count']}" if isinstance(v, dict) else ""
-        )
+def versions_table(res):
+    """The package versions the runs recorded (one row per distinct set)."""
+    if res.empty:
+        return markdown("No result records.")
+    cols = [c for c in res.metrics.columns if c.startswith("version_")]
+    out = res.metrics[cols].drop_duplicates()
+    out.columns = [c.removeprefix("version_") for c in cols]
+    return table(out.astype(str))
+
+
+def provenance_table(res):
+    """Per run: protocol, repeat, seeds, device, time and duration (the key, data id and
+    profile id are in the downloadable ``metrics.csv``)."""
+    if res.empty:
+        return markdown("No result records.")
+    df = ordered(res.metrics)
+    out = pd.DataFrame(
+        {
+            "dataset": df["dataset"].map(display_name),
+            "method": df["method"].str.replace("MER-", ""),
+            "protocol": df["protocol"],
+            "run": df["repeat"].map(str),
+            "split seed": df["split_seed"].map(str),
+            "device": df["device_kind"]
+            + ": "
+            + df["device_count"].map(str)
+            + " x "
+            + df["device_name"].str.slice(0, 24),
+            "s": df["seconds"].map(lambda v: f"{v:.1f}"),
+            "time (UTC)": df["timestamp"].str.slice(11, 19),
+        }
     )
-    cols = [
-        "dataset",
-        "variant",
-        "protocol",
-        "repeat",
-        "seed",
-        "split_seed",
-        "data_kind",
-        "data_root",
-        "data_annotation",
-        "profile",
-        "n_clips",
-        "n_folds",
-        "device",
-        "seconds",
-        "timestamp",
-    ]
-    versions = [c for c in df.columns if c.startswith("version_")]
-    return df[cols + versions].set_index(["dataset", "variant", "protocol", "repeat"])
+    return table(out, legend={"s": "seconds the run took (its folds' training and prediction)"})
 
 
-def time_table(manifest: dict, df: pd.DataFrame) -> pd.DataFrame:
+def time_table(manifest: dict, res):
     """Where the time goes: seconds per kind of page (summed over datasets, kernel start-up
-    included) and, for the method pages, the trainings they ran and the mean seconds of one
-    training (a fold)."""
+    included) and, for the method pages, the trainings they ran and the mean seconds of one."""
     pages = pd.DataFrame(
         [
             {
@@ -143,25 +164,39 @@ def time_table(manifest: dict, df: pd.DataFrame) -> pd.DataFrame:
                 "seconds": p.get("seconds") or 0.0,
                 "status": p["status"],
             }
-            for p in manifest["pages"]
+            for p in _others(manifest)
         ]
     )
     if pages.empty:
-        return pd.DataFrame({"": ["no pages"]})
+        return markdown("No pages.")
     out = pages[pages["status"] == "ok"].groupby("page")["seconds"].agg(["count", "sum"])
     out.columns = ["pages run", "seconds"]
-    if not df.empty:
+    if not res.empty:
         pages_of = {m["page"]: k for k, m in config.methods().items()}
-        folds = (
-            df[df["seconds"] > 0]
-            .groupby("variant")
-            .agg(trainings=("n_folds", "sum"), seconds=("seconds", "sum"))
-        )
-        for page, variant in pages_of.items():
-            if page in out.index and variant in folds.index:
-                out.loc[page, "trainings"] = int(folds.loc[variant, "trainings"])
-                out.loc[page, "seconds per training"] = round(
-                    folds.loc[variant, "seconds"] / folds.loc[variant, "trainings"], 2
+        runs = res.metrics[res.metrics["seconds"] > 0]
+        folds = runs.groupby("method").agg(trainings=("n_folds", "sum"), seconds=("seconds", "sum"))
+        for page, method in pages_of.items():
+            if page in out.index and method in folds.index:
+                out.loc[page, "trainings"] = folds.loc[method, "trainings"]
+                out.loc[page, "s per training"] = (
+                    folds.loc[method, "seconds"] / folds.loc[method, "trainings"]
                 )
-    out["share of all page time (%)"] = (100 * out["seconds"] / out["seconds"].sum()).round(1)
-    return out.sort_values("seconds", ascending=False).round({"seconds": 0})
+    out["share (%)"] = 100 * out["seconds"] / out["seconds"].sum()
+    out = out.sort_values("seconds", ascending=False).reset_index()
+    shown = pd.DataFrame(
+        {
+            "page": out["page"],
+            "pages run": out["pages run"].map(count),
+            "seconds": out["seconds"].map(lambda v: count(round(v))),
+            "trainings": out.get("trainings", pd.Series(dtype=float)).map(count)
+            if "trainings" in out
+            else "–",
+            "s per training": out.get("s per training", pd.Series(dtype=float)).map(
+                lambda v: "–" if pd.isna(v) else f"{v:.2f}"
+            )
+            if "s per training" in out
+            else "–",
+            "share (%)": out["share (%)"].map(lambda v: f"{v:.1f}"),
+        }
+    )
+    return table(shown, legend={"share (%)": "of all the page time of this run"})

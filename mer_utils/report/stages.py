@@ -10,7 +10,7 @@ import seaborn as sns
 from .. import config
 from . import privacy
 from .dataset import class_table
-from .style import PALETTE, close, rgb
+from .style import PALETTE, WIDTH, close, count, markdown, rgb, table
 
 REGION_COLOURS = {
     "forehead": "tab:purple",
@@ -30,7 +30,7 @@ REGION_COLOURS = {
 
 
 def pipeline_figure(examples: list[dict]) -> plt.Figure:
-    """The paper's Figure 2 on this data: :func:`mer_utils.faces.pipeline_examples`, one row
+    """The paper's Figure 2 on this data: :func:`mer_utils.stage1.pipeline_examples`, one row
     per class, one column per step (raw, landmarks, masked, cropped, final)."""
     from ..faces import STEP_NAMES
 
@@ -38,7 +38,7 @@ def pipeline_figure(examples: list[dict]) -> plt.Figure:
         return privacy.note()
     n = len(examples)
     fig, axes = plt.subplots(
-        n, len(STEP_NAMES), figsize=(2.4 * len(STEP_NAMES), 2.4 * n), squeeze=False
+        n, len(STEP_NAMES), figsize=(WIDTH, WIDTH / len(STEP_NAMES) * n + 0.3), squeeze=False
     )
     for r, ex in enumerate(examples):
         for c, name in enumerate(STEP_NAMES):
@@ -47,7 +47,7 @@ def pipeline_figure(examples: list[dict]) -> plt.Figure:
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
-                ax.set_title(name)
+                ax.set_title(name, fontsize=10)
         axes[r, 0].set_ylabel(f"{ex['label']}\n{ex['clip']}", fontsize=8)
     fig.tight_layout()
     return close(fig)
@@ -60,10 +60,14 @@ def montage(clips, index: int | None = None):
         return privacy.note()
     index = len(clips.rows) // 2 if index is None else index
     frames = clips.X[index, ..., 0]
-    fig, axes = plt.subplots(1, len(frames), figsize=(1.3 * len(frames), 1.6), squeeze=False)
-    for t, (ax, img) in enumerate(zip(axes[0], frames)):
+    cols = min(len(frames), 8)
+    rows = -(-len(frames) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, WIDTH / cols * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for t, (ax, img) in enumerate(zip(axes.flat, frames)):
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"t={t}", fontsize=8)
+        ax.set_title(f"t={t}", fontsize=9)
         ax.axis("off")
     row = clips.rows.iloc[index]
     fig.suptitle(f"{row['subject']}/{row['clip']} ({row['label']})", fontsize=9)
@@ -78,7 +82,7 @@ def flow_figure(examples: list[dict]) -> plt.Figure:
     if not examples:
         return privacy.note()
     n = len(examples)
-    fig, axes = plt.subplots(n, 3, figsize=(9.0, 3.1 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 3, figsize=(WIDTH, WIDTH / 3 * n + 0.4), squeeze=False)
     for r, ex in enumerate(examples):
         size = ex["onset"].shape[0]
         titles = (
@@ -88,7 +92,7 @@ def flow_figure(examples: list[dict]) -> plt.Figure:
         )
         for ax, img, title in zip(axes[r], (ex["onset"], ex["apex"], ex["onset"]), titles):
             ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-            ax.set_title(title, fontsize=8)
+            ax.set_title(title, fontsize=9)
             ax.set_xticks([]), ax.set_yticks([])
         for name, poly in ex["polygons"].items():
             closed = np.vstack([poly, poly[:1]])
@@ -112,14 +116,59 @@ def flow_figure(examples: list[dict]) -> plt.Figure:
     return close(fig)
 
 
-def clips_summary(clips) -> pd.DataFrame:
-    """Clips and subjects per class of a ClipSet; the column header names the tensor shape."""
-    out = class_table(clips.rows)
-    out.columns.name = f"tensor {tuple(clips.X.shape)}"
-    return out
+def clips_summary(clips):
+    """Clips and subjects per class of a ClipSet, and the shape of the tensor a method reads."""
+    out = class_table(clips.rows).reset_index()
+    return table(
+        out.astype(str),
+        caption=f"tensor {tuple(clips.X.shape)} (clips, frames, height, width, channel)",
+    )
 
 
-def split_table(clips, split) -> pd.DataFrame:
+def tensors_text(clips, longer=None):
+    """What stage 1 produced: the clip tensor and, for the window protocol, the denser
+    sampling; whether they came from the cache."""
+    text = (
+        f"Clip tensor: shape `{clips.X.shape}` (clips, frames, height, width, channel), dtype "
+        f"`{clips.X.dtype}`; read from the cache: {'yes' if clips.from_cache else 'no'}."
+    )
+    if longer is not None:
+        text += (
+            f" For the window protocol: `{longer.X.shape}`, {longer.X.shape[1]} frames per clip "
+            f"(read from the cache: {'yes' if longer.from_cache else 'no'})."
+        )
+    return markdown(text)
+
+
+def kept_table(clips):
+    """Kept and excluded clips, the excluded ones by reason."""
+    from .. import stage1
+
+    return table(stage1.summary(clips).assign(clips=lambda d: d["clips"].map(count)))
+
+
+def excluded_table(clips):
+    """Every clip stage 1 excluded, with its first frame file (relative to the dataset) and why."""
+    if not len(clips.excluded):
+        return markdown("No clip was excluded.")
+    out = clips.excluded.copy()
+    root = str(clips.source.get("root", "")) if getattr(clips, "source", None) else ""
+    out["file"] = out["file"].map(lambda f: _relative(str(f), root))
+    return table(out)
+
+
+def _relative(path: str, root: str) -> str:
+    import os
+
+    if root and os.path.isabs(path):
+        try:
+            return os.path.relpath(path, root)
+        except ValueError:
+            return os.path.basename(path)
+    return path
+
+
+def split_table(clips, split):
     """Clips per class in the training, validation and test parts of one split."""
     y = config.class_codes(clips.rows["label"])
     parts = {"training": split.train, "validation": split.val, "test": split.test}
@@ -129,7 +178,7 @@ def split_table(clips, split) -> pd.DataFrame:
     )
     out.loc["total"] = out.sum()
     out.index.name = "class"
-    return out
+    return table(out.astype(str), index=True)
 
 
 def augmentation_figure(copies: np.ndarray, labels) -> plt.Figure:
@@ -141,7 +190,7 @@ def augmentation_figure(copies: np.ndarray, labels) -> plt.Figure:
     if n == 0:
         return privacy.note()
     cols = factor + 1
-    fig, axes = plt.subplots(n, cols, figsize=(1.9 * cols, 2.0 * n), squeeze=False)
+    fig, axes = plt.subplots(n, cols, figsize=(WIDTH, WIDTH / cols * n + 0.3), squeeze=False)
     for i in range(n):
         for j in range(factor):
             axes[i][j].imshow(copies[j, i, 0, ..., 0], cmap="gray", vmin=0, vmax=255)
@@ -157,15 +206,15 @@ def augmentation_figure(copies: np.ndarray, labels) -> plt.Figure:
     return close(fig)
 
 
-def balancing_table(counts: dict, factor: int) -> pd.DataFrame:
-    """:func:`mer_utils.balance.balancing_counts` as a table: clips per class after each step
+def balancing_frame(counts: dict, factor: int) -> pd.DataFrame:
+    """:func:`mer_utils.balance.balancing_counts` as a frame: clips per class after each step
     and the class weights of Eq. 1."""
     out = pd.DataFrame(
         {
             "training part": counts["training part"],
             f"after augmentation (x{factor})": counts["after augmentation"],
             f"after SMOTE (k={counts['smote_k']})": counts["after SMOTE"],
-            "class weight W_k = N / n_k": counts["class weights"],
+            "W_k = N / n_k": counts["class weights"],
         },
         index=list(config.CLASSES),
     )
@@ -173,12 +222,22 @@ def balancing_table(counts: dict, factor: int) -> pd.DataFrame:
     return out
 
 
-def balancing_figure(table: pd.DataFrame) -> plt.Figure:
-    """Bar charts of :func:`balancing_table`: clip counts per step, and the class weights."""
-    weight_col = next(c for c in table.columns if c.startswith("class weight"))
-    counts = table.drop(columns=[weight_col])
-    long = counts.reset_index().melt(id_vars="class", var_name="training clips", value_name="clips")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+def balancing_table(counts: dict, factor: int):
+    """:func:`balancing_frame` as a table (counts as integers, weights with two decimals)."""
+    out = balancing_frame(counts, factor)
+    shown = out.apply(
+        lambda col: col.map(lambda v: f"{v:.2f}") if col.name.startswith("W_k") else col.map(count)
+    )
+    return table(shown, index=True, legend={"W_k = N / n_k": "the class weights of Eq. 1"})
+
+
+def balancing_figure(counts: dict, factor: int) -> plt.Figure:
+    """Bar charts of :func:`balancing_frame`: clip counts per step, and the class weights."""
+    frame = balancing_frame(counts, factor)
+    weight_col = "W_k = N / n_k"
+    clips = frame.drop(columns=[weight_col])
+    long = clips.reset_index().melt(id_vars="class", var_name="training clips", value_name="clips")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 3.2), gridspec_kw={"width_ratios": [2, 1]})
     sns.barplot(
         long,
         x="training clips",
@@ -189,10 +248,11 @@ def balancing_figure(table: pd.DataFrame) -> plt.Figure:
         ax=ax1,
     )
     ax1.set(xlabel="", title="training clips per class")
+    ax1.tick_params(axis="x", labelsize=8)
     sns.barplot(
-        x=table.index,
-        y=table[weight_col],
-        hue=table.index,
+        x=frame.index,
+        y=frame[weight_col],
+        hue=frame.index,
         palette=PALETTE,
         legend=False,
         ax=ax2,
@@ -203,6 +263,8 @@ def balancing_figure(table: pd.DataFrame) -> plt.Figure:
     return close(fig)
 
 
-def model_table(layers: list[dict]) -> pd.DataFrame:
+def model_table(layers: list[dict]):
     """:func:`mer_utils.models.layer_table` as a table (one row per layer, then the total)."""
-    return pd.DataFrame(layers).set_index("layer")
+    out = pd.DataFrame(layers)
+    out["weights"] = out["weights"].map(lambda n: f"{int(n):,}")
+    return table(out)

@@ -1,21 +1,32 @@
-"""The common look of the book's figures and tables, and small formatting helpers."""
+"""The common look of the book's figures and tables, and how numbers are written.
+
+Figures are drawn for the book's content column (784 px): at most :data:`WIDTH` inches wide at
+100 dpi, text at least 9 px. Tables are HTML without truncation (:func:`table`), narrow enough
+for the column where possible, and scrolling inside a wrapper whose first column stays pinned
+where they are not. Numbers are written by type (:func:`score`, :func:`count`, :func:`signed`,
+:func:`pvalue`): counts as integers, scores with two decimals, differences with a sign, never in
+scientific notation.
+"""
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
 from .. import config, protocols
 
 PALETTE = "colorblind"
 """seaborn's colour-blind safe palette, used by every chart of the book."""
+WIDTH = 7.6
+"""Figure width in inches (at 100 dpi: 760 px, the content column is 784 px)."""
 
-VARIANTS: tuple[str, ...] = tuple(config.load("variants"))
+METHODS: tuple[str, ...] = tuple(config.load("methods"))
 PROTOCOLS: tuple[str, ...] = protocols.PROTOCOLS
 SCORE_NAMES = {
     "accuracy": "accuracy",
@@ -23,15 +34,17 @@ SCORE_NAMES = {
     "f1_weighted": "F1 (weighted)",
     "uf1": "UF1",
     "uar": "UAR",
+    **{f"recall_{c}": f"recall {c}" for c in config.CLASSES},
 }
 
 
 def setup() -> None:
     """Common look of every figure and table; quiet library logging in executed pages."""
-    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
-    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
-    pd.set_option("display.precision", 3)
-    pd.set_option("display.max_colwidth", 80)
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
+    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "legend.fontsize": 9})
+    pd.set_option("display.max_rows", None)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.max_colwidth", None)
     # Loader and stage-1 warnings (repaired codes, excluded clips) are shown as tables on the
     # pages; as log lines they would only clutter the output.
     logging.getLogger("mer_utils").setLevel(logging.ERROR)
@@ -48,34 +61,10 @@ def colours(names) -> dict:
     return dict(zip(names, sns.color_palette(PALETTE, len(names))))
 
 
-def interval(mean: float, low: float, high: float, percent: bool = False, digits: int = 2) -> str:
-    """``0.62 [0.48, 0.76]``; a missing interval (a single run) reads ``0.62 (one run)``."""
-    scale = 100 if percent else 1
-    fmt = f"{{:.{digits if not percent else 1}f}}"
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "–"
-    text = fmt.format(scale * mean)
-    if low is None or math.isnan(low) or math.isnan(high):
-        return f"{text} (one run)"
-    return f"{text} [{fmt.format(scale * low)}, {fmt.format(scale * high)}]"
-
-
-def short(variant: str) -> str:
-    """``MER-DACWB3DCNNST`` -> ``DACWB3DCNNST`` (axis labels)."""
-    return variant.replace("MER-", "")
-
-
-def ordered(df: pd.DataFrame, columns=("dataset", "variant", "protocol")) -> pd.DataFrame:
-    """Rows in the book's order of datasets, variants and protocols."""
-    rank = {
-        **{d: i for i, d in enumerate(config.datasets())},
-        **{v: i for i, v in enumerate(VARIANTS)},
-        **{p: i for i, p in enumerate(PROTOCOLS)},
-    }
-    cols = [c for c in columns if c in df]
-    return (
-        df.sort_values(cols, key=lambda s: s.map(lambda v: rank.get(v, len(rank)))) if cols else df
-    )
+def close(fig):
+    """Close ``fig`` so a notebook shows it once (as the cell's value), and return it."""
+    plt.close(fig)
+    return fig
 
 
 def rgb(image):
@@ -85,7 +74,122 @@ def rgb(image):
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def close(fig):
-    """Close ``fig`` so a notebook shows it once (as the cell's value), and return it."""
-    plt.close(fig)
-    return fig
+def short(method: str) -> str:
+    """``MER-DACWB3DCNNST`` -> ``DACWB3DCNNST`` (axis labels)."""
+    return method.replace("MER-", "")
+
+
+def ordered(df: pd.DataFrame, columns=("dataset", "method", "protocol")) -> pd.DataFrame:
+    """Rows in the book's order of datasets, methods and protocols."""
+    rank = {
+        **{d: i for i, d in enumerate(config.datasets())},
+        **{v: i for i, v in enumerate(METHODS)},
+        **{p: i for i, p in enumerate(PROTOCOLS)},
+    }
+    cols = [c for c in columns if c in df]
+    return (
+        df.sort_values(cols, key=lambda s: s.map(lambda v: rank.get(v, len(rank)))) if cols else df
+    )
+
+
+# ----------------------------------------------------------------------------- numbers
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA
+
+
+def score(x, digits: int = 2) -> str:
+    """A score in [0, 1]: ``0.62`` (``–`` when missing)."""
+    return "–" if _missing(x) else f"{float(x):.{digits}f}"
+
+
+def percent(x, digits: int = 1) -> str:
+    """A share as a percentage: ``62.5 %``."""
+    return "–" if _missing(x) else f"{100 * float(x):.{digits}f} %"
+
+
+def count(n) -> str:
+    """A count: ``152`` (a mean count keeps one decimal only where it is not whole)."""
+    if _missing(n):
+        return "–"
+    n = float(n)
+    return f"{n:.0f}" if n == round(n) else f"{n:.1f}"
+
+
+def signed(x, digits: int = 2) -> str:
+    """A difference with its sign: ``+0.03``, ``−0.10``, ``0.00``."""
+    if _missing(x):
+        return "–"
+    text = f"{abs(float(x)):.{digits}f}"
+    if float(text) == 0:
+        return text
+    return ("+" if x > 0 else "−") + text
+
+
+def pvalue(p) -> str:
+    """A p-value: ``<0.001``, ``0.023``, ``1.000``."""
+    if _missing(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{float(p):.3f}"
+
+
+def interval(mean, low, high, digits: int = 2, sign: bool = False) -> str:
+    """``0.62 [0.48, 0.76]``; without an interval (one run) ``0.62 (one run)``."""
+    fmt = signed if sign else score
+    if _missing(mean):
+        return "–"
+    if _missing(low) or _missing(high):
+        return f"{fmt(mean, digits)} (one run)"
+    return f"{fmt(mean, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
+def with_interval(row: dict, digits: int = 2) -> str:
+    """A score row of :func:`mer_utils.intervals.score_interval` as text: the interval, or for
+    runs that all scored the same, ``all 5 repeats: 0.62 (constant prediction)``."""
+    if row.get("constant"):
+        what = "repeats" if "splits" in str(row.get("interval", "")) else "seeds"
+        text = f"all {row['runs']} {what}: {score(row['mean'], digits)}"
+        return text + (" (constant prediction)" if row.get("constant_prediction") else "")
+    return interval(row["mean"], row["low"], row["high"], digits)
+
+
+def tested(row: dict) -> str:
+    """Test samples behind a score: ``38`` or ``38 x 3`` (and the distinct clips where the
+    samples are not clips)."""
+    text = str(row["tested"])
+    n_test = row.get("n_test")
+    clips = row.get("n_clips")
+    if clips is not None and n_test is not None and int(clips) != round(float(n_test)):
+        text += f" ({clips} clips)"
+    return text
+
+
+# ----------------------------------------------------------------------------- tables
+def table(
+    df: pd.DataFrame,
+    caption: str | None = None,
+    legend: dict[str, str] | None = None,
+    index: bool = False,
+) -> HTML:
+    """``df`` (cells already written as text) as an HTML table for the book: every row and
+    column, no truncation, numbers right-aligned, inside a wrapper that scrolls sideways on a
+    narrow screen with the first column pinned (``div.pinned-table``, book/_static/custom.css).
+    ``legend`` explains abbreviated column names under the table."""
+    if index:
+        df = df.reset_index()
+    body = df.to_html(index=False, escape=True, border=0, classes="dataframe mer", na_rep="–")
+    parts = ['<div class="pinned-table">']
+    if caption:
+        parts.append(f'<p class="mer-caption">{html.escape(caption)}</p>')
+    parts.append(body)
+    if legend:
+        items = "; ".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in legend.items())
+        parts.append(f'<p class="mer-legend">{items}</p>')
+    parts.append("</div>")
+    return HTML("\n".join(parts))
+
+
+def source_label(kinds) -> str:
+    """The data source of measured numbers, in words: ``stand-in data``, ``licensed data`` or
+    ``stand-in and licensed data``."""
+    kinds = sorted(set(kinds))
+    return (" and ".join(kinds) + " data") if kinds else "no data"

@@ -1,0 +1,348 @@
+"""A dataset's evaluation page: every method under every protocol, against chance, the
+differences the data can resolve, and the confusion matrices.
+
+Every verdict is corrected for the number of tests the page makes (Holm), and every sentence
+of interpretation is computed here from the same numbers the tables show.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import chance, intervals, protocols
+from .method import heatmap, summed_confusion
+from .style import (
+    METHODS,
+    PROTOCOLS,
+    SCORE_NAMES,
+    WIDTH,
+    close,
+    colours,
+    markdown,
+    ordered,
+    pvalue,
+    score,
+    short,
+    table,
+    tested,
+    with_interval,
+)
+
+NO_RUNS = "No runs of this dataset in this build."
+
+
+def rows(res, score_: str = "uf1") -> pd.DataFrame:
+    """One row per (method, protocol): :func:`mer_utils.intervals.score_interval` of ``score_``,
+    its Holm-corrected p-value over all rows (``p_holm``), and the majority baseline."""
+    if res.empty:
+        return pd.DataFrame()
+    out = ordered(intervals.summary(res, score_, by=("dataset", "method", "protocol")))
+    out["p_holm"] = chance.holm(out["p"].to_numpy())
+    return out.reset_index(drop=True)
+
+
+def chance_table(res, score_: str = "uf1"):
+    """Does a method recognise anything? Each method's ``score_`` under each protocol beside the
+    permutation chance level of the same predictions, with the p-value corrected over every
+    row of the table (Holm) and the verdict it allows."""
+    got = rows(res, score_)
+    if got.empty:
+        return markdown(NO_RUNS)
+    name = SCORE_NAMES[score_]
+    out = pd.DataFrame(
+        {
+            "method": got["method"],
+            "protocol": got["protocol"],
+            name: [with_interval(r) for r in got.to_dict("records")],
+            f"chance {name}": got["chance"].map(score),
+            "p (Holm)": got["p_holm"].map(pvalue),
+            "verdict": got["p_holm"].map(chance.verdict),
+        }
+    )
+    return table(
+        out,
+        legend={
+            name: "mean over repeated splits, or the pooled score of a cross-validation, "
+            "[95 % interval]",
+            f"chance {name}": "95th percentile of the same predictions scored against shuffled "
+            "labels (shuffled within each test subject where the protocol is "
+            "subject-independent, else within each test part)",
+            "p (Holm)": f"permutation p-value, Holm-corrected over the {len(got)} rows",
+        },
+    )
+
+
+def scores_table(res):
+    """Accuracy and weighted F1 (the paper's scores) with intervals, beside the majority
+    baseline of the same splits, what each method reads, and the test samples behind them."""
+    acc = rows(res, "accuracy")
+    if acc.empty:
+        return markdown(NO_RUNS)
+    f1 = rows(res, "f1_weighted")
+    inputs = res.metrics.groupby("method")["inputs"].first()
+    out = pd.DataFrame(
+        {
+            "method": acc["method"],
+            "protocol": acc["protocol"],
+            "accuracy": [with_interval(r) for r in acc.to_dict("records")],
+            "majority acc.": acc["baseline"].map(score),
+            "F1 (weighted)": [with_interval(r) for r in f1.to_dict("records")],
+            "reads": acc["method"].map(inputs),
+            "test samples": [tested(r) for r in acc.to_dict("records")],
+        }
+    )
+    return table(
+        out,
+        legend={
+            "majority acc.": "always answering the training part's most frequent class, on the "
+            "same splits",
+            "reads": "what the method reads, at which resolution",
+            "test samples": "per run x runs (distinct test clips in brackets where the samples "
+            "are not clips)",
+        },
+    )
+
+
+def interpretation(res) -> object:
+    """What the page's numbers say, in sentences computed from them: which methods are above
+    chance under which protocols, and how far the clip-level protocols score above the
+    subject-independent ones."""
+    got = rows(res, "uf1")
+    if got.empty:
+        return markdown(NO_RUNS)
+    lines = []
+    n_tests = len(got)
+    for protocol in [p for p in PROTOCOLS if p in set(got["protocol"])]:
+        part = got[got["protocol"] == protocol]
+        above = list(part.loc[part["p_holm"] < chance.ALPHA, "method"])
+        kind = (
+            "subject-independent"
+            if protocols.info(protocol)["subject_independent"]
+            else ("people shared by training and test")
+        )
+        if above:
+            lines.append(
+                f"- `{protocol}` ({kind}): {len(above)} of {len(part)} methods above chance "
+                f"({', '.join(short(m) for m in above)})."
+            )
+        else:
+            lines.append(
+                f"- `{protocol}` ({kind}): none of the {len(part)} methods is above chance."
+            )
+    gap = _protocol_gap(got)
+    if gap:
+        lines.append(gap)
+    head = (
+        f"UF1 against its permutation chance level, {n_tests} tests, Holm-corrected "
+        "(a method *learns* only where it is above chance, not merely above the majority "
+        "baseline):"
+    )
+    return markdown(head + "\n\n" + "\n".join(lines))
+
+
+def _protocol_gap(got: pd.DataFrame) -> str:
+    """How much higher the clip-level protocols score than the subject-independent ones, per
+    method, where both ran."""
+    clip = [
+        p
+        for p in PROTOCOLS
+        if p in set(got["protocol"]) and not protocols.info(p)["subject_independent"]
+    ]
+    indep = [
+        p
+        for p in PROTOCOLS
+        if p in set(got["protocol"]) and protocols.info(p)["subject_independent"]
+    ]
+    if not clip or not indep:
+        return ""
+    parts = []
+    for a in clip:
+        diffs = []
+        for m in METHODS:
+            x = got[(got["method"] == m) & (got["protocol"] == a)]["mean"]
+            y = got[(got["method"] == m) & (got["protocol"] == indep[-1])]["mean"]
+            if len(x) and len(y):
+                diffs.append(float(x.iloc[0]) - float(y.iloc[0]))
+        if diffs:
+            parts.append(
+                f"`{a}` minus `{indep[-1]}`: {min(diffs):+.2f} to {max(diffs):+.2f} "
+                f"over {len(diffs)} methods"
+            )
+    if not parts:
+        return ""
+    return (
+        "- UF1 differences between protocols (means, not paired tests: the protocols split "
+        "different things): " + "; ".join(parts) + "."
+    )
+
+
+def differences(res, score_: str = "uf1") -> pd.DataFrame:
+    """Every pair of methods under every paired protocol: the difference of ``score_`` with
+    its interval and p-value, Holm-corrected over all pairs of the page, and whether each of the
+    two methods is above chance on its own (Holm over the methods of that protocol)."""
+    diffs = intervals.paired_differences(res, score_, list(METHODS))
+    if diffs.empty:
+        return diffs
+    diffs = ordered(diffs, ("dataset", "protocol")).reset_index(drop=True)
+    diffs["p_holm"] = chance.holm(diffs["p"].to_numpy())
+    return diffs
+
+
+def differences_table(res, score_: str = "uf1"):
+    """:func:`differences` as a table, with a verdict per pair."""
+    diffs = differences(res, score_)
+    if diffs.empty:
+        return markdown(
+            "Fewer than two methods ran under the same splits: no difference to compare."
+        )
+    chance_ok = _above_chance(res, score_)
+    name = SCORE_NAMES[score_]
+
+    def verdict(r) -> str:
+        if np.isnan(r["p_holm"]):
+            return "not tested (no spread)"
+        if r["p_holm"] >= chance.ALPHA:
+            return "not resolved"
+        higher = r["a"] if r["difference"] > 0 else r["b"]
+        both = chance_ok.get((r["protocol"], r["a"])) and chance_ok.get((r["protocol"], r["b"]))
+        return f"{short(higher)} higher" + ("" if both else " (not both above chance)")
+
+    out = pd.DataFrame(
+        {
+            "protocol": diffs["protocol"],
+            "A - B": [f"{short(a)} - {short(b)}" for a, b in zip(diffs["a"], diffs["b"])],
+            f"{name} A - B": [
+                f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]"
+                for d, lo, hi in zip(diffs["difference"], diffs["low"], diffs["high"])
+            ],
+            "p (Holm)": diffs["p_holm"].map(pvalue),
+            "verdict": [verdict(r) for r in diffs.to_dict("records")],
+        }
+    )
+    return table(
+        out,
+        legend={
+            f"{name} A - B": "paired difference on the same splits [95 % interval]",
+            "p (Holm)": f"two-sided, Holm-corrected over the {len(out)} pairs",
+            "verdict": "a difference between methods that are not both above chance compares "
+            "models that may have learned nothing",
+        },
+    )
+
+
+def _signed(x) -> str:
+    from .style import signed
+
+    return signed(x)
+
+
+def _above_chance(res, score_: str) -> dict:
+    got = rows(res, score_)
+    out = {}
+    for protocol, part in got.groupby("protocol", sort=False):
+        adjusted = chance.holm(part["p"].to_numpy())
+        for m, p in zip(part["method"], adjusted):
+            out[(protocol, m)] = bool(p < chance.ALPHA)
+    return out
+
+
+def differences_summary(res, score_: str = "uf1"):
+    """How many pairs of methods the data resolve under each protocol (Holm over the page)."""
+    diffs = differences(res, score_)
+    if diffs.empty:
+        return markdown("No paired comparisons.")
+    lines = []
+    for protocol, part in diffs.groupby("protocol", sort=False):
+        resolved = part[part["p_holm"] < chance.ALPHA]
+        which = "; ".join(
+            f"{short(r['a'] if r['difference'] > 0 else r['b'])} > "
+            f"{short(r['b'] if r['difference'] > 0 else r['a'])}"
+            for r in resolved.to_dict("records")
+        )
+        lines.append(
+            f"- `{protocol}`: {len(resolved)} of {len(part)} pairs resolved"
+            + (f" ({which})" if which else "")
+        )
+    return markdown(
+        f"{len(diffs)} paired comparisons of {SCORE_NAMES[score_]}, Holm-corrected:\n\n"
+        + "\n".join(lines)
+    )
+
+
+def score_figure(res, score_: str = "uf1") -> plt.Figure:
+    """``score_`` of every method under every protocol (95 % intervals), with the majority
+    baseline (x) and the permutation chance level (a short bar) of each."""
+    got = rows(res, score_)
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
+    if got.empty:
+        ax.set_axis_off()
+        return close(fig)
+    methods = [m for m in METHODS if m in set(got["method"])]
+    present = [p for p in PROTOCOLS if p in set(got["protocol"])]
+    palette = colours(PROTOCOLS)
+    width = 0.8 / max(1, len(present))
+    for j, protocol in enumerate(present):
+        part = got[got["protocol"] == protocol].set_index("method").reindex(methods)
+        x = np.arange(len(methods)) + (j - (len(present) - 1) / 2) * width
+        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
+        ax.errorbar(
+            x,
+            part["mean"],
+            yerr=np.nan_to_num(err),
+            fmt="o",
+            capsize=2,
+            color=palette[protocol],
+            label=protocol,
+        )
+        ax.scatter(x, part["baseline"], marker="x", color=palette[protocol], s=20)
+        ax.scatter(x, part["chance"], marker="_", color="black", s=60)
+    ax.set_xticks(range(len(methods)), [short(m) for m in methods], rotation=20, ha="right")
+    ax.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_])
+    ax.set_title(
+        f"{SCORE_NAMES[score_]}: o mean [95 %], x majority baseline, — chance level", fontsize=10
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
+    fig.tight_layout()
+    return close(fig)
+
+
+def confusion_grid(res):
+    """Confusion matrices (summed over runs) of every method (rows of panels) and protocol."""
+    if res.empty:
+        return markdown(NO_RUNS)
+    methods = [m for m in METHODS if m in set(res.metrics["method"])]
+    present = [p for p in PROTOCOLS if p in set(res.metrics["protocol"])]
+    cols = len(present)
+    fig, axes = plt.subplots(
+        len(methods), cols, figsize=(WIDTH, 2.2 * len(methods) + 0.3), squeeze=False
+    )
+    for i, m in enumerate(methods):
+        for j, p in enumerate(present):
+            group = res.where(method=m, protocol=p)
+            if group.empty:
+                axes[i][j].set_axis_off()
+            else:
+                heatmap(axes[i][j], summed_confusion(group), f"{short(m)} / {p}")
+    fig.tight_layout()
+    return close(fig)
+
+
+def first_result(res) -> object:
+    """The page's key numbers in one sentence (the first thing a reader sees)."""
+    got = rows(res, "uf1")
+    if got.empty:
+        return markdown(NO_RUNS)
+    indep = [p for p in got["protocol"].unique() if protocols.info(p)["subject_independent"]]
+    protocol = indep[-1] if indep else got["protocol"].iloc[-1]
+    part = got[got["protocol"] == protocol]
+    best = part.loc[part["mean"].idxmax()]
+    above = int((part["p_holm"] < chance.ALPHA).sum())
+    kind = set(res.metrics["data_kind"])
+    return markdown(
+        f"**In short** ({'/'.join(sorted(kind))} data): under `{protocol}`, {above} of "
+        f"{len(part)} methods are above their permutation chance level (Holm over the page); "
+        f"the highest UF1 is {short(best['method'])}'s, {with_interval(best.to_dict())} "
+        f"against a chance level of {score(best['chance'])}."
+    )

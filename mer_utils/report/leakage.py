@@ -1,0 +1,349 @@
+"""The reconstruction page: what the paper's printed numbers allow, and how much of its reported
+accuracy survives each step towards subject-independent evaluation.
+
+The first half needs no measurement at all (the paper's numbers and arithmetic,
+:mod:`mer_utils.reconstruction`); the second half is measured, on the data the page names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import chance, config, intervals, protocols, reconstruction, reference
+from ..datasets import display_name
+from . import evaluation
+from .style import (
+    PROTOCOLS,
+    SCORE_NAMES,
+    WIDTH,
+    close,
+    colours,
+    count,
+    markdown,
+    percent,
+    score,
+    short,
+    signed,
+    source_label,
+    table,
+    with_interval,
+)
+
+MARK = {"consistent": "✓", "excluded": "✗", "": "–"}
+
+
+# ----------------------------------------------------------------------------- arithmetic
+def test_size_table():
+    """Per own row of the paper: its accuracy, the smallest test set that prints it, and the
+    test part a 10 % split of the real dataset's three-class clips has."""
+    rows = []
+    frac = config.load("reconstruction")["test_fraction"]
+    for r in reference.own_rows().to_dict("records"):
+        n, k = reconstruction.smallest_test_size(r["accuracy"])
+        clips = reconstruction.structure(r["dataset"]).clips
+        test = int(np.ceil(frac * clips))
+        rows.append(
+            {
+                "dataset": display_name(r["dataset"]),
+                "method": short(r["variant"]),
+                "accuracy (%)": f"{r['accuracy']:.2f}",
+                "smallest n": f"{n} ({k}/{n})",
+                "10 % of clips": str(test),
+                "ratio": f"{n / test:.1f}",
+            }
+        )
+    return table(
+        pd.DataFrame(rows),
+        caption="The paper's reported accuracies (real data) and arithmetic; nothing measured",
+        legend={
+            "smallest n": "the fewest test samples k/n that print the accuracy (two decimals, "
+            "half-up), with k",
+            "10 % of clips": "the test part of one 10 % split of the real dataset's three-class "
+            "clips",
+            "ratio": "smallest n / test clips",
+        },
+    )
+
+
+def hypotheses_legend():
+    """The hypotheses of the verdict table and their codes."""
+    codes = _codes()
+    rows = [{"code": c, "the test samples were": _describe(h)} for h, c in codes.items()]
+    return table(pd.DataFrame(rows))
+
+
+def _codes(long: pd.DataFrame | None = None) -> dict[str, str]:
+    long = reconstruction.table() if long is None else long
+    names = list(dict.fromkeys(long["hypothesis"]))
+    return {h: f"H{i + 1}" for i, h in enumerate(names)}
+
+
+def _describe(hypothesis: str) -> str:
+    if hypothesis in reconstruction.HYPOTHESES:
+        return reconstruction.HYPOTHESES[hypothesis]
+    return hypothesis + " (CAS(ME)² only)"
+
+
+def hypotheses_table(long: pd.DataFrame | None = None):
+    """Every own row of the paper (rows) against every hypothesis (columns): consistent (✓),
+    excluded (✗), or not applicable (–)."""
+    long = reconstruction.table() if long is None else long
+    wide = reconstruction.verdicts(long)
+    codes = _codes(long)
+    out = pd.DataFrame(
+        {
+            "dataset": [display_name(d) for d, _ in wide.index],
+            "method": [short(m) for _, m in wide.index],
+            **{codes[h]: wide[h].map(MARK).to_list() for h in wide.columns},
+        }
+    )
+    return table(
+        out,
+        caption="Which sampling of the real data could print each reported accuracy",
+        legend={
+            "✓": "consistent (a test part of that kind can print it)",
+            "✗": "excluded",
+            "–": "not applicable to this dataset",
+        },
+    )
+
+
+def surviving_text(long: pd.DataFrame | None = None) -> str:
+    """The verdicts in sentences, computed: which hypotheses explain every row, which none."""
+    long = reconstruction.table() if long is None else long
+    counts = reconstruction.surviving(long)
+    codes = _codes(long)
+    lines = []
+    for h, (ok, n) in counts.items():
+        what = "all" if ok == n else ("none" if ok == 0 else f"{ok}")
+        lines.append(
+            f"- {codes[h]} ({_describe(h)}): explains {what} of the {n} rows it applies to."
+        )
+    return "\n".join(lines)
+
+
+def hypothesis_details(long: pd.DataFrame | None = None, dataset: str | None = None):
+    """The long table behind the verdicts (test sizes and why), optionally for one dataset."""
+    long = reconstruction.table() if long is None else long
+    if dataset:
+        long = long[long["dataset"] == dataset]
+    codes = _codes(reconstruction.table())
+    out = pd.DataFrame(
+        {
+            "method": long["variant"].map(short),
+            "hyp.": long["hypothesis"].map(codes),
+            "test samples": long["test samples"],
+            "verdict": long["verdict"],
+            "why": long["detail"],
+        }
+    )
+    return table(out)
+
+
+def write_details(path: str | Path) -> Path:
+    """The long verdict table as CSV (the download beside the matrix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reconstruction.table().to_csv(path, index=False)
+    return path
+
+
+def inconsistencies_table():
+    """Where the paper's numbers and words disagree with each other (computed from the reported
+    tables where they are numbers; quoted where they are words)."""
+    rows = [{"what": r["what"], "the paper": r["paper"]} for r in reconstruction.inconsistencies()]
+    rows.append(
+        {
+            "what": "how long the model is trained",
+            "the paper": '"the model is trained over 50 epochs" (Stage 3) and "a low number of '
+            'epochs (5 or 10) is selected" (hyperparameter tuning)',
+        }
+    )
+    return table(pd.DataFrame(rows), caption="The paper's own numbers and words (real data)")
+
+
+def f1_accuracy_table():
+    """Each own row's reported F1 beside its accuracy / 100, and their difference (signed)."""
+    rows = reference.own_rows()
+    out = pd.DataFrame(
+        {
+            "dataset": rows["dataset"].map(display_name),
+            "method": rows["variant"].map(short),
+            "accuracy / 100": (rows["accuracy"] / 100).map(lambda v: f"{v:.4f}"),
+            "F1": rows["f1"].map(lambda v: f"{v:.4f}"),
+            "F1 - accuracy": (rows["f1"] - rows["accuracy"] / 100).map(lambda v: signed(v, 4)),
+        }
+    )
+    return table(out, caption="The paper's reported F1 and accuracy (real data)")
+
+
+# ----------------------------------------------------------------------------- measured
+def survival_table(res, score_: str = "uf1"):
+    """For every dataset and paper variant: ``score_`` measured under each protocol of the run,
+    from the reconstructed one to the subject-independent one, mean [95 % interval], with a mark
+    where it is above its permutation chance level (Holm over the table)."""
+    paper = res.where(method=list(config.paper_methods()))
+    got = evaluation.rows(paper, score_)
+    if got.empty:
+        return markdown("No runs of the paper's variants in this build.")
+    present = [p for p in PROTOCOLS if p in set(got["protocol"])]
+    out = []
+    for ds in [d for d in config.datasets() if d in set(got["dataset"])]:
+        for m in [m for m in config.paper_methods() if m in set(got["method"])]:
+            row = {"dataset": display_name(ds), "method": short(m)}
+            for p in present:
+                hit = got[(got["dataset"] == ds) & (got["method"] == m) & (got["protocol"] == p)]
+                row[p] = (
+                    "–"
+                    if hit.empty
+                    else with_interval(hit.iloc[0].to_dict())
+                    + (" *" if hit["p_holm"].iloc[0] < chance.ALPHA else "")
+                )
+            out.append(row)
+    kinds = source_label(res.metrics["data_kind"])
+    return table(
+        pd.DataFrame(out),
+        caption=f"{SCORE_NAMES[score_]} measured here ({kinds}), by protocol",
+        legend={
+            "*": f"above its permutation chance level (Holm over the {len(got)} cells)",
+            **{p: protocols.info(p)["title"] for p in present},
+        },
+    )
+
+
+def baselines_table(res, score_: str = "accuracy"):
+    """The majority baseline and the permutation chance level of ``score_`` under each
+    protocol, per dataset (means over the paper's variants): what each step's score must beat."""
+    paper = res.where(method=list(config.paper_methods()))
+    got = evaluation.rows(paper, score_)
+    if got.empty:
+        return markdown("No runs.")
+    rows = []
+    for (ds, p), part in got.groupby(["dataset", "protocol"], sort=False):
+        rows.append(
+            {
+                "dataset": display_name(ds),
+                "protocol": p,
+                "majority baseline": score(part["baseline"].mean()),
+                "chance level": score(part["chance"].mean()),
+            }
+        )
+    return table(
+        pd.DataFrame(rows),
+        legend={
+            "cells": f"{SCORE_NAMES[score_]}, each of the same protocol's splits, mean over "
+            "the paper's variants"
+        },
+    )
+
+
+def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
+    """How much of the reported accuracy survives: left, the accuracy the paper reports for
+    ``method`` per dataset (real data); right, this study's measurement under each protocol
+    (mean, 95 % interval, with the chance level of each). Two panels: never one series."""
+    palette = colours(config.datasets())
+    own = reference.own_rows().set_index(["dataset", "variant"])
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(WIDTH, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}, sharey=True
+    )
+    datasets = [d for d in config.datasets() if (d, method) in own.index]
+    for i, ds in enumerate(datasets):
+        left.bar(i, own.loc[(ds, method), "accuracy"] / 100, color=palette[ds])
+    left.set_xticks(
+        range(len(datasets)),
+        [display_name(d) for d in datasets],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
+    left.set_title("reported by the paper\n(real data)", fontsize=10)
+    left.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_])
+    got = evaluation.rows(res.where(method=method), score_)
+    present = [p for p in PROTOCOLS if not got.empty and p in set(got["protocol"])]
+    x = np.arange(len(present))
+    for i, ds in enumerate(datasets):
+        part = (
+            got[got["dataset"] == ds].set_index("protocol").reindex(present)
+            if not got.empty
+            else None
+        )
+        if part is None or part["mean"].isna().all():
+            continue
+        off = (i - 1.5) * 0.07
+        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
+        right.errorbar(
+            x + off,
+            part["mean"],
+            yerr=np.nan_to_num(err),
+            marker="o",
+            capsize=2,
+            color=palette[ds],
+            label=display_name(ds),
+        )
+        right.scatter(x + off, part["chance"], marker="_", s=40, color="black")
+    kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no runs"
+    right.set_xticks(x, present, fontsize=9)
+    right.set_title(f"measured here ({kinds});\n— permutation chance level", fontsize=10)
+    right.legend(fontsize=8, loc="upper right", frameon=False)
+    fig.suptitle(f"{method}", fontsize=10)
+    fig.tight_layout()
+    return close(fig)
+
+
+def leak_table(res):
+    """Under the protocols that split samples rather than clips (windows, resampled copies):
+    how many test samples there were, from how many distinct clips, and how many came from a
+    clip that also had a sample in the training part (means over runs; SMOTE samples are
+    counted by the two clips they were made from)."""
+    m = res.metrics[res.metrics["leak_test_from_clip_in_training"].notna()]
+    if m.empty:
+        return markdown("No run of this build splits samples rather than clips.")
+    rows = []
+    for (ds, method, p), g in m.groupby(["dataset", "method", "protocol"], sort=False):
+        share = (g["leak_test_from_clip_in_training"] / g["n_test"]).mean()
+        rows.append(
+            {
+                "dataset": display_name(ds),
+                "method": short(method),
+                "protocol": p,
+                "test samples": count(g["n_test"].mean()),
+                "distinct clips": count(g["n_test_clips"].mean()),
+                "clip also in training": percent(share),
+                "copies / SMOTE in test": f"{count(g['leak_test_augmented'].mean())} / "
+                f"{count(g['leak_test_synthetic'].mean())}",
+            }
+        )
+    return table(
+        pd.DataFrame(rows),
+        legend={
+            "clip also in training": "share of the test samples made from a clip that also has "
+            "a sample (another window, a copy) in the training part; mean over runs",
+            "copies / SMOTE in test": "augmented copies and SMOTE samples among the test samples",
+        },
+    )
+
+
+def windows_summary(res) -> str:
+    """A sentence on the window protocol, computed: how many test samples and distinct clips
+    a run tests, and how much of it was seen in training."""
+    m = res.metrics[(res.metrics["protocol"] == "paper-windows")]
+    if m.empty:
+        return "This build ran no window protocol."
+    share = float((m["leak_test_from_clip_in_training"] / m["n_test"]).mean())
+    return (
+        f"Under `paper-windows` a run tests {m['n_test'].min()}-{m['n_test'].max()} windows from "
+        f"{m['n_test_clips'].min()}-{m['n_test_clips'].max()} distinct clips, and "
+        f"{100 * share:.0f} % of the test windows come from a clip with another window in the "
+        "training part."
+    )
+
+
+def mean_interval(res, method: str, protocol: str, score_: str) -> str:
+    group = res.where(method=method, protocol=protocol)
+    if group.empty:
+        return "–"
+    return with_interval(intervals.score_interval(group, score_))

@@ -1,0 +1,356 @@
+"""The results page: the paper's Tables 1-4 and Figures 6-7 beside this study's measurements,
+and every method under every protocol across the datasets.
+
+Numbers the paper reports (on the real datasets) and numbers measured here never share a table
+row, a column or a plotted series: each table and each panel says which it holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import chance, config, intervals, protocols, reference
+from ..datasets import display_name
+from . import evaluation
+from .style import (
+    METHODS,
+    PROTOCOLS,
+    SCORE_NAMES,
+    WIDTH,
+    close,
+    colours,
+    markdown,
+    score,
+    short,
+    source_label,
+    table,
+    tested,
+    with_interval,
+)
+
+
+# ----------------------------------------------------------------------------- Tables 1-4
+def reported_table(dataset: str):
+    """The paper's table for ``dataset`` as printed (reported on the real dataset)."""
+    ref = reference.reported(dataset)
+    if ref.empty:
+        return markdown("The paper has no table for this dataset.")
+    out = pd.DataFrame(
+        {
+            "year": ref["year"].astype(str),
+            "method": [
+                m + (" (the paper's)" if v else "") for m, v in zip(ref["method"], ref["variant"])
+            ],
+            "accuracy (%)": ref["accuracy"].map(lambda a: "–" if pd.isna(a) else f"{a:.2f}"),
+            "F1": ref["f1"].map(lambda f: "–" if pd.isna(f) else f"{f:.4f}"),
+        }
+    )
+    number = reference.table_number(dataset)
+    return table(
+        out,
+        caption=f"Table {number} of the paper: {display_name(dataset)}, as reported by the paper "
+        "(real data; the paper's own rows state a clip-level 80/10/10 split, the other methods' "
+        "rows are quoted without their protocol)",
+    )
+
+
+def measured_table(res, dataset: str, protocol: str = "paper"):
+    """The paper's variants as measured here under ``protocol`` on ``dataset``: accuracy (%) and
+    F1 with intervals, the permutation chance level of the accuracy, and the test samples."""
+    mine = res.where(dataset=dataset, protocol=protocol)
+    if mine.empty:
+        return markdown(f"No `{protocol}` runs of {display_name(dataset)} in this build.")
+    rows = []
+    for method in [m for m in METHODS if m in set(mine.metrics["method"])]:
+        group = mine.where(method=method)
+        acc = intervals.score_interval(group, "accuracy")
+        f1w = intervals.score_interval(group, "f1_weighted")
+        f1m = intervals.score_interval(group, "f1_macro")
+        pct = {k: (100 * acc[k] if k in ("mean", "low", "high") else acc[k]) for k in acc}
+        rows.append(
+            {
+                "method": method
+                + ("" if config.method(method)["paper"] else " (beyond the paper)"),
+                "accuracy (%)": with_interval(pct, digits=1),
+                "chance acc. (%)": f"{100 * acc['chance']:.1f}",
+                "F1 (weighted)": with_interval(f1w),
+                "F1 (macro)": with_interval(f1m),
+                "test samples": tested(acc),
+            }
+        )
+    kinds = source_label(mine.metrics["data_kind"])
+    return table(
+        pd.DataFrame(rows),
+        caption=f"The same methods measured here on {display_name(dataset)} ({kinds}, "
+        f"{mine.metrics['profile'].iloc[0]} profile) under `{protocol}`: mean [95 % interval] "
+        "over repeated splits",
+        legend={
+            "chance acc.": "95th percentile of the accuracy of the same predictions with "
+            "shuffled labels",
+            "F1 (weighted)": "the F1 the paper's numbers behave like (see the reconstruction page)",
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- Figures 6-7
+def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Figure:
+    """The paper's Figure 6 (accuracy) or 7 (F1) and this study's measurement side by side, in
+    two panels: left the values the paper reports (real data), right the values measured here
+    under ``protocol`` with 95 % intervals, the majority baseline and the permutation chance
+    level. The two never share a panel."""
+    ref_key = "accuracy" if score_ == "accuracy" else "f1"
+    variants = list(config.paper_methods())
+    palette = colours(config.datasets())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.4), sharey=True)
+    x = np.arange(len(variants))
+    for ds in config.datasets():
+        own = reference.reported(ds).dropna(subset=["variant"]).set_index("variant")[ref_key]
+        if not own.empty:
+            values = own.reindex(variants).astype(float) / (100 if score_ == "accuracy" else 1)
+            left.plot(x, values.values, marker="o", color=palette[ds], label=display_name(ds))
+    left.set_title("reported by the paper (real data)", fontsize=10)
+    left.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=8)
+    left.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_] if score_ != "f1_weighted" else "F1")
+    mine = res.where(protocol=protocol)
+    kinds = source_label(mine.metrics["data_kind"]) if not mine.empty else "no runs"
+    for i, ds in enumerate(config.datasets()):
+        got = evaluation.rows(mine.where(dataset=ds, method=variants), score_)
+        if got.empty:
+            continue
+        got = got.set_index("method").reindex(variants)
+        off = (i - 1.5) * 0.06
+        err = np.vstack([got["mean"] - got["low"], got["high"] - got["mean"]])
+        right.errorbar(
+            x + off,
+            got["mean"],
+            yerr=np.nan_to_num(err),
+            marker="o",
+            capsize=2,
+            color=palette[ds],
+            label=display_name(ds),
+        )
+        right.scatter(x + off, got["baseline"], marker="x", color=palette[ds], s=18)
+        right.scatter(x + off, got["chance"], marker="_", color="black", s=40)
+    right.set_title(f"measured here ({kinds}), `{protocol}`", fontsize=10)
+    right.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=8)
+    handles, labels = left.get_legend_handles_labels()
+    h2, l2 = right.get_legend_handles_labels()
+    extra = [
+        plt.Line2D([], [], marker="x", ls="", color="gray", label="majority baseline"),
+        plt.Line2D([], [], marker="_", ls="", color="black", markersize=10, label="chance level"),
+    ]
+    fig.legend(
+        handles=(handles or h2) + extra,
+        loc="lower center",
+        ncol=3,
+        frameon=False,
+        fontsize=9,
+        bbox_to_anchor=(0.5, -0.12),
+    )
+    fig.tight_layout()
+    return close(fig)
+
+
+# ----------------------------------------------------------------------------- protocols
+def protocol_table(res, score_: str = "uf1"):
+    """Every method (rows) on every dataset (columns) under every protocol (row groups):
+    ``score_`` with a mark where it is above its permutation chance level (Holm over the whole
+    table). The intervals are on each dataset's evaluation page and in the CSV below."""
+    got = evaluation.rows(res, score_)
+    if got.empty:
+        return markdown("No runs in this build.")
+    got["above"] = got["p_holm"] < chance.ALPHA
+    datasets = [d for d in config.datasets() if d in set(got["dataset"])]
+    out = []
+    for protocol in [p for p in PROTOCOLS if p in set(got["protocol"])]:
+        for method in [m for m in METHODS if m in set(got["method"])]:
+            row = {"protocol": protocol, "method": short(method)}
+            for ds in datasets:
+                hit = got[
+                    (got["protocol"] == protocol)
+                    & (got["method"] == method)
+                    & (got["dataset"] == ds)
+                ]
+                row[display_name(ds)] = (
+                    "–"
+                    if hit.empty
+                    else score(hit["mean"].iloc[0]) + (" *" if hit["above"].iloc[0] else "")
+                )
+            out.append(row)
+    return table(
+        pd.DataFrame(out),
+        legend={
+            "*": f"above its permutation chance level (Holm over the {len(got)} cells)",
+            "cells": f"{SCORE_NAMES[score_]}, mean over repeated splits or pooled over a "
+            "cross-validation; intervals on each dataset's evaluation page",
+        },
+    )
+
+
+def full_table(res, path: str | Path) -> Path:
+    """Every (dataset, method, protocol) with every score's interval, chance level and p-value
+    as a CSV file (the download beside the summary tables)."""
+    frames = []
+    for s in ("accuracy", "f1_weighted", "uf1", "uar"):
+        got = evaluation.rows(res, s)
+        if got.empty:
+            continue
+        frames.append(
+            got[
+                [
+                    "dataset",
+                    "method",
+                    "protocol",
+                    "mean",
+                    "low",
+                    "high",
+                    "chance",
+                    "p",
+                    "p_holm",
+                    "baseline",
+                    "tested",
+                    "interval",
+                ]
+            ].assign(score=s)
+        )
+    out = pd.concat(frames) if frames else pd.DataFrame()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(path, index=False, float_format="%.4f")
+    return path
+
+
+def protocol_figure(res, score_: str = "uf1") -> plt.Figure:
+    """``score_`` of every method under every protocol, one panel per dataset (2 x 2), with
+    95 % intervals, the majority baseline (x) and the chance level (—)."""
+    got = evaluation.rows(res, score_)
+    datasets = [d for d in config.datasets() if d in set(got.get("dataset", []))] or ["(none)"]
+    cols = 2
+    rows_ = -(-len(datasets) // cols)
+    fig, axes = plt.subplots(
+        rows_, cols, figsize=(WIDTH, 2.9 * rows_ + 0.6), squeeze=False, sharey=True
+    )
+    palette = colours(PROTOCOLS)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, ds in zip(axes.flat, datasets):
+        part = got[got["dataset"] == ds] if not got.empty else got
+        if part.empty:
+            continue
+        ax.set_axis_on()
+        methods = [m for m in METHODS if m in set(part["method"])]
+        present = [p for p in PROTOCOLS if p in set(part["protocol"])]
+        width = 0.8 / max(1, len(present))
+        for j, protocol in enumerate(present):
+            sub = part[part["protocol"] == protocol].set_index("method").reindex(methods)
+            x = np.arange(len(methods)) + (j - (len(present) - 1) / 2) * width
+            err = np.vstack([sub["mean"] - sub["low"], sub["high"] - sub["mean"]])
+            ax.errorbar(
+                x,
+                sub["mean"],
+                yerr=np.nan_to_num(err),
+                fmt="o",
+                ms=3,
+                capsize=1.5,
+                color=palette[protocol],
+                label=protocol,
+            )
+            ax.scatter(x, sub["baseline"], marker="x", s=12, color=palette[protocol])
+            ax.scatter(x, sub["chance"], marker="_", s=30, color="black")
+        ax.set_xticks(
+            range(len(methods)),
+            [short(m)[:8] for m in methods],
+            rotation=40,
+            ha="right",
+            fontsize=8,
+        )
+        ax.set_title(display_name(ds), fontsize=10)
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel(SCORE_NAMES[score_], fontsize=9)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    kinds = source_label(res.metrics["data_kind"]) if not res.empty else ""
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=len(labels) or 1,
+        frameon=False,
+        fontsize=9,
+        bbox_to_anchor=(0.5, -0.03),
+    )
+    fig.suptitle(
+        f"{SCORE_NAMES[score_]} measured on {kinds}: o mean [95 %], x majority, — chance",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return close(fig)
+
+
+def differences_summary(res, score_: str = "uf1"):
+    """Per dataset and protocol: how many pairs of methods the data resolve (Holm per dataset,
+    as on each evaluation page), and which."""
+    lines = []
+    for ds in [d for d in config.datasets() if d in set(res.metrics["dataset"])]:
+        diffs = evaluation.differences(res.where(dataset=ds), score_)
+        if diffs.empty:
+            continue
+        parts = []
+        for protocol, part in diffs.groupby("protocol", sort=False):
+            resolved = part[part["p_holm"] < chance.ALPHA]
+            parts.append(f"`{protocol}` {len(resolved)} of {len(part)}")
+        lines.append(f"- {display_name(ds)}: " + "; ".join(parts))
+    if not lines:
+        return markdown("No paired comparisons in this build.")
+    return markdown(
+        f"Pairs of methods whose {SCORE_NAMES[score_]} the data resolve (paired, Holm-corrected "
+        "per dataset):\n\n" + "\n".join(lines)
+    )
+
+
+def confusion_figures(res, protocol: str) -> list[plt.Figure]:
+    """One figure per dataset: the confusion matrix of every method under ``protocol``."""
+    from .method import heatmap, summed_confusion
+
+    figs = []
+    mine = res.where(protocol=protocol)
+    for ds in [d for d in config.datasets() if d in set(mine.metrics["dataset"])]:
+        part = mine.where(dataset=ds)
+        methods = [m for m in METHODS if m in set(part.metrics["method"])]
+        cols = 3
+        rows_ = -(-len(methods) // cols)
+        fig, axes = plt.subplots(rows_, cols, figsize=(WIDTH, 2.4 * rows_ + 0.4), squeeze=False)
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for ax, m in zip(axes.flat, methods):
+            ax.set_axis_on()
+            heatmap(ax, summed_confusion(part.where(method=m)), short(m))
+        fig.suptitle(f"{display_name(ds)}, `{protocol}` (summed over runs)", fontsize=10)
+        fig.tight_layout()
+        figs.append(close(fig))
+    return figs
+
+
+def recall_table(res, protocol: str):
+    """Per-class recall of every dataset and method under ``protocol``, with 95 % intervals."""
+    mine = res.where(protocol=protocol)
+    if mine.empty:
+        return markdown(f"No `{protocol}` runs.")
+    rows = []
+    for (ds, method), group in mine.groups(["dataset", "method"]):
+        got = intervals.recall_intervals(group)
+        row = {"dataset": display_name(ds), "method": short(method)}
+        for r in got.to_dict("records"):
+            row[r["class"]] = with_interval(r)
+        row["UAR"] = with_interval(intervals.score_interval(group, "uar"))
+        rows.append(row)
+    return table(pd.DataFrame(rows), legend={"cells": "recall [95 % interval]"})
+
+
+def subject_protocol(profile: dict) -> str | None:
+    """The profile's subject-wise cross-validation (``kfold`` in quick, ``loso`` in paper)."""
+    cv = [p for p in profile["protocols"] if protocols.info(p)["interval"] == "subjects"]
+    return cv[-1] if cv else None

@@ -1,0 +1,104 @@
+"""The scale check: some methods at the paper's input and training on one dataset, beside the
+same methods at the book's own profile. It answers "is it the quick profile?" and, with the
+flow baseline at both resolutions, whether a comparison of the CNN and the flow baseline is a
+comparison of resolutions."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import chance, config, intervals
+from ..datasets import display_name
+from .style import markdown, pvalue, score, short, table, tested, with_interval
+
+
+def settings(profile: str) -> dict | None:
+    """The scale check of ``profile`` (``scale_check`` in profiles.yaml), or None."""
+    return config.profile(profile).get("scale_check")
+
+
+def rows(res) -> pd.DataFrame:
+    """One row per (profile, method, protocol): UF1 with interval, chance, Holm-corrected p over
+    all rows, what the method reads and the test samples."""
+    out = []
+    for (prof, method, protocol), group in res.groups(["profile", "method", "protocol"]):
+        got = intervals.score_interval(group, "uf1")
+        out.append(
+            {
+                "profile": prof,
+                "method": method,
+                "protocol": protocol,
+                "reads": group.metrics["inputs"].iloc[0],
+                **got,
+            }
+        )
+    df = pd.DataFrame(out)
+    if not df.empty:
+        df["p_holm"] = chance.holm(df["p"].to_numpy())
+    return df
+
+
+def comparison_table(res):
+    """The scale check's runs beside the same methods' runs at the book's profile."""
+    got = rows(res)
+    if got.empty:
+        return markdown("No runs for the scale check in this build.")
+    out = pd.DataFrame(
+        {
+            "method": got["method"].map(short),
+            "protocol": got["protocol"],
+            "reads": got["reads"],
+            "UF1": [with_interval(r) for r in got.to_dict("records")],
+            "chance UF1": got["chance"].map(score),
+            "p (Holm)": got["p_holm"].map(pvalue),
+            "verdict": got["p_holm"].map(chance.verdict),
+            "test samples": [tested(r) for r in got.to_dict("records")],
+        }
+    )
+    return table(
+        out,
+        legend={
+            "reads": "frames per clip and their size (the 3D CNN), or the key frames' size (the "
+            "flow baseline)",
+            "p (Holm)": f"permutation p-value, Holm-corrected over the {len(out)} rows",
+        },
+    )
+
+
+def statement(res, book_profile: str) -> str:
+    """What the scale check shows, in sentences computed from its rows."""
+    got = rows(res)
+    check = settings(book_profile)
+    if got.empty or not check:
+        return "The scale check did not run in this build."
+    ds = display_name(check["dataset"])
+    scale = check["profile"]
+    lines = []
+    for protocol in dict.fromkeys(got["protocol"]):
+        for method in dict.fromkeys(got["method"]):
+            a = got[
+                (got["profile"] == book_profile)
+                & (got["method"] == method)
+                & (got["protocol"] == protocol)
+            ]
+            b = got[
+                (got["profile"] == scale)
+                & (got["method"] == method)
+                & (got["protocol"] == protocol)
+            ]
+            if a.empty or b.empty:
+                continue
+            a, b = a.iloc[0], b.iloc[0]
+            verdict_a = "above" if a["p_holm"] < chance.ALPHA else "not above"
+            verdict_b = "above" if b["p_holm"] < chance.ALPHA else "not above"
+            lines.append(
+                f"- {short(method)}, `{protocol}`: UF1 {score(a['mean'])} reading {a['reads']} "
+                f"({verdict_a} chance) and {score(b['mean'])} reading {b['reads']} "
+                f"({verdict_b} chance)."
+            )
+    if not lines:
+        return f"The scale check on {ds} has no runs to set beside the {book_profile} profile's."
+    return (
+        f"On {ds}, the same methods and splits at the `{book_profile}` profile and at the "
+        f"paper's scale (`{scale}`), Holm over {len(got)} tests:\n\n" + "\n".join(lines)
+    )
