@@ -29,7 +29,6 @@ from __future__ import annotations
 import ast
 import concurrent.futures as cf
 import contextlib
-import ctypes
 import dataclasses
 import fcntl
 import functools
@@ -39,7 +38,6 @@ import logging
 import multiprocessing
 import os
 import re
-import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -49,6 +47,7 @@ from typing import Callable, Iterable
 import nbformat
 
 from . import atomic
+from .processes import bind_to_parent
 
 log = logging.getLogger("mer_utils.study")
 
@@ -346,20 +345,6 @@ def clean_partials(book: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- executors
-_PR_SET_PDEATHSIG = 1
-
-
-def bind_to_parent() -> None:
-    """Make this process die with its parent (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``) and
-    leave Ctrl-C to the parent, which then stops its workers itself. Elsewhere a no-op."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the signal was armed
-        os._exit(1)
-
-
 class LocalExecutor:
     """The embedded executor: a process pool of ``workers`` processes on this machine, one page
     per process at a time, each page's kernel a child of its worker."""
