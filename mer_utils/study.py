@@ -57,124 +57,29 @@ from .runner import (
     LocalExecutor,
     RunLock,
     clean_partials,
-    files_stamp,
     now,
     read_marker,
     run_jobs,
+)
+from .sources import (  # noqa: F401 - re-exported: these lived here before mer_utils.sources
+    DATA_ROOT_ENV,
+    DEFAULT_DATA_ROOT,
+    STANDINS,
+    Source,
+    SourceError,
+    _require_folder,
+    data_stamp,
+    resolve_sources,
 )
 
 log = logging.getLogger(__name__)
 
 BOOK = Path("book")
 RESULTS = BOOK / "results"
-STANDINS = Path("data") / "standins"
 CACHE = Path(".cache") / "stage1"
-DATA_ROOT_ENV = "MER_DATA_ROOT"
-DEFAULT_DATA_ROOT = Path("data") / "licensed"
-"""Where licensed copies are looked for when neither ``--data-root`` nor ``$MER_DATA_ROOT`` is
-given; the only data root that may be absent (then every dataset uses its stand-in)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    """Where one dataset's data come from, as every notebook and record reports it."""
-
-    dataset: str
-    dir: str
-    kind: str  # "licensed" | "stand-in"
-    annotation: str | None = None  # the annotation file chosen with --annotation, if any
-
-    def as_params(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "dataset_dir": self.dir,
-            "data_kind": self.kind,
-            "annotation": self.annotation,
-        }
 
 
 # ----------------------------------------------------------------------------- data sources
-class SourceError(ValueError):
-    """A data path given on the command line (or in ``$MER_DATA_ROOT``) that cannot be used."""
-
-
-def resolve_sources(
-    datasets: list[str],
-    data_root: str | None,
-    overrides: dict[str, str],
-    standins: Path = STANDINS,
-    annotations: dict[str, str] | None = None,
-) -> dict[str, Source]:
-    """Decide, per dataset, which folder its pages read and what kind of data that folder is.
-
-    ``overrides`` (``--dataset-dir``) and an explicit ``data_root`` must be existing folders:
-    an explicit path that is missing or is a file raises :class:`SourceError`. Without a data
-    root the default one (:data:`DEFAULT_DATA_ROOT`) is tried, and only it may be missing. A
-    dataset with no folder under the root uses its stand-in (logged). The kind (``stand-in`` or
-    ``licensed``) is read from the folder: a stand-in folder passed as a data root is still a
-    stand-in; a half-written stand-in is an error.
-    """
-    from . import synthetic
-    from .datasets import find_root
-
-    annotations = annotations or {}
-    for name, path in overrides.items():
-        if name not in datasets:
-            raise SourceError(
-                f"--dataset-dir {name}={path}: {name} is not among the selected datasets {datasets}"
-            )
-        if not path:
-            raise SourceError(f"--dataset-dir {name}=: empty path")
-        _require_folder(Path(path), f"--dataset-dir {name}")
-    for name in annotations:
-        if name not in datasets:
-            raise SourceError(f"--annotation {name}=...: {name} is not among the selected datasets")
-    if data_root:
-        _require_folder(Path(data_root), "--data-root / $" + DATA_ROOT_ENV)
-        root = Path(data_root)
-    else:
-        root = REPO / DEFAULT_DATA_ROOT
-        if not root.is_dir():
-            log.info(
-                "no folder %s (the default data root): every dataset uses its stand-in",
-                DEFAULT_DATA_ROOT,
-            )
-            root = None
-    sources = {}
-    for name in datasets:
-        folder = config.dataset_info(name)["folder"]
-        found = (
-            Path(overrides[name])
-            if name in overrides
-            else (find_root(name, root) if root else None)
-        )
-        if found is None:
-            if root is not None:
-                log.warning(
-                    "%s: no folder %s under the data root %s; using the stand-in",
-                    name,
-                    folder,
-                    root,
-                )
-            sources[name] = Source(name, str(standins / folder), "stand-in")
-            continue
-        if (found / synthetic.PARTIAL).exists() and not synthetic.is_standin(found):
-            raise SourceError(
-                f"{found}: a stand-in whose generation did not finish "
-                f"({synthetic.PARTIAL} present); delete it or let the runner regenerate it"
-            )
-        kind = "stand-in" if synthetic.is_standin(found) else "licensed"
-        sources[name] = Source(name, str(found.resolve()), kind, annotations.get(name))
-    return sources
-
-
-def _require_folder(path: Path, what: str) -> None:
-    if not path.exists():
-        raise SourceError(f"{what}: {path} does not exist")
-    if not path.is_dir():
-        raise SourceError(f"{what}: {path} is a file, not a folder")
-
-
 def prepare_standins(sources: dict[str, Source], profile: dict, standins: Path = STANDINS) -> None:
     """Generate (or re-use) the stand-in datasets that ``sources`` asks for.
 
@@ -188,13 +93,6 @@ def prepare_standins(sources: dict[str, Source], profile: dict, standins: Path =
         size = dict(profile["standin"])
         seed = int(size.pop("seed", 0))
         synthetic.generate_all(REPO / standins, seed=seed, datasets=wanted, **size)
-
-
-def data_stamp(source: Source) -> str:
-    """Fingerprint of a dataset folder: the (path, size, mtime) of every annotation and frame
-    file in it (:func:`mer_utils.runner.files_stamp`), and the chosen annotation file. A frame
-    replaced in place in a licensed copy changes it, so every page reading that dataset reruns."""
-    return files_stamp(REPO / source.dir) + (source.annotation or "")
 
 
 # ----------------------------------------------------------------------------- plan

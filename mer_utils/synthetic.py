@@ -230,7 +230,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import json
 import logging
 import math
 import re
@@ -248,6 +247,8 @@ import numpy as np
 
 from . import atomic, config, faces
 from .config import CLASSES
+from .sources import MARKER, PARTIAL, expected_counts, is_standin
+from .sources import read_marker as _read_marker
 
 log = logging.getLogger(__name__)
 
@@ -270,10 +271,6 @@ __all__ = [
 
 GENERATOR_VERSION = 3
 """Bumped whenever the generator's output changes for the same parameters."""
-MARKER = "STANDIN.json"
-"""Completion marker written last into every stand-in dataset folder."""
-PARTIAL = "STANDIN.partial"
-"""Present while a stand-in is being written (removed when the marker is written)."""
 REFERENCE_FACE_PX = 200.0
 """``amplitude`` is the peak displacement in px on a face whose dlib box is this tall."""
 DEFAULT_AMPLITUDE = 3.0
@@ -2014,31 +2011,6 @@ def _marker(
             "the real dataset (subjects.csv); frames scaled by frame_scale."
         ),
     }
-
-
-def _read_marker(root: str | Path) -> dict | None:
-    path = Path(root) / MARKER
-    if not path.is_file():
-        return None
-    try:
-        marker = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        log.warning("unreadable stand-in marker %s: %s", path, exc)
-        return None
-    return marker if isinstance(marker, dict) and marker.get("standin") is True else None
-
-
-def is_standin(root: str | Path) -> bool:
-    """True when ``root`` holds a complete stand-in (its ``STANDIN.json`` marker)."""
-    return _read_marker(root) is not None
-
-
-def expected_counts(root: str | Path) -> dict[str, int]:
-    """Class counts (CLASSES order) the loader must return for the stand-in in ``root``."""
-    marker = _read_marker(root)
-    if marker is None:
-        raise ValueError(f"{Path(root) / MARKER}: missing or not a stand-in marker")
-    return {label: int(marker["expected_counts"][label]) for label in CLASSES}
 
 
 def generate_all(
