@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _bench import best_time, emitter  # noqa: E402  (benchmarks/_bench.py)
 
-from mer_utils import config, datasets, faces, synthetic
+from mer_utils import config, datasets, faces, standins
 
 emit = emitter("stage1", 3)
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     prof = config.profile(args.profile)
     size, n_frames = prof["size"], prof["n_frames"]
     with tempfile.TemporaryDirectory(prefix="bench-stage1-") as tmp:
-        root = synthetic.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
+        root = standins.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
         table = datasets.load("casme2", root)
         sampled = [
             [refs[i] for i in faces.sample_indices(len(refs), n_frames)] for refs in table["frames"]
@@ -98,7 +98,7 @@ def real_sizes(args, size: int, n_frames: int) -> None:
     back), against detecting on every sampled frame at full size (the naive way)."""
     for name, subjects in (("casme2", 3), ("samm", 2)):
         with tempfile.TemporaryDirectory(prefix="bench-stage1-real-") as tmp:
-            root = synthetic.generate(
+            root = standins.generate(
                 name,
                 Path(tmp) / name,
                 seed=0,

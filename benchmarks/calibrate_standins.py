@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mer_utils import config, experiment, faces, metrics, models, synthetic  # noqa: E402
+from mer_utils import config, experiment, faces, metrics, models, standins  # noqa: E402
 from mer_utils.config import CLASSES  # noqa: E402
 
 VARIANT = "MER-DACWB3DCNNST"
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         base = args.keep or Path(tmp)
         for amplitude in args.amplitudes:
             t0 = time.perf_counter()
-            roots = synthetic.generate_all(
+            roots = standins.generate_all(
                 base / f"amp{amplitude:g}",
                 seed=0,
                 datasets=args.datasets,

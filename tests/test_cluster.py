@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from mer_utils import config, experiment, results, study, synthetic
+from mer_utils import config, experiment, results, study
+from mer_utils import standins as generator
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def standins(tmp_path_factory):
     root = tmp_path_factory.mktemp("cluster-standins")
     size = dict(config.profile("smoke")["standin"])
     seed = int(size.pop("seed", 0))
-    synthetic.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    generator.generate_all(root, seed=seed, datasets=[DATASET], **size)
     return root
 
 

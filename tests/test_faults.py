@@ -25,8 +25,9 @@ import pandas as pd
 import pytest
 from test_datasets import SAMM_HEADER, make_casme2, make_samm
 
-from mer_utils import config, datasets, faces, results, runner, study, synthetic
+from mer_utils import config, datasets, faces, results, runner, standins, study
 from mer_utils.datasets import DatasetError
+from mer_utils.sources import MARKER, PARTIAL
 
 
 # ----------------------------------------------------------------------------- silent wrong data
@@ -111,7 +112,7 @@ def test_the_data_fingerprint_sees_a_frame_replaced_in_place(tmp_path):
 def test_the_data_kind_comes_from_the_folder_not_from_how_it_was_passed(tmp_path):
     standin = tmp_path / "roots" / "SMIC"
     standin.mkdir(parents=True)
-    (standin / synthetic.MARKER).write_text(json.dumps({"standin": True, "dataset": "smic"}))
+    (standin / MARKER).write_text(json.dumps({"standin": True, "dataset": "smic"}))
     licensed = tmp_path / "mine" / "CASME2"
     licensed.mkdir(parents=True)
     sources = study.resolve_sources(
@@ -123,7 +124,7 @@ def test_the_data_kind_comes_from_the_folder_not_from_how_it_was_passed(tmp_path
     assert sources["smic"].kind == "stand-in"  # given as --dataset-dir, still a stand-in
     half = tmp_path / "half" / "SAMM"
     half.mkdir(parents=True)
-    (half / synthetic.PARTIAL).write_text("")
+    (half / PARTIAL).write_text("")
     with pytest.raises(study.SourceError, match="did not finish"):
         study.resolve_sources(["samm"], None, {"samm": str(half)})
 
@@ -284,7 +285,7 @@ def standins_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("fault-standins")
     size = dict(config.profile("smoke")["standin"])
     seed = int(size.pop("seed", 0))
-    synthetic.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    standins.generate_all(root, seed=seed, datasets=[DATASET], **size)
     return root
 
 

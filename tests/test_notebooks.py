@@ -17,7 +17,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mer_utils import config, protocols, results, study, synthetic
+from mer_utils import config, protocols, results, sources, study
 
 pytestmark = pytest.mark.slow
 DATASET = "casme_sq"  # exercises the header-less spreadsheets and long-video frames
@@ -105,9 +105,7 @@ def test_variant_pages_recorded_one_row_per_run(smoke_run):
     for col in ("accuracy", "f1_macro", "uf1", "uar", "baseline_accuracy"):
         assert results[col].between(0, 1).all(), col
     loso = results[results["protocol"] == "loso"]
-    standin = json.loads(
-        (smoke_run["tmp"] / "standins" / "CASME_sq" / synthetic.MARKER).read_text()
-    )
+    standin = json.loads((smoke_run["tmp"] / "standins" / "CASME_sq" / sources.MARKER).read_text())
     assert (loso["n_folds"] == loso["n_subjects"]).all()
     assert loso["n_subjects"].iloc[0] <= standin["params"]["n_subjects"]
     for rec in results.to_dict("records"):  # pooled test counts = confusion matrix total
@@ -191,7 +189,7 @@ def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(smoke_run, mo
     tmp = smoke_run["tmp"]
     licensed = tmp / "licensed" / "CASME_sq"
     shutil.copytree(tmp / "standins" / "CASME_sq", licensed)
-    (licensed / synthetic.MARKER).unlink()  # a copy without the marker reads as licensed data
+    (licensed / sources.MARKER).unlink()  # a copy without the marker reads as licensed data
     book = tmp / "licensed-book"
     status = study.main(
         [

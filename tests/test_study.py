@@ -404,7 +404,7 @@ def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_pa
     import sys
     import types
 
-    from mer_utils import datasets, reference, report, synthetic
+    from mer_utils import datasets, reference, report, standins
 
     module = types.ModuleType("fake_mer_plugin")
 
@@ -446,7 +446,7 @@ def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_pa
     assert table[["subject", "clip", "label"]].values.tolist() == [["p1", "c1", "surprise"]]
     # no stand-in writer: a clear error, not a KeyError deep in the generator
     with pytest.raises(ValueError, match="no stand-in writer"):
-        synthetic.plan("fake")
+        standins.plan("fake")
 
     jobs = study.full_grid(tmp_path / "book")
     fake = [j for j in jobs if j.key.startswith("fake/")]
