@@ -144,7 +144,6 @@ def stage1_share(repeat: int = 2) -> None:
     """
     from mer_utils import results
     from mer_utils.runner import REPO
-    from mer_utils.study import STANDINS
 
     path = results.manifest_path(REPO / "book" / "results")
     if not path.exists():
@@ -182,8 +181,9 @@ def stage1_share(repeat: int = 2) -> None:
             note="the stage-1 page: kernel start-up, figures and montage included",
             **common,
         )
-        root = REPO / STANDINS / config.dataset_info(dataset)["folder"]
-        if not root.is_dir():
+        source = manifest.get("sources", {}).get(dataset, {})
+        root = REPO / source.get("dir", "")  # the folder the run read
+        if not source.get("dir") or not root.is_dir():
             continue
         table = datasets.load(dataset, root)
         work = best_time(lambda t=table: faces.for_profile(t, manifest["profile"]), repeat)

@@ -2,20 +2,47 @@
 
 The runner (:mod:`mer_utils.study`) asks :func:`resolve_sources` which folder each dataset's
 pages read: a licence holder's copy under the data root (or a ``--dataset-dir``), else the
-dataset's stand-in. Whether a folder is a stand-in is read from the folder itself (its
-:data:`MARKER`, ``STANDIN.json``), never from how it was passed. This module only *reads* that
-status; writing stand-ins is :mod:`mer_utils.standins`' job, and nothing here imports it, so
-that reading the data's status never depends on the generator's code.
+dataset's stand-in. This module only *reads* stand-ins; writing them is
+:mod:`mer_utils.standins`' job, and nothing here imports it (not even inside a function), so that
+reading the data's status never depends on the generator's code.
+
+* **One folder per parameter set.** Stand-ins of different generation parameters (seed,
+  ``frame_scale``, ``amplitude``, ``subjects``, ``max_clip_frames``, ``casme_sq_videos``) live
+  in different folders, ``<standins dir>/<digest of the parameters>/<dataset folder>``
+  (:func:`standin_root`, e.g. ``data/standins/3f9a1c02b7de/CASME2``), so a runner of one
+  profile never rewrites the stand-in another profile's runner reads.
+* **The marker must match the folder.** Whether a folder is a stand-in is read from the folder
+  itself, never from how it was passed: its :data:`MARKER` (``STANDIN.json``) records the
+  generator's parameters and version, every file's relative path and size (one digest), the
+  content hash of the annotation files beside them and a hash of its own fields
+  (:func:`write_marker`). :func:`is_standin` checks all of it in one walk of the folder; a
+  marker that does not match (a licensed copy holding a copied marker, a changed field, files
+  added, removed or resized) makes the folder licensed data, with a warning naming the folder
+  and what did not match.
+* **Locks.** Generating a stand-in takes an exclusive ``flock`` on ``<folder>.lock`` beside
+  the folder, and a runner holds a shared one for its whole run (:func:`standin_lock`); a
+  generator that would rewrite a folder in use stops at once (:class:`StandinInUse`), naming
+  the folder and the process that uses it.
+
+``python -m mer_utils.sources PROFILE DATASET`` prints the folder of a dataset's stand-in under
+a profile (what the runner reads), e.g. for running one notebook by hand.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import hashlib
 import json
 import logging
+import os
+import sys
+import time
 from pathlib import Path
+from typing import Iterable, Iterator, Mapping
 
-from . import config
+from . import atomic, config
 from .config import CLASSES
 
 log = logging.getLogger("mer_utils.study")
@@ -26,13 +53,22 @@ __all__ = [
     "MARKER",
     "PARTIAL",
     "STANDINS",
+    "STANDIN_DEFAULTS",
+    "NotAStandin",
     "Source",
     "SourceError",
+    "StandinInUse",
+    "check_marker",
     "data_stamp",
     "expected_counts",
     "is_standin",
     "read_marker",
     "resolve_sources",
+    "standin_digest",
+    "standin_lock",
+    "standin_params",
+    "standin_root",
+    "write_marker",
 ]
 
 MARKER = "STANDIN.json"
@@ -41,6 +77,18 @@ PARTIAL = "STANDIN.partial"
 """Present while a stand-in is being written (removed when the marker is written)."""
 STANDINS = Path("data") / "standins"
 """Where the runner generates stand-ins (``--standins-dir``), relative to the repository."""
+STANDIN_DEFAULTS: dict = {
+    "seed": 0,
+    "frame_scale": 0.5,
+    "amplitude": 3.0,
+    "subjects": None,
+    "max_clip_frames": None,
+    "casme_sq_videos": False,
+}
+"""The stand-in generation parameters and their defaults (a profile's ``standin`` block gives
+some of them; :func:`standin_params` fills in the rest)."""
+LOCK_SUFFIX = ".lock"
+"""``<folder>.lock`` beside a stand-in folder is its lock file (:func:`standin_lock`)."""
 DATA_ROOT_ENV = "MER_DATA_ROOT"
 DEFAULT_DATA_ROOT = Path("data") / "licensed"
 """Where licensed copies are looked for when neither ``--data-root`` nor ``$MER_DATA_ROOT`` is
@@ -69,6 +117,52 @@ class SourceError(ValueError):
     """A data path given on the command line (or in ``$MER_DATA_ROOT``) that cannot be used."""
 
 
+class NotAStandin(SourceError, FileExistsError):
+    """A folder where a stand-in would be written holds something that is not a stand-in: it
+    is never overwritten (also a ``FileExistsError``)."""
+
+
+class StandinInUse(SystemExit):
+    """A stand-in folder that must be (re)written is in use by another process: the generator
+    stops at once (as ``SystemExit``, so a command prints the one-line message and exits 1).
+    ``writing``: the other process is writing the folder itself (not only reading it)."""
+
+    def __init__(self, message: str, writing: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.writing = writing
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ----------------------------------------------------------------------------- parameter folders
+def standin_params(standin: Mapping | None = None) -> dict:
+    """The full set of stand-in generation parameters: ``standin`` (a profile's ``standin``
+    block, or None) over :data:`STANDIN_DEFAULTS`, with canonical types. Parameters the
+    defaults do not know are kept as given (the generator rejects them)."""
+    out = {**STANDIN_DEFAULTS, **dict(standin or {})}
+    out["seed"] = int(out["seed"])
+    out["frame_scale"] = float(out["frame_scale"])
+    out["amplitude"] = float(out["amplitude"])
+    for key in ("subjects", "max_clip_frames"):
+        out[key] = None if out[key] is None else int(out[key])
+    out["casme_sq_videos"] = bool(out["casme_sq_videos"])
+    return out
+
+
+def standin_digest(standin: Mapping | None = None) -> str:
+    """A short digest (12 hex digits) of the stand-in parameters: the name of their folder."""
+    text = json.dumps(standin_params(standin), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def standin_root(standins: str | Path, standin: Mapping | None = None) -> Path:
+    """The folder holding the stand-ins of parameters ``standin`` under the stand-ins folder
+    ``standins``: ``standins/<digest>`` (its dataset folders are inside)."""
+    return Path(standins) / standin_digest(standin)
+
+
 # ----------------------------------------------------------------------------- data sources
 def resolve_sources(
     datasets: list[str],
@@ -76,15 +170,19 @@ def resolve_sources(
     overrides: dict[str, str],
     standins: Path = STANDINS,
     annotations: dict[str, str] | None = None,
+    standin: Mapping | None = None,
 ) -> dict[str, Source]:
     """Decide, per dataset, which folder its pages read and what kind of data that folder is.
 
     ``overrides`` (``--dataset-dir``) and an explicit ``data_root`` must be existing folders:
     an explicit path that is missing or is a file raises :class:`SourceError`. Without a data
     root the default one (:data:`DEFAULT_DATA_ROOT`) is tried, and only it may be missing. A
-    dataset with no folder under the root uses its stand-in (logged). The kind (``stand-in`` or
-    ``licensed``) is read from the folder: a stand-in folder passed as a data root is still a
-    stand-in; a half-written stand-in is an error.
+    dataset with no folder under the root uses its stand-in (logged): with ``standin`` (the
+    profile's ``standin`` block) the folder ``standin_root(standins, standin)/<folder>``,
+    without it ``standins/<folder>``. The kind (``stand-in`` or ``licensed``) is read from the
+    folder: a stand-in folder passed as a data root is still a stand-in; a half-written
+    stand-in is an error; a ``standins`` folder that holds licensed data (a dataset folder that
+    is not a stand-in) is an error, since stand-ins are never written over it.
     """
     from .datasets import find_root
     from .runner import REPO
@@ -112,6 +210,7 @@ def resolve_sources(
                 DEFAULT_DATA_ROOT,
             )
             root = None
+    generated = Path(standins) if standin is None else standin_root(standins, standin)
     sources = {}
     for name in datasets:
         folder = config.dataset_info(name)["folder"]
@@ -128,16 +227,54 @@ def resolve_sources(
                     folder,
                     root,
                 )
-            sources[name] = Source(name, str(standins / folder), "stand-in")
+            sources[name] = Source(name, str(generated / folder), "stand-in")
             continue
-        if (found / PARTIAL).exists() and not is_standin(found):
+        standin_here = is_standin(found)
+        if (found / PARTIAL).exists() and not standin_here:
             raise SourceError(
                 f"{found}: a stand-in whose generation did not finish "
                 f"({PARTIAL} present); delete it or let the runner regenerate it"
             )
-        kind = "stand-in" if is_standin(found) else "licensed"
+        kind = "stand-in" if standin_here else "licensed"
         sources[name] = Source(name, str(found.resolve()), kind, annotations.get(name))
+    generate = [
+        s for s in sources.values() if s.kind == "stand-in" and s.dir.startswith(str(generated))
+    ]
+    if generate:
+        _check_standins_dir(REPO / standins, [REPO / s.dir for s in generate], standin is None)
     return sources
+
+
+def _check_standins_dir(standins: Path, targets: list[Path], flat: bool = False) -> None:
+    """Refuse to generate into a place that holds licensed data: a target folder that exists
+    and is neither a stand-in nor a half-written one, or (unless ``flat``: the targets are
+    directly in ``standins``) a stand-ins folder with a dataset folder directly inside it that
+    is not a stand-in, the layout of a data root. Stand-ins are never written over either."""
+    for name in [] if flat else config.datasets():
+        folder = standins / config.dataset_info(name)["folder"]
+        if not folder.is_dir() or not any(folder.iterdir()):
+            continue
+        if read_marker(folder) is None and not (folder / PARTIAL).exists():
+            raise NotAStandin(
+                f"--standins-dir {standins}: {folder} is not a stand-in (no {MARKER}): this "
+                "looks like a folder of licensed data, and stand-ins are never written there; "
+                "give --standins-dir a folder of its own (default: data/standins)"
+            )
+        log.info(
+            "%s: a stand-in of the layout before parameter folders, no longer used (stand-ins "
+            "now live in %s/<parameter digest>/); delete it to free the space",
+            folder,
+            standins,
+        )
+    for folder in targets:
+        if not folder.is_dir() or not any(folder.iterdir()) or (folder / PARTIAL).exists():
+            continue
+        marker, problem = check_marker(folder)
+        if marker is None or problem:
+            raise NotAStandin(
+                f"{folder} is not a stand-in ({problem or f'no {MARKER}'}): it is never "
+                "overwritten; if it is a stand-in you no longer need, delete it yourself"
+            )
 
 
 def _require_folder(path: Path, what: str) -> None:
@@ -158,27 +295,308 @@ def data_stamp(source: Source) -> str:
 
 # ----------------------------------------------------------------------------- the marker
 def read_marker(root: str | Path) -> dict | None:
-    """The stand-in marker of folder ``root`` as written, or None (missing, unreadable or not
-    a stand-in marker)."""
+    """The stand-in marker of folder ``root`` as written, unchecked, or None (missing,
+    unreadable or not a stand-in marker). :func:`check_marker` checks it against the folder."""
     path = Path(root) / MARKER
     if not path.is_file():
         return None
     try:
         marker = json.loads(path.read_text("utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         log.warning("unreadable stand-in marker %s: %s", path, exc)
         return None
     return marker if isinstance(marker, dict) and marker.get("standin") is True else None
 
 
+def contents(root: str | Path) -> dict:
+    """What a stand-in folder holds, as its marker records it: the number of files, their
+    bytes, a digest of every file's relative path and size, and the SHA-256 of every file
+    directly in the folder (the annotation files). The marker and the partial flag are left
+    out. One ``os.scandir`` walk."""
+    root = Path(root)
+    entries: list[str] = []
+    annotations: dict[str, str] = {}
+    total = 0
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), rel + "/"))
+                    continue
+                if not prefix and entry.name in (MARKER, PARTIAL):
+                    continue
+                size = entry.stat().st_size
+                total += size
+                entries.append(f"{rel}\0{size}\n")
+                if not prefix:
+                    annotations[entry.name] = hashlib.sha256(
+                        Path(entry.path).read_bytes()
+                    ).hexdigest()
+    digest = hashlib.sha256("".join(sorted(entries)).encode()).hexdigest()
+    return {"files": len(entries), "bytes": total, "digest": digest, "annotations": annotations}
+
+
+def _fields_digest(marker: Mapping) -> str:
+    fields = {k: v for k, v in marker.items() if k != "marker_digest"}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=atomic.json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_marker(root: str | Path, fields: Mapping) -> dict:
+    """Write ``root``'s marker: ``fields`` (the generator's record: ``standin``, dataset,
+    parameters, version, expected counts...) plus ``contents`` (:func:`contents` of the folder
+    as it is now) and ``marker_digest``, a hash of all the other fields. Atomic; returns it."""
+    marker = json.loads(json.dumps(dict(fields), default=atomic.json_default))
+    marker["contents"] = contents(root)
+    marker["marker_digest"] = _fields_digest(marker)
+    atomic.write_json(Path(root) / MARKER, marker)
+    return marker
+
+
+def check_marker(root: str | Path) -> tuple[dict | None, str | None]:
+    """``root``'s marker and what in it does not match the folder (None when it all does).
+
+    A folder without a marker gives ``(None, None)``. Checked: the hash of the marker's own
+    fields, the number, bytes and path-and-size digest of the files, and the content of the
+    annotation files."""
+    marker = read_marker(root)
+    if marker is None:
+        return None, None
+    if "contents" not in marker or "marker_digest" not in marker:
+        return marker, "the marker records no contents (written by an older generator)"
+    if marker["marker_digest"] != _fields_digest(marker):
+        return marker, "the marker's fields were changed after it was written"
+    try:
+        now = contents(root)
+    except OSError as exc:
+        return marker, f"the folder cannot be read ({exc})"
+    was = marker["contents"]
+    if (now["files"], now["bytes"], now["digest"]) != (was["files"], was["bytes"], was["digest"]):
+        return marker, (
+            f"files added, removed or resized: {now['files']} files, {now['bytes']} bytes, the "
+            f"marker records {was['files']} files, {was['bytes']} bytes"
+        )
+    changed = sorted(
+        name
+        for name in set(now["annotations"]) | set(was["annotations"])
+        if now["annotations"].get(name) != was["annotations"].get(name)
+    )
+    if changed:
+        return marker, f"annotation files changed: {', '.join(changed)}"
+    return marker, None
+
+
 def is_standin(root: str | Path) -> bool:
-    """True when ``root`` holds a complete stand-in (its ``STANDIN.json`` marker)."""
-    return read_marker(root) is not None
+    """True when ``root`` holds a complete stand-in whose marker matches the folder
+    (:func:`check_marker`). A marker that does not match is logged as a warning naming the
+    folder and what did not match, and the folder counts as licensed data."""
+    marker, problem = check_marker(root)
+    if problem:
+        log.warning(
+            "%s: its %s does not match the folder (%s); treated as licensed data, not as a "
+            "stand-in",
+            root,
+            MARKER,
+            problem,
+        )
+    return marker is not None and problem is None
 
 
 def expected_counts(root: str | Path) -> dict[str, int]:
     """Class counts (CLASSES order) the loader must return for the stand-in in ``root``."""
-    marker = read_marker(root)
-    if marker is None:
-        raise ValueError(f"{Path(root) / MARKER}: missing or not a stand-in marker")
+    marker, problem = check_marker(root)
+    if marker is None or problem:
+        raise ValueError(
+            f"{Path(root) / MARKER}: missing, not a stand-in marker or not matching the folder"
+            + (f" ({problem})" if problem else "")
+        )
     return {label: int(marker["expected_counts"][label]) for label in CLASSES}
+
+
+# ----------------------------------------------------------------------------- locks
+_HELD: dict[str, list] = {}  # lock file -> [open file, "sh" or "ex", how many holds]
+
+
+def _lock_file(folder: str | Path) -> Path:
+    folder = Path(folder)
+    return folder.parent / (folder.name + LOCK_SUFFIX)
+
+
+def _holders(path: str | Path) -> list[tuple[int, str]]:
+    """(pid, ``READ`` or ``WRITE``) of the other processes holding an ``flock`` on file
+    ``path``, read from ``/proc/locks`` (empty where that is not available)."""
+    try:
+        st = Path(path).stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return []
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    out: list[tuple[int, str]] = []
+    for line in table.splitlines():
+        parts = line.split()
+        if "->" in parts or len(parts) < 6 or parts[1] != "FLOCK" or parts[5] != inode:
+            continue  # "->": a process waiting for the lock, not holding it
+        pid = int(parts[4])
+        if pid != os.getpid() and (pid, parts[3]) not in out:
+            out.append((pid, parts[3]))
+    return out
+
+
+def lock_holders(path: str | Path) -> list[str]:
+    """The other processes holding an ``flock`` on file ``path``, each as ``pid N (command)``
+    (read from ``/proc/locks``; empty where that is not available)."""
+    return [_describe(pid) for pid, _ in _holders(path)]
+
+
+def _describe(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"pid {pid}"
+    command = " ".join(raw.replace(b"\0", b" ").decode(errors="replace").split())
+    return f"pid {pid} ({command[:160]})" if command else f"pid {pid}"
+
+
+def _in_use(folder: Path, path: Path, fh) -> StandinInUse:
+    holders = _holders(path)
+    who = [_describe(pid) for pid, _ in holders]
+    writing = any(kind == "WRITE" for _, kind in holders)
+    if not holders and fh is not None:  # no /proc/locks: a writer notes itself in the file
+        fh.seek(0)
+        who = [line.strip() for line in fh.read().splitlines() if line.strip()][:1]
+        writing = bool(who)
+    return StandinInUse(
+        f"stand-in {folder} is in use by {', '.join(who) or 'another process'}"
+        f"{' (writing it)' if writing else ''}: not rewriting it; wait for that process to "
+        "finish, or give this run its own --standins-dir",
+        writing,
+    )
+
+
+def _acquire(folder: Path, exclusive: bool, wait: bool) -> tuple[str, str] | None:
+    path = _lock_file(folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # opening the lock file below fails and says why
+    key = os.path.realpath(path)
+    held = _HELD.get(key)
+    if held is not None:
+        fh, mode = held[0], held[1]
+        if mode == "ex" or not exclusive:
+            held[2] += 1
+            return key, "keep"
+        try:  # this process reads the folder and now rewrites it: shared -> exclusive
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            error = _in_use(folder, path, None)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH)  # a failed conversion drops the lock
+            raise error from None
+        held[1] = "ex"
+        held[2] += 1
+        _note_writer(fh)
+        return key, "downgrade"
+    try:
+        fh = open(path, "a+")
+    except OSError as exc:
+        if exclusive:
+            raise
+        log.debug("no lock on %s (%s): read without one", folder, exc)
+        return None
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fh.fileno(), mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if exclusive or not wait:
+            error = _in_use(folder, path, fh)
+            fh.close()
+            raise error from None
+        who = ", ".join(lock_holders(path)) or "another process"
+        log.info("waiting for %s, which is writing the stand-in %s", who, folder)
+        fcntl.flock(fh.fileno(), mode)
+    if exclusive:
+        _note_writer(fh)
+    _HELD[key] = [fh, "ex" if exclusive else "sh", 1]
+    return key, "close"
+
+
+def _note_writer(fh) -> None:
+    """Note this process in its lock file while it writes (named when /proc/locks is not)."""
+    fh.seek(0)
+    fh.truncate()
+    command = " ".join(" ".join(sys.argv).split())[:160]
+    fh.write(f"pid {os.getpid()} ({command}), writing since {time.ctime()}\n")
+    fh.flush()
+
+
+def _release(token: tuple[str, str] | None) -> None:
+    if token is None:
+        return
+    key, action = token
+    held = _HELD[key]
+    held[2] -= 1
+    if action == "downgrade" or (held[2] == 0 and held[1] == "ex"):
+        held[0].truncate(0)  # the writer's note goes with its exclusive lock
+    if action == "downgrade":
+        fcntl.flock(held[0].fileno(), fcntl.LOCK_SH)
+        held[1] = "sh"
+    if held[2] == 0:
+        fcntl.flock(held[0].fileno(), fcntl.LOCK_UN)
+        held[0].close()
+        del _HELD[key]
+
+
+@contextlib.contextmanager
+def standin_lock(
+    folders: Iterable[Source | str | Path], exclusive: bool = False, wait: bool = True
+) -> Iterator[None]:
+    """Hold a lock on each stand-in folder of ``folders`` (sources of kind ``stand-in``, or
+    paths) for the duration of the ``with`` block: an ``flock`` on ``<folder>.lock`` beside it.
+
+    Shared (the default) is what a runner holds for its whole run: many readers at once, and
+    no generator rewrites the folder meanwhile; if a generator is writing it, this waits until
+    it is done (``wait``; without it, :class:`StandinInUse`). Exclusive is what the generator
+    takes while it (re)writes a folder; it never waits: a folder in use by another process
+    raises :class:`StandinInUse` at once, naming the folder and that process. Locks of one
+    process nest: a runner that holds a shared lock may generate into the same folder (the
+    lock becomes exclusive while it writes, then shared again). A lock file that cannot be
+    created (a read-only place) leaves a shared lock out. Locks die with their process."""
+    paths = []
+    for item in folders:
+        if isinstance(item, Source):
+            if item.kind != "stand-in":
+                continue
+            item = item.dir
+        paths.append(Path(item))
+    tokens = []
+    try:
+        for folder in sorted(set(paths), key=str):
+            tokens.append(_acquire(folder, exclusive, wait))
+        yield
+    finally:
+        for token in reversed(tokens):
+            _release(token)
+
+
+# ----------------------------------------------------------------------------- command line
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mer_utils.sources PROFILE DATASET [--standins-dir DIR]``: print the folder
+    of the dataset's stand-in under that profile, as the runner uses it."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m mer_utils.sources", description=main.__doc__)
+    p.add_argument("profile", choices=list(config.load("profiles")))
+    p.add_argument("dataset", choices=list(config.datasets()))
+    p.add_argument("--standins-dir", type=Path, default=STANDINS)
+    args = p.parse_args(argv)
+    standin = config.profile(args.profile).get("standin")
+    folder = config.dataset_info(args.dataset)["folder"]
+    print(standin_root(args.standins_dir, standin) / folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,7 +27,7 @@ from test_datasets import SAMM_HEADER, make_casme2, make_samm
 
 from mer_utils import config, datasets, faces, results, runner, standins, study
 from mer_utils.datasets import DatasetError
-from mer_utils.sources import MARKER, PARTIAL
+from mer_utils.sources import PARTIAL, standin_root, write_marker
 
 
 # ----------------------------------------------------------------------------- silent wrong data
@@ -112,7 +112,7 @@ def test_the_data_fingerprint_sees_a_frame_replaced_in_place(tmp_path):
 def test_the_data_kind_comes_from_the_folder_not_from_how_it_was_passed(tmp_path):
     standin = tmp_path / "roots" / "SMIC"
     standin.mkdir(parents=True)
-    (standin / MARKER).write_text(json.dumps({"standin": True, "dataset": "smic"}))
+    write_marker(standin, {"standin": True, "dataset": "smic"})
     licensed = tmp_path / "mine" / "CASME2"
     licensed.mkdir(parents=True)
     sources = study.resolve_sources(
@@ -285,7 +285,9 @@ def standins_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("fault-standins")
     size = dict(config.profile("smoke")["standin"])
     seed = int(size.pop("seed", 0))
-    standins.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    # where the runner reads the smoke profile's stand-ins under --standins-dir root
+    folder = standin_root(root, config.profile("smoke")["standin"])
+    standins.generate_all(folder, seed=seed, datasets=[DATASET], **size)
     return root
 
 

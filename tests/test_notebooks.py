@@ -47,6 +47,12 @@ def smoke_run(tmp_path_factory):
     return {"tmp": tmp, "book": book, "status": status}
 
 
+def _smoke_standin(tmp: Path) -> Path:
+    """The folder of the CAS(ME)^2 stand-in the smoke run generated under ``tmp/standins``."""
+    root = sources.standin_root(tmp / "standins", config.profile("smoke")["standin"])
+    return root / config.dataset_info(DATASET)["folder"]
+
+
 def _executed(book: Path) -> list[Path]:
     return sorted((book / "datasets" / DATASET).glob("*.ipynb")) + sorted(
         (book / "summary").glob("*.ipynb")
@@ -105,7 +111,7 @@ def test_variant_pages_recorded_one_row_per_run(smoke_run):
     for col in ("accuracy", "f1_macro", "uf1", "uar", "baseline_accuracy"):
         assert results[col].between(0, 1).all(), col
     loso = results[results["protocol"] == "loso"]
-    standin = json.loads((smoke_run["tmp"] / "standins" / "CASME_sq" / sources.MARKER).read_text())
+    standin = json.loads((_smoke_standin(smoke_run["tmp"]) / sources.MARKER).read_text())
     assert (loso["n_folds"] == loso["n_subjects"]).all()
     assert loso["n_subjects"].iloc[0] <= standin["params"]["n_subjects"]
     for rec in results.to_dict("records"):  # pooled test counts = confusion matrix total
@@ -188,7 +194,7 @@ def _images(cell) -> int:
 def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(smoke_run, monkeypatch):
     tmp = smoke_run["tmp"]
     licensed = tmp / "licensed" / "CASME_sq"
-    shutil.copytree(tmp / "standins" / "CASME_sq", licensed)
+    shutil.copytree(_smoke_standin(tmp), licensed)
     (licensed / sources.MARKER).unlink()  # a copy without the marker reads as licensed data
     book = tmp / "licensed-book"
     status = study.main(

@@ -268,9 +268,11 @@ def test_casme_sq_videos_read_back_without_rawpic(tmp_path):
         "casme_sq", tmp_path / "CASME_sq", seed=1, casme_sq_videos=True, **TINY
     )
     with_pics = datasets.load("casme_sq", root)
-    shutil.rmtree(root / "rawpic")
+    expected = generator.expected_counts(root)
+    shutil.rmtree(root / "rawpic")  # the marker no longer matches: no longer a stand-in
+    assert not generator.is_standin(root)
     from_videos = datasets.load("casme_sq", root)
-    assert datasets.class_counts(from_videos) == generator.expected_counts(root)
+    assert datasets.class_counts(from_videos) == expected
     assert list(from_videos["clip"]) == list(with_pics["clip"])
     ref = from_videos["frames"].iloc[0][0]
     assert ".avi#" in ref and datasets.read_frame(ref).shape == (240, 320, 3)
@@ -585,13 +587,13 @@ def test_time_profile_rises_to_the_apex_and_falls():
 def test_generate_all_skips_up_to_date_and_regenerates_on_change(tmp_path):
     root = generator.generate_all(tmp_path, datasets=["smic"], workers=1, **TINY)["smic"]
     assert root == tmp_path / "SMIC"
-    stamp = (root / generator.MARKER).stat().st_mtime_ns
-    (root / "extra.txt").write_text("kept while up to date")
+    frame = next(root.rglob("*.bmp"))
+    stamps = [(p, p.stat().st_mtime_ns) for p in (root / generator.MARKER, frame)]
     generator.generate_all(tmp_path, datasets=["smic"], **TINY)
-    assert (root / generator.MARKER).stat().st_mtime_ns == stamp and (root / "extra.txt").exists()
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps)  # kept, not rewritten
     generator.generate_all(tmp_path, seed=5, datasets=["smic"], workers=1, **TINY)
     assert json.loads((root / generator.MARKER).read_text())["seed"] == 5
-    assert not (root / "extra.txt").exists()
+    assert generator.is_standin(root)
 
 
 def test_interrupted_generation_is_not_complete_and_is_redone(tmp_path):

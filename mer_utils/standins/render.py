@@ -11,6 +11,7 @@ so one or several workers write the same bytes.
 from __future__ import annotations
 
 import math
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +21,7 @@ import numpy as np
 
 from .. import config
 from ..config import CLASSES
+from ..processes import bind_to_parent
 from . import layouts, nuisances, seeds
 from .files import imwrite, write_video
 from .looks import REFERENCE_FACE_PX, Subject, make_subject
@@ -188,12 +190,20 @@ def make_tasks(
 
 
 def _worker_init() -> None:
+    """A rendering worker: dies with its parent (even on SIGKILL), leaves Ctrl-C to it, and
+    renders on one thread (the pool is the parallelism)."""
+    bind_to_parent()
     cv2.setNumThreads(1)
 
 
 def run_tasks(tasks: list[_Task], workers: int, bars: dict[str, Any]) -> None:
     """Render every task, the costliest first, in ``workers`` processes (spawned: safe even
-    when the parent process has started TensorFlow)."""
+    when the parent process has started TensorFlow).
+
+    The workers are bound to this process (:func:`mer_utils.processes.bind_to_parent`): killing
+    it, even with SIGKILL, takes them down too. Ctrl-C reaches this process alone (the workers
+    start with SIGINT blocked and then ignore it): it stops the pool at once and the
+    ``KeyboardInterrupt`` goes on, once; so does a failing task's error."""
     order = sorted(tasks, key=lambda t: -t.frames * math.prod(t.params["frame_size"]))
     if workers <= 1 or len(order) < 2:
         for task in order:
@@ -204,9 +214,31 @@ def run_tasks(tasks: list[_Task], workers: int, bars: dict[str, Any]) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(int(workers), mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(_render_task, task): task for task in order}
+    pool = ProcessPoolExecutor(int(workers), mp_context=ctx, initializer=_worker_init)
+    try:
+        # Workers are spawned while the tasks are submitted: with SIGINT blocked meanwhile they
+        # inherit the block, so a Ctrl-C while they start cannot print a traceback from them;
+        # here it waits until the submissions are done.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = {pool.submit(_render_task, task): task for task in order}
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for future in as_completed(futures):
             future.result()
             task = futures[future]
             bars[task.name].update(task.n_clips)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool) -> None:
+    """Kill the pool's workers at once and drop the tasks not yet started."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for process in workers:
+        process.kill()
+    for process in workers:
+        process.join(timeout=5)
+    pool.shutdown(wait=False, cancel_futures=True)

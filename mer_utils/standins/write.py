@@ -19,7 +19,15 @@ from typing import Any, Iterable
 
 from .. import atomic, config
 from ..config import CLASSES
-from ..sources import MARKER, PARTIAL, read_marker
+from ..sources import (
+    MARKER,
+    PARTIAL,
+    NotAStandin,
+    StandinInUse,
+    check_marker,
+    standin_lock,
+    write_marker,
+)
 from . import layouts, render
 from .subjects import DROP, MACRO, SubjectPlan, plan, real_structure
 
@@ -86,14 +94,23 @@ def resolve_params(
     }
 
 
-def _prepare_root(root: Path) -> None:
-    """Create ``root``; clear it only if it is empty or holds a (possibly partial) stand-in."""
-    if root.exists() and any(root.iterdir()):
-        if not ((root / MARKER).exists() or (root / PARTIAL).exists()):
-            raise FileExistsError(
+def _refuse_unless_standin(root: Path) -> None:
+    """Raise :class:`~mer_utils.sources.NotAStandin` if ``root`` holds anything but a
+    (possibly partial) stand-in whose marker matches it: such a folder is never deleted."""
+    if root.is_dir() and any(root.iterdir()) and not (root / PARTIAL).exists():
+        marker, problem = check_marker(root)
+        if marker is None or problem:
+            raise NotAStandin(
                 f"{root} exists, is not empty and is not a stand-in "
-                f"(no {MARKER} or {PARTIAL}): refusing to overwrite it"
+                f"({problem or f'no {MARKER} or {PARTIAL}'}): refusing to overwrite it"
             )
+
+
+def _prepare_root(root: Path) -> None:
+    """Create ``root``; clear it only if it is empty or holds a (possibly partial) stand-in
+    whose marker matches it."""
+    _refuse_unless_standin(root)
+    if root.exists() and any(root.iterdir()):
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     atomic.write_text(root / PARTIAL, "stand-in generation in progress\n")
@@ -120,18 +137,25 @@ def generate(
     and ``max_clip_frames`` (cap clip lengths) shrink the dataset for tests only;
     ``casme_sq_videos`` also writes CAS(ME)^2's ``rawvideo/*.avi`` (MJPG); ``workers`` renders
     in that many processes (same files). A non-empty ``root`` that is not a stand-in raises
-    ``FileExistsError``; an existing stand-in there is replaced. Returns ``root``.
+    :class:`~mer_utils.sources.NotAStandin` (a ``FileExistsError``); an existing stand-in there
+    is replaced, unless another process uses it (:class:`~mer_utils.sources.StandinInUse`).
+    Returns ``root``.
     """
     params = resolve_params(
         name, frame_scale, amplitude, subjects, max_clip_frames, casme_sq_videos, **legacy
     )
-    return _generate({name: Path(root)}, seed, {name: params}, workers, progress)[name]
+    root = Path(root)
+    _refuse_unless_standin(root)  # before a lock file is written beside it
+    with standin_lock([root], exclusive=True):
+        return _generate({name: root}, seed, {name: params}, workers, progress)[name]
 
 
 def _generate(
     roots: dict[str, Path], seed: int, params: dict[str, dict], workers: int, progress: bool
 ) -> dict[str, Path]:
-    """Generate several datasets, rendering all their subjects in one process pool."""
+    """Generate several datasets, rendering all their subjects in one process pool. The
+    caller holds their exclusive locks. Ctrl-C stops the pool and leaves the folders marked
+    partial (regenerated next time): one ``KeyboardInterrupt`` that says so."""
     from tqdm import tqdm
 
     plans, tasks, bars = {}, [], {}
@@ -144,12 +168,18 @@ def _generate(
         bars[name] = tqdm(total=total, desc=f"stand-in {name}", unit="clip", disable=not progress)
     try:
         render.run_tasks(tasks, workers, bars)
+    except KeyboardInterrupt:
+        folders = ", ".join(str(root) for root in roots.values())
+        raise KeyboardInterrupt(
+            f"stand-in generation interrupted: {folders} left partial ({PARTIAL}), "
+            "regenerated next time"
+        ) from None
     finally:
         for bar in bars.values():
             bar.close()
     for name, root in roots.items():
         quirks = layouts.layout(name).standin_annotation(root, seed, plans[name])
-        atomic.write_json(root / MARKER, _marker(name, seed, params[name], plans[name], quirks))
+        write_marker(root, _marker(name, seed, params[name], plans[name], quirks))
         (root / PARTIAL).unlink()
         log.info("stand-in %s written to %s", name, root)
     return roots
@@ -158,6 +188,8 @@ def _generate(
 def _marker(
     name: str, seed: int, params: dict, plans: list[SubjectPlan], quirks: list[str]
 ) -> dict:
+    """The generator's record for the marker (:func:`mer_utils.sources.write_marker` adds the
+    folder's contents and the hash of the fields)."""
     clips = [c for p in plans for c in p.clips]
     counts = {label: sum(c.label == label for c in clips) for label in CLASSES}
     dropped = {}
@@ -171,7 +203,7 @@ def _marker(
         "standin": True,
         "dataset": name,
         "display": config.dataset_info(name)["display"],
-        "generator": "mer_utils.synthetic",
+        "generator": "mer_utils.standins",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "params": params,
@@ -192,11 +224,25 @@ def _marker(
         },
         "quirks": quirks,
         "note": (
-            "Synthetic stand-in built from skimage.data.astronaut() by mer_utils.synthetic; "
+            "Synthetic stand-in built from skimage.data.astronaut() by mer_utils.standins; "
             "NOT the licensed dataset. Same subjects, clips per class and clip lengths as "
             "the real dataset (subjects.csv); frames scaled by frame_scale."
         ),
     }
+
+
+def _up_to_date(root: Path, name: str, seed: int, params: dict) -> bool:
+    """Whether ``root`` holds this stand-in already: a marker that matches the folder and
+    records the same dataset, seed, parameters and generator version."""
+    marker, problem = check_marker(root)
+    return bool(
+        marker
+        and not problem
+        and marker.get("dataset") == name
+        and marker.get("seed") == seed
+        and marker.get("params") == params
+        and marker.get("generator_version") == GENERATOR_VERSION
+    )
 
 
 def generate_all(
@@ -209,28 +255,35 @@ def generate_all(
 ) -> dict[str, Path]:
     """Generate every dataset (or ``datasets``) into ``data_root/<folder>`` (folder names from
     ``datasets.yaml``); ``params`` are :func:`generate`'s (``frame_scale``, ``amplitude``,
-    ``subjects``, ``max_clip_frames``, ``casme_sq_videos``). A dataset whose marker already
-    records the same seed, parameters and generator version is kept as is; the others are
-    rendered together in ``workers`` processes."""
+    ``subjects``, ``max_clip_frames``, ``casme_sq_videos``). A dataset whose marker matches
+    its folder and records the same seed, parameters and generator version is kept as is; the
+    others are rendered together in ``workers`` processes.
+
+    Locks (:func:`mer_utils.sources.standin_lock`): the check holds shared locks, so it waits
+    while another process writes one of the folders (then finds it up to date); rewriting
+    takes exclusive ones and stops at once with :class:`~mer_utils.sources.StandinInUse` if
+    another process reads a folder that must be rewritten. The runner generates into
+    ``<standins>/<digest of the parameters>`` (:func:`mer_utils.sources.standin_root`), so
+    profiles never share a folder."""
     names = list(config.datasets() if datasets is None else datasets)
-    todo: dict[str, Path] = {}
-    resolved: dict[str, dict] = {}
-    out = {}
-    for name in names:
-        root = Path(data_root) / config.dataset_info(name)["folder"]
-        resolved[name] = resolve_params(name, **params)
-        marker = read_marker(root)
-        if (
-            marker
-            and marker.get("dataset") == name
-            and marker.get("seed") == seed
-            and marker.get("params") == resolved[name]
-            and marker.get("generator_version") == GENERATOR_VERSION
-        ):
-            log.info("stand-in %s in %s is up to date", name, root)
-        else:
-            todo[name] = root
-        out[name] = root
-    if todo:
-        _generate(todo, seed, {n: resolved[n] for n in todo}, workers, progress)
-    return out
+    roots = {name: Path(data_root) / config.dataset_info(name)["folder"] for name in names}
+    resolved = {name: resolve_params(name, **params) for name in names}
+    for root in roots.values():
+        _refuse_unless_standin(root)  # before a lock file is written beside it
+    while True:
+        with standin_lock(roots.values()):
+            todo = {n: r for n, r in roots.items() if not _up_to_date(r, n, seed, resolved[n])}
+        for name in [n for n in roots if n not in todo]:
+            log.info("stand-in %s in %s is up to date", name, roots[name])
+        if not todo:
+            return roots
+        try:
+            with standin_lock(todo.values(), exclusive=True):
+                todo = {n: r for n, r in todo.items() if not _up_to_date(r, n, seed, resolved[n])}
+                if todo:
+                    _generate(todo, seed, {n: resolved[n] for n in todo}, workers, progress)
+            return roots
+        except StandinInUse as busy:
+            if not busy.writing:  # read by another process: never rewritten under it
+                raise
+            log.info("%s; checking again when it is done", busy.message)
