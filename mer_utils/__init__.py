@@ -9,6 +9,7 @@ module              stage
 ``datasets``        read the four licensed datasets as distributed (+ labels)
 ``standins``        generate stand-in datasets in the same on-disk layouts
 ``sources``         where each dataset's data come from; is a folder a stand-in?
+``locks``           locks on stand-in folders (one writer, or many readers)
 ``faces``           stage 1: landmarks, eye/mouth masks, crop, resize, gray
 ``augment``         stage 2a: one random augmentation draw per clip
 ``balance``         stage 2b: class weights (Eq. 1) and SMOTE
