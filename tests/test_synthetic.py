@@ -664,3 +664,76 @@ def test_onset_apex_figure_shows_no_face_when_none_may_be_shown(standins):
     assert shown.empty and not table.empty
     note = report.dataset.onset_apex_figure(shown)
     assert "No face is shown" in note.data
+
+
+# --------------------------------------------------------------------------- MEGC 2019 composite
+MEGC_LEFT_OUT = {
+    ("sub04", "EP12_01f"): "disgust",
+    ("sub05", "EP09_05f"): "disgust",
+    ("sub24", "EP07_01"): "surprise",
+    ("sub24", "EP07_04f"): "surprise",
+    ("sub24", "EP10_03"): "surprise",
+}
+"""The CASME II clips the MEGC 2019 composite's list leaves out, with their labels."""
+STRICT = {
+    "disgust": "negative",
+    "repression": "negative",
+    "happiness": "positive",
+    "surprise": "surprise",
+}
+"""The composite's rule for CASME II: fear and sadness are left out."""
+
+
+def _composite(source: str) -> dict[str, tuple[int, int, int]]:
+    """Clips per class of every subject of ``source`` in mer_utils/data/megc2019_subjects.csv."""
+    path = Path(config.__file__).parent / "data" / "megc2019_subjects.csv"
+    lines = [line for line in path.read_text("utf-8").splitlines() if not line.startswith("#")]
+    assert lines[0].split(",") == ["source", "subject", *CLASSES]
+    rows = [line.split(",") for line in lines[1:]]
+    return {r[1]: tuple(int(v) for v in r[2:]) for r in rows if r[0] == source}
+
+
+def _strict_counts(clips) -> dict[str, tuple[int, int, int]]:
+    """Per subject, clips per class under the composite's rule, its left-out clips excluded;
+    ``clips``: (subject, clip name, original label) triples."""
+    out: dict[str, list[int]] = {}
+    for subject, name, emotion in clips:
+        label = STRICT.get(emotion)
+        if label is None or (subject, name) in MEGC_LEFT_OUT:
+            continue
+        out.setdefault(subject, [0, 0, 0])[CLASSES.index(label)] += 1
+    return {s: tuple(v) for s, v in out.items()}
+
+
+def test_casme2_stand_in_carries_the_megc2019_composite(standins):
+    composite = _composite("casme2")
+    assert len(composite) == 24
+    assert [sum(v[i] for v in composite.values()) for i in range(3)] == [88, 32, 25]
+    assert [
+        sum(v[i] for s in ("casme2", "samm", "smic") for v in _composite(s).values())
+        for i in range(3)
+    ] == [250, 109, 83]
+    plans = generator.plan("casme2", seed=0)
+    clips = {(p.id, c.name): c for p in plans for c in p.clips}
+    assert len(clips) == sum(len(p.clips) for p in plans), "clip names unique per subject"
+    for key, emotion in MEGC_LEFT_OUT.items():  # the five left-out clips, named and labelled
+        assert key in clips and clips[key].emotion == emotion, key
+    assert clips[("sub04", "EP12_01f")].quirk == "apex /"
+    assert sum(c.quirk == "apex /" for c in clips.values()) == 1
+    # the composite's rule and list give its per-subject counts, 88/32/25 over 24 subjects
+    strict = _strict_counts((s, n, c.emotion) for (s, n), c in clips.items())
+    assert strict == composite
+    # the paper's rule still gives subjects.csv, and the fear and sadness clips sit where the
+    # real data have them: subjects.csv's negatives - the composite's - left-out disgust
+    real = {s.id: s for s in generator.real_structure()["casme2"]}
+    for p in plans:
+        if p.id not in real:
+            continue
+        assert tuple(p.counts().values()) == real[p.id].counts
+        other = sum(c.emotion in ("fear", "sadness") for c in p.clips)
+        left = sum(s == p.id and e == "disgust" for (s, _), e in MEGC_LEFT_OUT.items())
+        assert other == real[p.id].counts[0] - composite.get(p.id, (0, 0, 0))[0] - left, p.id
+    # what the test-size stand-in holds of it reads back the same
+    df = datasets.load("casme2", standins["casme2"])
+    small = _strict_counts(zip(df["subject"], df["clip"], df["emotion"]))
+    assert small and small == {s: composite[s] for s in df["subject"].unique()}

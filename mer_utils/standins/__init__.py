@@ -15,9 +15,12 @@ runs on both. What a stand-in is:
   codes and the table no lengths; **this study's choice** for SMIC-HS (100 fps) is
   ``11 + round(47 x Beta(2, 3))`` frames (11-58 frames, i.e. 0.1-0.6 s). Original labels follow
   the real files (CASME II negative = 63 disgust, 27 repression, 4 sadness, 2 fear; SAMM
-  negative = 57 Anger, 12 Contempt, 9 Disgust, 8 Fear, 6 Sadness), dealt at random. Frame rates
-  and real frame sizes are in ``datasets.yaml``; ``frame_scale`` scales the frame size, never
-  the clips or subjects.
+  negative = 57 Anger, 12 Contempt, 9 Disgust, 8 Fear, 6 Sadness), dealt at random; CASME II's
+  so that the MEGC 2019 composite's stricter rule (negative = disgust and repression), with the
+  five CASME II clips its list leaves out (named as in the real file), gives the composite's
+  per-subject counts too (``mer_utils/data/megc2019_subjects.csv``; :mod:`.layouts.casme2`).
+  Frame rates and real frame sizes are in ``datasets.yaml``; ``frame_scale`` scales the frame
+  size, never the clips or subjects.
 * **Rows the loaders drop**, a few per dataset so that the drop paths stay exercised (the real
   files have many more; the marker lists them): CASME II 8 'others' rows (2 of subject sub18,
   who has only 'others', as in the real file, and one in each of the six largest subjects); SAMM

@@ -73,6 +73,19 @@ def real_structure() -> dict[str, tuple[RealSubject, ...]]:
     return {name: tuple(subjects) for name, subjects in out.items()}
 
 
+@cache
+def composite_structure() -> dict[str, dict[str, tuple[int, int, int]]]:
+    """``mer_utils/data/megc2019_subjects.csv``: the MEGC 2019 composite's clips per class
+    (CLASSES order) of every subject it holds, per dataset (``casme2``, ``samm``, ``smic``)."""
+    text = resources.files("mer_utils").joinpath("data", "megc2019_subjects.csv").read_text("utf-8")
+    rows = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
+    out: dict[str, dict[str, tuple[int, int, int]]] = {}
+    for row in rows:
+        counts = tuple(int(row[c]) for c in CLASSES)
+        out.setdefault(row["source"], {})[row["subject"]] = counts
+    return out
+
+
 def natural(text: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
@@ -177,12 +190,17 @@ def plan(
     by_id = {s.id: s for s in real}
     largest = sorted(real, key=lambda s: -sum(s.counts))[: kit.STANDIN_DROP_IN_LARGEST]
     n_dropped = {**{s.id: 1 for s in largest}, **kit.STANDIN_DROP_ONLY}
-    # original spellings, dealt over the dataset's clips of each class in table order
+    # original spellings: the layout's own deal per subject (CASME II), else dealt over the
+    # dataset's clips of each class in table order
     spell_rng = seeds.rng(seed, name, 1)
-    spellings = {
-        label: iter(_deal(spell_rng, kit.STANDIN_LABELS[label], sum(s.counts[i] for s in real)))
-        for i, label in enumerate(CLASSES)
-    }
+    if hasattr(kit, "standin_spellings"):
+        dealt = kit.standin_spellings(spell_rng, real)
+        spellings = None
+    else:
+        spellings = {
+            label: iter(_deal(spell_rng, kit.STANDIN_LABELS[label], sum(s.counts[i] for s in real)))
+            for i, label in enumerate(CLASSES)
+        }
     pool = [n for s in real for n in s.lengths]
     plans = []
     for index, sid in enumerate(ids):
@@ -190,7 +208,11 @@ def plan(
         look, style = draw_look(rng), draw_style(rng)
         subject = by_id.get(sid, RealSubject(sid, (0, 0, 0), ()))
         labels = [c for c, k in zip(CLASSES, subject.counts) for _ in range(k)]
-        emotions = [next(spellings[c]) for c in labels]
+        if spellings is None:
+            own = {c: iter(dealt.get(sid, {}).get(c, ())) for c in CLASSES}
+            emotions = [next(own[c]) for c in labels]
+        else:
+            emotions = [next(spellings[c]) for c in labels]
         lengths = list(subject.lengths) if subject.lengths else [_smic_length(rng) for _ in labels]
         rng.shuffle(lengths)
         for _ in range(n_dropped.get(sid, 0)):

@@ -33,7 +33,7 @@ from .subjects import DROP, MACRO, SubjectPlan, plan, real_structure
 
 log = logging.getLogger("mer_utils.standins")
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 """Bumped whenever the generator's output changes for the same parameters."""
 
 
