@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from _bench import best_time, emitter  # noqa: E402  (benchmarks/_bench.py)
 
-from mer_utils import config, flow, stage1, synthetic
+from mer_utils import config, flow, stage1, standins
 
 emit = emitter("flow", 4)
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     prof = config.profile(args.profile)
     with tempfile.TemporaryDirectory(prefix="bench-flow-") as tmp:
-        root = synthetic.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
+        root = standins.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
         start = time.perf_counter()
         clips = stage1.load_clips("casme2", root, prof)
         t_stage1 = time.perf_counter() - start

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from _bench import best_time, emitter  # noqa: E402  (benchmarks/_bench.py)
 
-from mer_utils import config, datasets, faces, stage1, synthetic
+from mer_utils import config, datasets, faces, stage1, standins
 
 emit = emitter("stage1", 3)
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     prof = config.profile(args.profile)
     size, n_frames = prof["size"], prof["n_frames"]
     with tempfile.TemporaryDirectory(prefix="bench-stage1-") as tmp:
-        root = synthetic.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
+        root = standins.generate("casme2", Path(tmp) / "CASME2", seed=0, **prof["standin"])
         table = datasets.load("casme2", root)
         sampled = [
             [refs[i] for i in faces.sample_indices(len(refs), n_frames)] for refs in table["frames"]
@@ -98,7 +98,7 @@ def real_sizes(args, size: int, n_frames: int) -> None:
     back), against detecting on every sampled frame at full size (the naive way)."""
     for name, subjects in (("casme2", 3), ("samm", 2)):
         with tempfile.TemporaryDirectory(prefix="bench-stage1-real-") as tmp:
-            root = synthetic.generate(
+            root = standins.generate(
                 name,
                 Path(tmp) / name,
                 seed=0,
@@ -144,7 +144,6 @@ def stage1_share(repeat: int = 2) -> None:
     """
     from mer_utils import results
     from mer_utils.runner import REPO
-    from mer_utils.study import STANDINS
 
     path = results.manifest_path(REPO / "book" / "results")
     if not path.exists():
@@ -182,8 +181,9 @@ def stage1_share(repeat: int = 2) -> None:
             note="the stage-1 page: kernel start-up, figures and montage included",
             **common,
         )
-        root = REPO / STANDINS / config.dataset_info(dataset)["folder"]
-        if not root.is_dir():
+        source = manifest.get("sources", {}).get(dataset, {})
+        root = REPO / source.get("dir", "")  # the folder the run read
+        if not source.get("dir") or not root.is_dir():
             continue
         table = datasets.load(dataset, root)
         work = best_time(lambda t=table: stage1.for_profile(t, manifest["profile"]), repeat)

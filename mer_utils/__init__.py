@@ -7,7 +7,9 @@ obvious home:
 module              stage
 ==================  ==========================================================
 ``datasets``        read the four licensed datasets as distributed (+ labels)
-``synthetic``       generate stand-in datasets in the same on-disk layouts
+``standins``        generate stand-in datasets in the same on-disk layouts
+``sources``         where each dataset's data come from; is a folder a stand-in?
+``locks``           locks on stand-in folders (one writer, or many readers)
 ``faces``           stage 1: landmarks, eye/mouth masks, crop, resize, gray
 ``augment``         stage 2a: one random augmentation draw per clip
 ``balance``         stage 2b: class weights (Eq. 1) and SMOTE
@@ -24,11 +26,13 @@ module              stage
 
 import os as _os
 
-# TensorFlow's oneDNN kernels are off by default in this build, and Conv3D training is 6-10x
-# faster with them on (shared reference: environment.md). The flag is read when TensorFlow is
-# first imported, so it is set here, before any module of this package can import it.
-# A user who sets the variable explicitly (to 0 or 1) keeps their choice.
-_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from .processes import kernel_environment as _kernel_environment
+
+# TensorFlow reads these when it is first imported, so they are set here, before any module of
+# this package can import it (a kernel, a Dask worker unpickling a fold task, a test): oneDNN
+# kernels on (Conv3D training is 6-10x faster on a CPU; book: environment) and GPU memory
+# growth (several processes share one card). A variable the user set keeps their value.
+_kernel_environment()
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

@@ -54,6 +54,10 @@ def _visible(paths: list[str]) -> dict:
     return {"host": socket.gethostname(), "missing": [p for p in paths if not os.path.exists(p)]}
 
 
+CONNECT_TIMEOUT = "30s"
+"""How long the runner tries to reach the scheduler before it gives up with a message."""
+
+
 class DaskExecutor:
     """Folds of method pages on a Dask cluster; pages themselves on the runner's machine.
 
@@ -67,7 +71,7 @@ class DaskExecutor:
         from distributed import Client
 
         self.address = address
-        self.client = Client(address, timeout="30s")
+        self.client = Client(address, timeout=CONNECT_TIMEOUT)
         self.workers = max(1, int(pages_in_flight))
         self._local = runner.LocalExecutor(local_workers)
         self._threads = cf.ThreadPoolExecutor(max_workers=self.workers)

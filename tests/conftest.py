@@ -30,9 +30,9 @@ def standins(tmp_path_factory) -> dict[str, Path]:
     """All four stand-in datasets, generated once per session: dataset key -> its folder.
 
     Treat them as read-only (copy frames elsewhere before modifying anything)."""
-    from mer_utils import synthetic
+    from mer_utils import standins as generator
 
     root = tmp_path_factory.mktemp("standins")
-    return synthetic.generate_all(
+    return generator.generate_all(
         root, seed=STANDIN_SEED, progress=False, workers=2, **STANDIN_SIZE
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pybtex.database import parse_file
 
-from mer_utils import study
+from mer_utils import grid
 
 REPO = Path(__file__).resolve().parents[1]
 BIB = REPO / "book" / "references.bib"
@@ -40,7 +40,7 @@ def test_the_repository_url_comes_from_the_environment_or_not_at_all(ext, monkey
 
 def test_the_edit_link_of_an_executed_page_opens_its_template(ext):
     templates = ext.templates(REPO)
-    outputs = {str(Path(j.output).with_suffix("")) for j in study.full_grid()}
+    outputs = {str(Path(j.output).with_suffix("")) for j in grid.full_grid()}
     assert outputs and outputs == set(templates)
     for page, template in templates.items():
         assert page.startswith(ext.GENERATED), page

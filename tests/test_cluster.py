@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from mer_utils import config, folds, results, schema, study, synthetic
+from mer_utils import config, folds, results, schema, study
+from mer_utils import standins as generator
+from mer_utils.sources import standin_root
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +35,9 @@ def standins(tmp_path_factory):
     root = tmp_path_factory.mktemp("cluster-standins")
     size = dict(config.profile("smoke")["standin"])
     seed = int(size.pop("seed", 0))
-    synthetic.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    # where the runner reads the smoke profile's stand-ins under --standins-dir root
+    folder = standin_root(root, config.profile("smoke")["standin"])
+    generator.generate_all(folder, seed=seed, datasets=[DATASET], **size)
     return root
 
 

@@ -623,3 +623,45 @@ def test_class_counts_in_class_order_with_zeros():
         ("positive", 0),
         ("surprise", 2),
     ]
+
+
+# --------------------------------------------------------------------------- readers only
+def _imported_modules(path: Path) -> set[str]:
+    """Every module an import statement of ``path`` names (anywhere, functions included), as
+    an absolute ``mer_utils...`` name where it is relative."""
+    import ast
+
+    from mer_utils import fingerprints
+
+    package = ["mer_utils", *path.parent.relative_to(fingerprints.PACKAGE).parts]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - (node.level - 1)] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            out |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return out
+
+
+def test_dataset_readers_and_the_sources_module_never_import_the_generator():
+    """The dataset plug-ins only read, and whether a folder is a stand-in is read without the
+    generator: neither imports mer_utils.standins, not even inside a function, so that no
+    page's fingerprint includes the generator's code."""
+    from mer_utils import fingerprints
+
+    files = sorted((fingerprints.PACKAGE / "datasets").glob("*.py"))
+    files += [fingerprints.PACKAGE / "sources.py", fingerprints.PACKAGE / "locks.py"]
+    assert len(files) >= 7
+    for path in files:
+        named = _imported_modules(path)
+        assert not {m for m in named if m.startswith("mer_utils.standins")}, path
+        assert "mer_utils.synthetic" not in named, path
+    for template, method in (
+        ("notebooks/overview.md", None),
+        ("notebooks/method.md", "FLOW-LINEAR"),
+    ):
+        modules = fingerprints.page_modules(template, method)
+        assert "sources.py" in modules or "datasets/__init__.py" in modules, template
+        assert not [m for m in modules if m.startswith("standins/")], (template, modules)

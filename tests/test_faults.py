@@ -9,6 +9,7 @@ record per key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -28,14 +29,19 @@ from mer_utils import (
     config,
     datasets,
     experiment,
+    fingerprints,
+    grid,
+    processes,
     results,
     runner,
     schema,
+    sources,
     stage1,
+    standins,
     study,
-    synthetic,
 )
 from mer_utils.datasets import DatasetError
+from mer_utils.sources import PARTIAL, standin_root, write_marker
 
 
 # ----------------------------------------------------------------------------- silent wrong data
@@ -96,45 +102,45 @@ def test_permission_errors_name_the_path(tmp_path, monkeypatch):
     monkeypatch.setattr(_frames.os, "scandir", scandir_denied)
     with pytest.raises(DatasetError, match=r"EP02_01f: permission denied"):
         _frames.list_frames(tmp_path / "EP02_01f", ["jpg"])
-    monkeypatch.setattr(runner.os, "scandir", scandir_denied)
+    monkeypatch.setattr(fingerprints.os, "scandir", scandir_denied)
     with pytest.raises(DatasetError, match="permission denied"):
-        runner.files_stamp(tmp_path)
+        fingerprints.files_stamp(tmp_path)
 
 
 def test_the_data_fingerprint_sees_a_frame_replaced_in_place(tmp_path):
     root = make_casme2(tmp_path / "CASME2")
     frame = root / "CASME2_RAW_selected" / "sub03" / "EP01_01" / "img2.jpg"
-    before = runner.files_stamp(root)
-    assert runner.files_stamp(root) == before  # stable
+    before = fingerprints.files_stamp(root)
+    assert fingerprints.files_stamp(root) == before  # stable
     data = frame.read_bytes()
     frame.write_bytes(data[::-1])  # same size, new content and mtime
     os.utime(frame, ns=(frame.stat().st_atime_ns, frame.stat().st_mtime_ns + 10**9))
-    after = runner.files_stamp(root)
+    after = fingerprints.files_stamp(root)
     assert after != before
     frame.rename(frame.with_name("img99.jpg"))
-    assert runner.files_stamp(root) != after
-    source = study.Source("casme2", str(root), "licensed")
-    assert study.data_stamp(source) == runner.files_stamp(root)
+    assert fingerprints.files_stamp(root) != after
+    source = sources.Source("casme2", str(root), "licensed")
+    assert sources.data_stamp(source) == fingerprints.files_stamp(root)
 
 
 def test_the_data_kind_comes_from_the_folder_not_from_how_it_was_passed(tmp_path):
     standin = tmp_path / "roots" / "SMIC"
     standin.mkdir(parents=True)
-    (standin / synthetic.MARKER).write_text(json.dumps({"standin": True, "dataset": "smic"}))
+    write_marker(standin, {"standin": True, "dataset": "smic"})
     licensed = tmp_path / "mine" / "CASME2"
     licensed.mkdir(parents=True)
-    sources = study.resolve_sources(
+    chosen = sources.resolve_sources(
         ["smic", "casme2"], str(tmp_path / "roots"), {"casme2": str(licensed)}
     )
-    assert sources["smic"].kind == "stand-in"  # given as --data-root, still a stand-in
-    assert sources["casme2"].kind == "licensed"
-    sources = study.resolve_sources(["smic"], None, {"smic": str(standin)})
-    assert sources["smic"].kind == "stand-in"  # given as --dataset-dir, still a stand-in
+    assert chosen["smic"].kind == "stand-in"  # given as --data-root, still a stand-in
+    assert chosen["casme2"].kind == "licensed"
+    chosen = sources.resolve_sources(["smic"], None, {"smic": str(standin)})
+    assert chosen["smic"].kind == "stand-in"  # given as --dataset-dir, still a stand-in
     half = tmp_path / "half" / "SAMM"
     half.mkdir(parents=True)
-    (half / synthetic.PARTIAL).write_text("")
-    with pytest.raises(study.SourceError, match="did not finish"):
-        study.resolve_sources(["samm"], None, {"samm": str(half)})
+    (half / PARTIAL).write_text("")
+    with pytest.raises(sources.SourceError, match="did not finish"):
+        sources.resolve_sources(["samm"], None, {"samm": str(half)})
 
 
 @pytest.mark.parametrize(
@@ -165,12 +171,14 @@ def test_a_data_root_that_is_a_file_is_an_error(tmp_path, capsys):
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
-def test_only_the_implicit_default_data_root_may_be_missing(monkeypatch, caplog):
-    monkeypatch.delenv(study.DATA_ROOT_ENV, raising=False)
-    assert not (study.REPO / study.DEFAULT_DATA_ROOT).exists()
+def test_only_the_implicit_default_data_root_may_be_missing(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv(sources.DATA_ROOT_ENV, raising=False)
+    assert not (study.REPO / sources.DEFAULT_DATA_ROOT).exists()
+    smoke = config.profile("smoke")["standin"]
     with caplog.at_level("INFO"):
-        sources = study.resolve_sources(["samm"], None, {})
-    assert sources["samm"].kind == "stand-in"
+        chosen = sources.resolve_sources(["samm"], None, {}, standins=tmp_path, standin=smoke)
+    assert chosen["samm"].kind == "stand-in"
+    assert chosen["samm"].dir == str(standin_root(tmp_path, smoke) / "SAMM")
     assert "default data root" in caplog.text
 
 
@@ -206,8 +214,8 @@ def test_two_matching_annotation_files_are_an_error_with_a_way_to_choose(tmp_pat
     ):
         datasets.load("casme2", root)
     assert len(datasets.load("casme2", root, annotation=second.name)) > 0
-    jobs = study.plan(
-        study.resolve_sources(
+    jobs = grid.plan(
+        sources.resolve_sources(
             ["casme2"], None, {"casme2": str(root)}, annotations={"casme2": second.name}
         ),
         "smoke",
@@ -255,11 +263,11 @@ def test_a_kernel_that_dies_at_start_is_started_once_more(tmp_path, monkeypatch)
 
 
 def test_a_second_runner_on_the_same_results_stops_with_a_clear_message(tmp_path, capsys):
-    with runner.RunLock(tmp_path / "book" / "results"):
+    with processes.RunLock(tmp_path / "book" / "results"):
         with pytest.raises(SystemExit, match="another runner is using"):
-            with runner.RunLock(tmp_path / "book" / "results"):
+            with processes.RunLock(tmp_path / "book" / "results"):
                 pass
-    with runner.RunLock(tmp_path / "book" / "results"):  # released on exit
+    with processes.RunLock(tmp_path / "book" / "results"):  # released on exit
         pass
 
 
@@ -293,7 +301,9 @@ def standins_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("fault-standins")
     size = dict(config.profile("smoke")["standin"])
     seed = int(size.pop("seed", 0))
-    synthetic.generate_all(root, seed=seed, datasets=[DATASET], **size)
+    # where the runner reads the smoke profile's stand-ins under --standins-dir root
+    folder = standin_root(root, config.profile("smoke")["standin"])
+    standins.generate_all(folder, seed=seed, datasets=[DATASET], **size)
     return root
 
 
@@ -382,7 +392,7 @@ def _interrupt_midway(tmp: Path, standins: Path, sig: int) -> tuple[subprocess.P
     if sig == signal.SIGINT:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     else:
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, sig)  # what `kill` (SIGTERM) or `kill -9` sends
     return proc, token
 
 
@@ -408,14 +418,23 @@ def _resume_and_check(tmp: Path, standins: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
-    tmp_path, standins_dir
+@pytest.mark.parametrize(
+    "sig, status, resume",
+    [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)],
+    ids=["ctrl-c twice", "sigterm twice"],
+)
+def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
+    tmp_path, standins_dir, sig, status, resume
 ):
-    proc, token = _interrupt_midway(tmp_path, standins_dir, signal.SIGINT)
+    proc, token = _interrupt_midway(tmp_path, standins_dir, sig)
     start = time.time()
-    assert proc.wait(timeout=30) == 130
-    assert time.time() - start < 15, "Ctrl-C must stop promptly, not wait for running pages"
-    assert "Interrupted" in proc.stderr.read().decode()
+    time.sleep(0.3)  # an impatient user presses again while the runner stops
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)
+    assert proc.wait(timeout=30) == status
+    assert time.time() - start < 15, "a stop signal must stop promptly, not wait for pages"
+    err = proc.stderr.read().decode()
+    assert "Interrupted" in err and "Traceback" not in err, err[-2000:]
     assert _wait_until(lambda: not _processes_with(token), 15), _processes_with(token)
     book = tmp_path / "book"
     assert not _running_pages(book)  # the partial pages were removed
@@ -423,8 +442,10 @@ def test_ctrl_c_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
     kept = list(book.rglob("*.done.json"))
     assert kept, "finished pages are kept"
     manifest = json.loads((book / "results" / "manifest.json").read_text())
-    assert "interrupted" in {p["status"] for p in manifest["pages"]}
-    _resume_and_check(tmp_path, standins_dir)
+    statuses = {p["status"] for p in manifest["pages"]}
+    assert "interrupted" in statuses and "pending" not in statuses, statuses
+    if resume:
+        _resume_and_check(tmp_path, standins_dir)
 
 
 @pytest.mark.slow

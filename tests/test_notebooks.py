@@ -17,7 +17,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from mer_utils import config, experiment, results, schema, study, synthetic
+from mer_utils import config, experiment, grid, publish, results, schema, sources, study
 
 pytestmark = pytest.mark.slow
 DATASET = "casme_sq"  # exercises the header-less spreadsheets and long-video frames
@@ -47,6 +47,12 @@ def smoke_run(tmp_path_factory):
     return {"tmp": tmp, "book": book, "status": status}
 
 
+def _smoke_standin(tmp: Path) -> Path:
+    """The folder of the CAS(ME)^2 stand-in the smoke run generated under ``tmp/standins``."""
+    root = sources.standin_root(tmp / "standins", config.profile("smoke")["standin"])
+    return root / config.dataset_info(DATASET)["folder"]
+
+
 def _executed(book: Path) -> list[Path]:
     return sorted((book / "datasets" / DATASET).glob("*.ipynb")) + sorted(
         (book / "summary").glob("*.ipynb")
@@ -58,8 +64,8 @@ def test_every_page_of_the_grid_ran_without_error(smoke_run):
     pages = _executed(smoke_run["book"])
     expected = {
         Path(j.output).name
-        for j in study.plan(
-            {DATASET: study.Source(DATASET, "x", "stand-in")},
+        for j in grid.plan(
+            {DATASET: sources.Source(DATASET, "x", "stand-in")},
             "smoke",
             list(config.methods()),
             ["paper"],
@@ -103,13 +109,12 @@ def test_method_pages_recorded_one_row_per_run(smoke_run):
     }
     assert sorted(got) == sorted(want)  # exactly one record per run
     assert (table["dataset"] == DATASET).all() and (table["data_kind"] == "stand-in").all()
+    assert (table["profile"] == "smoke").all()
     assert table["data_id"].nunique() == 1 and table["profile_id"].nunique() == 1
     for col in ("accuracy", "f1_macro", "uf1", "uar", "baseline_accuracy", "chance_uf1", "p_uf1"):
         assert table[col].between(0, 1).all(), col
     loso = table[table["protocol"] == "loso"]
-    standin = json.loads(
-        (smoke_run["tmp"] / "standins" / "CASME_sq" / synthetic.MARKER).read_text()
-    )
+    standin = json.loads((_smoke_standin(smoke_run["tmp"]) / sources.MARKER).read_text())
     assert (loso["n_folds"] == loso["n_subjects"]).all()
     assert loso["n_subjects"].iloc[0] <= standin["params"]["n_subjects"]
     for rec in table.to_dict("records"):  # pooled test counts = confusion matrix total
@@ -206,8 +211,8 @@ def _images(cell) -> int:
 def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(smoke_run, monkeypatch):
     tmp = smoke_run["tmp"]
     licensed = tmp / "licensed" / "CASME_sq"
-    shutil.copytree(tmp / "standins" / "CASME_sq", licensed)
-    (licensed / synthetic.MARKER).unlink()  # a copy without the marker reads as licensed data
+    shutil.copytree(_smoke_standin(tmp), licensed)
+    (licensed / sources.MARKER).unlink()  # a copy without the marker reads as licensed data
     book = tmp / "licensed-book"
     status = study.main(
         [
@@ -242,8 +247,8 @@ def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(smoke_run, mo
     manifest = json.loads((book / "results" / "manifest.json").read_text())
     assert manifest["sources"][DATASET]["kind"] == "licensed"
     assert results.licensed_pages(manifest)
-    monkeypatch.delenv(study.PUBLISH_LICENSED_ENV, raising=False)
-    assert study.check_publishable(book / "results") == 1
+    monkeypatch.delenv(publish.PUBLISH_LICENSED_ENV, raising=False)
+    assert publish.check_publishable(book) == 1
     repro = json.dumps(
         nbformat.read(book / "summary" / "reproducibility.ipynb", as_version=4).cells
     )

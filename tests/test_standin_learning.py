@@ -1,8 +1,8 @@
 """End-to-end sanity of the stand-ins: what they plant can be learned, on unseen subjects.
 
-The stand-ins move a few pixels, as real micro-expressions do (see ``mer_utils.synthetic``).
+The stand-ins move a few pixels, as real micro-expressions do (see ``mer_utils.standins``).
 At that amplitude the 3D CNNs stay near chance on unseen subjects in the quick profile (the book
-says so, with the calibration in the docstring of ``mer_utils.synthetic``); the classic
+says so, with the calibration on the page ``book/method/standins.md``); the classic
 baseline, optical flow between onset and apex, learns. Under a subject-grouped k-fold it must
 land clearly above the majority baseline and clearly below 1.0: above, or stage 1 has lost the
 signal (masks over the moving regions, misaligned frames, labels shuffled against clips);

@@ -11,7 +11,19 @@ import nbformat
 import pytest
 import yaml
 
-from mer_utils import config, results, runner, schema, study, templates
+from mer_utils import (
+    config,
+    fingerprints,
+    grid,
+    pages,
+    publish,
+    results,
+    runner,
+    schema,
+    sources,
+    study,
+    templates,
+)
 
 REPO = study.REPO
 
@@ -30,13 +42,13 @@ def _toc_files() -> set[str]:
     return found
 
 
-def _full_plan(book: Path = study.BOOK) -> list[study.Job]:
-    sources = {n: study.Source(n, "x", "stand-in") for n in config.DATASETS}
-    return study.plan(sources, "quick", list(config.methods()), ["paper"], 0, book=book)
+def _full_plan(book: Path = grid.BOOK) -> list[runner.Job]:
+    chosen = {n: sources.Source(n, "x", "stand-in") for n in config.DATASETS}
+    return grid.plan(chosen, "quick", list(config.methods()), ["paper"], 0, book=book)
 
 
 def test_toc_is_generated_from_the_registries():
-    assert (REPO / "_toc.yml").read_text() == study.toc_text(), (
+    assert (REPO / "_toc.yml").read_text() == grid.toc_text(), (
         "_toc.yml is stale: run `python -m mer_utils.study --write-toc`"
     )
 
@@ -52,8 +64,8 @@ def test_every_page_of_the_grid_is_in_the_toc_and_back():
 
 
 def test_plan_names_are_deterministic_and_narrowable():
-    sources = {"smic": study.Source("smic", "d/SMIC", "licensed")}
-    jobs = study.plan(sources, "smoke", ["MER-3DCNNST"], ["loso"], 3)
+    chosen = {"smic": sources.Source("smic", "d/SMIC", "licensed")}
+    jobs = grid.plan(chosen, "smoke", ["MER-3DCNNST"], ["loso"], 3)
     keys = [j.key for j in jobs]
     assert "smic/10-MER-3DCNNST" in keys and "smic/11-MER-DA3DCNNST" not in keys
     evaluation = next(j for j in jobs if j.key == "smic/20-evaluation")
@@ -87,7 +99,7 @@ def test_templates_are_text_with_the_parameters_cell_written_once(template):
 
 def test_every_grid_template_exists_and_declares_the_parameters_the_runner_passes():
     for job in _full_plan():
-        nb = runner.rendered(job.template, job.method)
+        nb = fingerprints.rendered(job.template, job.method)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         declared = {t.id for n in ast.parse(cell.source).body for t in n.targets}
         assert set(job.parameters) <= declared, (job.template, set(job.parameters) - declared)
@@ -97,12 +109,12 @@ def test_sources_prefer_a_licensed_copy_and_fall_back_to_stand_ins(tmp_path):
     (tmp_path / "SAMM").mkdir()
     other = tmp_path / "elsewhere"
     other.mkdir()
-    sources = study.resolve_sources(
+    chosen = sources.resolve_sources(
         ["samm", "smic", "casme2"], str(tmp_path), {"casme2": str(other)}, standins=Path("gen")
     )
-    assert sources["samm"].kind == "licensed" and sources["samm"].dir == str(tmp_path / "SAMM")
-    assert sources["casme2"].kind == "licensed" and sources["casme2"].dir == str(other)
-    assert sources["smic"] == study.Source("smic", "gen/SMIC", "stand-in")
+    assert chosen["samm"].kind == "licensed" and chosen["samm"].dir == str(tmp_path / "SAMM")
+    assert chosen["casme2"].kind == "licensed" and chosen["casme2"].dir == str(other)
+    assert chosen["smic"] == sources.Source("smic", "gen/SMIC", "stand-in")
 
 
 def test_dataset_dir_option_rejects_unknown_names(capsys):
@@ -126,8 +138,8 @@ def _notebook(path: Path, body: str) -> str:
     return str(path)
 
 
-def _job(tmp: Path, key: str, template: str, after=(), value=0) -> study.Job:
-    return study.Job(
+def _job(tmp: Path, key: str, template: str, after=(), value=0) -> runner.Job:
+    return runner.Job(
         key=key,
         template=template,
         output=str(tmp / "out" / f"{key}.ipynb"),
@@ -152,7 +164,7 @@ def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
         _job(tmp_path, "d", ok, after=["a"]),
     ]
     updates = []
-    first = study.run_jobs(jobs, n_workers=2, on_update=lambda o: updates.append(dict(o)))
+    first = runner.run_jobs(jobs, n_workers=2, on_update=lambda o: updates.append(dict(o)))
     assert {k: r["status"] for k, r in first.items()} == {
         "a": "ok",
         "b": "failed",
@@ -164,7 +176,7 @@ def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
     assert [_executions(tmp_path, k) for k in "abcd"] == [1, 1, 0, 1]
     assert jobs[0].marker.exists() and not jobs[1].marker.exists()
 
-    second = study.run_jobs(jobs, n_workers=2)  # resume: only what failed is redone
+    second = runner.run_jobs(jobs, n_workers=2)  # resume: only what failed is redone
     assert {k: r["status"] for k, r in second.items()} == {
         "a": "cached",
         "b": "failed",
@@ -174,14 +186,14 @@ def test_failures_are_collected_dependents_skipped_and_reruns_resume(tmp_path):
     assert [_executions(tmp_path, k) for k in "abcd"] == [1, 2, 0, 1]
 
     jobs[0].parameters["value"] = 1  # a changed parameter: redone, and so are its dependents
-    third = study.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
+    third = runner.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
     assert third["a"]["status"] == "ok" and third["d"]["status"] == "ok"
     assert [_executions(tmp_path, k) for k in "ad"] == [2, 2]
     marker = json.loads(jobs[0].marker.read_text())
     assert marker["status"] == "ok" and marker["fingerprint"]
 
     jobs[3].marker.unlink()  # an interrupted page has no marker: redone, alone
-    fourth = study.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
+    fourth = runner.run_jobs(jobs[:1] + jobs[3:], n_workers=1)
     assert fourth["a"]["status"] == "cached" and fourth["d"]["status"] == "ok"
     assert [_executions(tmp_path, k) for k in "ad"] == [2, 3]
 
@@ -213,11 +225,14 @@ def test_ctrl_c_inside_submit_still_removes_that_pages_partial_and_marks_it(tmp_
     jobs = [_job(tmp_path, k, ok) for k in "abc"]
     executor = _CtrlCDuringSubmit()
     with pytest.raises(runner.Interrupted) as stop:
-        study.run_jobs(jobs, executor=executor)
+        runner.run_jobs(jobs, executor=executor)
     assert executor.killed
     assert not list((tmp_path / "out").glob(f"*{runner.RUNNING_SUFFIX}"))
     statuses = {k: r["status"] for k, r in stop.value.outcome.items()}
-    assert statuses == {"a": "interrupted", "b": "interrupted"}  # c never started
+    assert statuses == {"a": "interrupted", "b": "interrupted", "c": "interrupted"}
+    errors = {k: r["error"] for k, r in stop.value.outcome.items()}
+    assert errors["b"].startswith("stopped") and errors["c"].startswith("not started")
+    assert stop.value.status == 130
 
 
 def test_placeholders_fill_only_pages_never_executed(tmp_path):
@@ -226,7 +241,7 @@ def test_placeholders_fill_only_pages_never_executed(tmp_path):
     existing = book / "datasets" / "samm" / "00-overview.ipynb"
     existing.parent.mkdir(parents=True)
     existing.write_text("kept")
-    written = study.write_placeholders(selected, book=book)
+    written = pages.write_placeholders(selected, book=book)
     assert str(existing) not in written and existing.read_text() == "kept"
     assert not any("/smic/" in w for w in written)
     page = nbformat.read(book / "datasets" / "casme2" / "10-MER-3DCNNST.ipynb", as_version=4)
@@ -244,8 +259,8 @@ def test_manifest_names_pages_this_run_did_not_execute(tmp_path, monkeypatch):
     earlier.marker.write_text(
         json.dumps({"fingerprint": "x", "run": "r", "finished": "2026-01-01"})
     )
-    study.write_placeholders(selected, book=book)
-    study.write_manifest(selected, {}, {}, "smoke", [], results_dir=book / "results", book=book)
+    pages.write_placeholders(selected, book=book)
+    pages.write_manifest(selected, {}, {}, "smoke", [], results_dir=book / "results", book=book)
     manifest = json.loads((book / "results" / "manifest.json").read_text())
     others = {p["key"]: p for p in manifest["other_pages"]}
     assert others["samm/10-MER-3DCNNST"]["status"] == "from an earlier run"
@@ -287,8 +302,8 @@ def test_methods_yaml_is_the_one_list_of_methods():
         if m["page"] in quick:
             job = next(j for j in jobs if j.key == f"smic/{m['page']}")
             assert job.parameters["method"] == name and job.template == "notebooks/method.md"
-    paper = study.plan(
-        {"smic": study.Source("smic", "x", "stand-in")}, "paper", list(methods), ["loso"], 0
+    paper = grid.plan(
+        {"smic": sources.Source("smic", "x", "stand-in")}, "paper", list(methods), ["loso"], 0
     )
     assert not any(j.key.endswith("FLOW-LINEAR-32") for j in paper)  # a quick-only method
 
@@ -300,7 +315,7 @@ def test_the_deprecated_variants_option_still_selects_methods(capsys):
 
 
 def test_generated_tables_list_every_method_and_protocol(tmp_path):
-    methods, protocols_, findings = study.write_generated(book=tmp_path)
+    methods, protocols_, findings = pages.write_generated(book=tmp_path)
     text = methods.read_text()
     for name, m in config.methods().items():
         assert f"| {name} | {m['summary']} |" in text
@@ -312,8 +327,8 @@ def test_generated_tables_list_every_method_and_protocol(tmp_path):
 
 # ----------------------------------------------------------------------------- resume granularity
 def test_page_modules_follow_what_a_page_calls():
-    method = set(runner.page_modules("notebooks/method.md", "MER-DACWB3DCNNST"))
-    evaluation = set(runner.page_modules("notebooks/evaluation.md"))
+    method = set(fingerprints.page_modules("notebooks/method.md", "MER-DACWB3DCNNST"))
+    evaluation = set(fingerprints.page_modules("notebooks/evaluation.md"))
     assert {
         "experiment.py",
         "folds.py",
@@ -326,7 +341,7 @@ def test_page_modules_follow_what_a_page_calls():
         "datasets/_frames.py",
     } <= method
     assert "report/evaluation.py" not in method and "report/run.py" not in method
-    assert "flow.py" in set(runner.page_modules("notebooks/method.md", "FLOW-LINEAR"))
+    assert "flow.py" in set(fingerprints.page_modules("notebooks/method.md", "FLOW-LINEAR"))
     assert "report/evaluation.py" in evaluation and "intervals.py" in evaluation
     assert "models.py" not in evaluation  # reading records trains nothing
 
@@ -335,47 +350,96 @@ def test_editing_a_module_refingerprints_only_the_pages_using_it(tmp_path, monke
     import shutil
 
     package = tmp_path / "mer_utils"
-    shutil.copytree(runner.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(runner, "PACKAGE", package)
-    runner._closure.cache_clear()
-    runner._imports_of.cache_clear()
+    shutil.copytree(fingerprints.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprints, "PACKAGE", package)
+    fingerprints._closure.cache_clear()
+    fingerprints._imports_of.cache_clear()
     jobs = {j.key: j for j in _full_plan() if j.key.startswith("casme2/")}
     method, evaluation = jobs["casme2/13-MER-DACWB3DCNNST"], jobs["casme2/20-evaluation"]
-    before = {j.key: runner.fingerprint(j, []) for j in (method, evaluation)}
+    before = {j.key: fingerprints.fingerprint(j, []) for j in (method, evaluation)}
     summary = package / "report" / "evaluation.py"
     summary.write_text(summary.read_text() + "\n# a docstring edit\n")
-    after = {j.key: runner.fingerprint(j, []) for j in (method, evaluation)}
+    after = {j.key: fingerprints.fingerprint(j, []) for j in (method, evaluation)}
     assert after[method.key] == before[method.key]  # no re-run for another page's report
     assert after[evaluation.key] != before[evaluation.key]
     models = package / "models.py"
     models.write_text(models.read_text() + "\n")
-    assert runner.fingerprint(method, []) != before[method.key]
-    runner._closure.cache_clear()
-    runner._imports_of.cache_clear()
+    assert fingerprints.fingerprint(method, []) != before[method.key]
+    fingerprints._closure.cache_clear()
+    fingerprints._imports_of.cache_clear()
 
 
 # ----------------------------------------------------------------------------- publishing
-def test_publishing_refuses_pages_that_used_licensed_data(tmp_path, monkeypatch, capsys):
-    results_dir = tmp_path / "results"
+def _page(path: Path, **params) -> None:
+    """An executed page as papermill leaves it: its injected parameters cell first."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items()))
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("text")]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_publishing_judges_the_whole_book_not_the_latest_run(tmp_path, monkeypatch, capsys):
+    """Issue 20, BAD 1: a licensed page left by an earlier run, a licensed record, or a built
+    page with the licensed banner each stop publishing, whatever the latest run read."""
+    monkeypatch.delenv(publish.PUBLISH_LICENSED_ENV, raising=False)
+    book, html = tmp_path / "book", tmp_path / "html"
+    assert publish.check_publishable(book, html) == 1  # nothing built: nothing to vouch for
+    _page(book / "datasets" / "smic" / "00-overview.ipynb", data_kind="stand-in")
+    _page(book / "summary" / "results.ipynb", data_kinds={"smic": "stand-in"})
+    results_dir = book / "results"
     results_dir.mkdir()
-    pages = [
-        {"key": "casme2/00-overview", "parameters": {"data_kind": "licensed"}},
-        {"key": "smic/00-overview", "parameters": {"data_kind": "stand-in"}},
-        {"key": "summary/results", "parameters": {"data_kinds": {"casme2": "licensed"}}},
-    ]
-    (results_dir / "manifest.json").write_text(json.dumps({"pages": pages}))
-    assert results.licensed_pages({"pages": pages}) == ["casme2/00-overview", "summary/results"]
-    monkeypatch.delenv(study.PUBLISH_LICENSED_ENV, raising=False)
-    assert study.check_publishable(results_dir) == 1
-    assert "Not publishing: 2 pages used licensed data" in capsys.readouterr().err
-    monkeypatch.setenv(study.PUBLISH_LICENSED_ENV, "yes")
-    assert study.check_publishable(results_dir) == 0
-    pages[0]["parameters"]["data_kind"] = pages[2]["parameters"]["data_kinds"]["casme2"] = (
-        "stand-in"
-    )
-    (results_dir / "manifest.json").write_text(json.dumps({"pages": pages}))
-    monkeypatch.delenv(study.PUBLISH_LICENSED_ENV)
-    assert study.check_publishable(results_dir) == 0
+    latest = [{"key": "smic/00-overview", "parameters": {"data_kind": "stand-in"}}]
+    (results_dir / "manifest.json").write_text(json.dumps({"pages": latest}))
+    (html / "datasets").mkdir(parents=True)
+    (html / "datasets" / "ok.html").write_text('<div class="admonition important data-standin">')
+    assert publish.check_publishable(book, html) == 0
+    assert "publishable" in capsys.readouterr().out
+
+    # an earlier run's licensed page, not in the latest run's manifest
+    _page(book / "datasets" / "casme2" / "00-overview.ipynb", data_kind="licensed")
+    assert publish.check_publishable(book, html) == 1
+    err = capsys.readouterr().err
+    assert "Not publishing: 1 pages" in err and "casme2/00-overview.ipynb" in err
+    monkeypatch.setenv(publish.PUBLISH_LICENSED_ENV, "yes")
+    assert publish.check_publishable(book, html) == 0
+    monkeypatch.delenv(publish.PUBLISH_LICENSED_ENV)
+    (book / "datasets" / "casme2" / "00-overview.ipynb").unlink()
+
+    # a summary page of a run with one licensed dataset
+    _page(book / "summary" / "leakage.ipynb", data_kinds={"smic": "stand-in", "samm": "licensed"})
+    assert publish.check_publishable(book, html) == 1
+    (book / "summary" / "leakage.ipynb").unlink()
+
+    # a licensed record in the results table
+    (results_dir / "metrics.csv").write_text("dataset,data_kind\nsmic,stand-in\nsamm,licensed\n")
+    assert publish.check_publishable(book, html) == 1
+    assert "1 records of licensed samm data" in capsys.readouterr().err
+    (results_dir / "metrics.csv").unlink()
+
+    # a built page with the licensed banner (its notebook already removed)
+    (html / "datasets" / "old.html").write_text('<div class="admonition important data-licensed">')
+    assert publish.check_publishable(book, html) == 1
+    assert "old.html (built page)" in capsys.readouterr().err
+    (html / "datasets" / "old.html").unlink()
+
+    # the latest run's manifest naming a licensed page
+    latest[0]["parameters"]["data_kind"] = "licensed"
+    (results_dir / "manifest.json").write_text(json.dumps({"pages": latest}))
+    assert publish.check_publishable(book, html) == 1
+    assert results.licensed_pages({"pages": latest}) == ["smic/00-overview"]
+
+
+def test_the_banner_of_a_licensed_page_carries_the_class_the_guard_looks_for():
+    from mer_utils.report import banners
+
+    licensed = banners.data_banner("casme2", "data/licensed/CASME2", "licensed", "smoke").data
+    standin = banners.data_banner("casme2", "data/standins/x/CASME2", "stand-in", "smoke").data
+    assert f":class: {publish.LICENSED_CLASS}" in licensed
+    assert publish.LICENSED_CLASS not in standin
+    summary = banners.sources_banner({"smic": "stand-in", "casme2": "licensed"}, "smoke").data
+    assert f":class: {publish.LICENSED_CLASS}" in summary
 
 
 def test_the_workflow_uses_the_two_readme_commands_and_nothing_else():
@@ -413,7 +477,7 @@ def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_pa
     import sys
     import types
 
-    from mer_utils import datasets, reference, report, synthetic
+    from mer_utils import datasets, reference, report, standins
 
     module = types.ModuleType("fake_mer_plugin")
 
@@ -455,16 +519,16 @@ def test_a_fifth_dataset_is_one_module_its_yaml_rows_and_its_chapter_page(tmp_pa
     assert table[["subject", "clip", "label"]].values.tolist() == [["p1", "c1", "surprise"]]
     # no stand-in writer: a clear error, not a KeyError deep in the generator
     with pytest.raises(ValueError, match="no stand-in writer"):
-        synthetic.plan("fake")
+        standins.plan("fake")
 
-    jobs = study.full_grid(tmp_path / "book")
+    jobs = grid.full_grid(tmp_path / "book")
     fake = [j for j in jobs if j.key.startswith("fake/")]
     assert [j.key for j in fake] == [
         j.key.replace("casme2/", "fake/") for j in jobs if j.key.startswith("casme2/")
     ]
     assert all(j.parameters["dataset"] == "fake" for j in fake)
     chapters = next(
-        p for p in study.toc()["parts"] if any("chapters/" in c["file"] for c in p["chapters"])
+        p for p in grid.toc()["parts"] if any("chapters/" in c["file"] for c in p["chapters"])
     )
     assert chapters["chapters"][-1]["file"] == "book/chapters/fake"
     assert len(chapters["chapters"][-1]["sections"]) == len(fake)
@@ -528,7 +592,7 @@ def test_a_template_that_cannot_be_read_is_a_failing_page_not_a_crash(tmp_path):
         _job(tmp_path, "c", ok, after=["b"]),
         _job(tmp_path, "d", ok),
     ]
-    out = study.run_jobs(jobs, n_workers=2)
+    out = runner.run_jobs(jobs, n_workers=2)
     assert {k: r["status"] for k, r in out.items()} == {
         "a": "ok",
         "b": "failed",
@@ -544,10 +608,10 @@ def test_a_skipped_page_never_keeps_an_earlier_runs_output(tmp_path):
     ok = _notebook(tmp_path / "ok.ipynb", "open(log, 'a').write('x')")
     bad = _notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
     first = [_job(tmp_path, "a", ok), _job(tmp_path, "b", ok, after=["a"])]
-    assert {r["status"] for r in study.run_jobs(first, n_workers=1).values()} == {"ok"}
+    assert {r["status"] for r in runner.run_jobs(first, n_workers=1).values()} == {"ok"}
     earlier = Path(first[1].output).read_text()
     second = [_job(tmp_path, "a", bad), _job(tmp_path, "b", ok, after=["a"])]
-    out = study.run_jobs(second, n_workers=1)
+    out = runner.run_jobs(second, n_workers=1)
     assert out["b"]["status"] == "skipped" and not second[1].marker.exists()
     text = Path(second[1].output).read_text()
     assert text != earlier and "not produced" in text and "a page it depends on" in text
@@ -559,7 +623,7 @@ def test_a_summary_page_runs_on_what_succeeded(tmp_path):
     bad = _notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
     jobs = [_job(tmp_path, "a", ok), _job(tmp_path, "b", bad), _job(tmp_path, "summary", ok)]
     jobs[2].soft = ["a", "b"]
-    out = study.run_jobs(jobs, n_workers=2)
+    out = runner.run_jobs(jobs, n_workers=2)
     assert out["summary"]["status"] == "ok" and out["b"]["status"] == "failed"
 
 
@@ -567,11 +631,17 @@ def test_editing_an_unselected_method_or_profile_refingerprints_no_page(monkeypa
     jobs = {j.key: j for j in _full_plan() if j.key.startswith("casme2/")}
     method = jobs["casme2/10-MER-3DCNNST"]
     evaluation = jobs["casme2/20-evaluation"]
-    narrowed = study.plan(
-        {"casme2": study.Source("casme2", "x", "stand-in")}, "quick", ["MER-3DCNNST"], ["paper"], 0
+    narrowed = grid.plan(
+        {"casme2": sources.Source("casme2", "x", "stand-in")},
+        "quick",
+        ["MER-3DCNNST"],
+        ["paper"],
+        0,
     )
     only = next(j for j in narrowed if j.key == "casme2/20-evaluation")
-    before = {k: runner.page_tables(j) for k, j in (("m", method), ("e", evaluation), ("o", only))}
+    before = {
+        k: fingerprints.page_tables(j) for k, j in (("m", method), ("e", evaluation), ("o", only))
+    }
     methods = {k: dict(v) for k, v in config.load("methods").items()}
     methods["MER-DA3DCNNST"]["title"] = "another title"
     profiles = {k: dict(v) for k, v in config.load("profiles").items()}
@@ -580,6 +650,6 @@ def test_editing_an_unselected_method_or_profile_refingerprints_no_page(monkeypa
     monkeypatch.setattr(
         config, "load", lambda n: {"methods": methods, "profiles": profiles}.get(n) or real(n)
     )
-    assert runner.page_tables(method) == before["m"]  # another method's page and profile
-    assert runner.page_tables(only) == before["o"]  # a run without that method
-    assert runner.page_tables(evaluation) != before["e"]  # a page that shows that method
+    assert fingerprints.page_tables(method) == before["m"]  # another method's page and profile
+    assert fingerprints.page_tables(only) == before["o"]  # a run without that method
+    assert fingerprints.page_tables(evaluation) != before["e"]  # a page that shows that method

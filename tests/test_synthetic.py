@@ -1,4 +1,4 @@
-"""Tests of the synthetic stand-in generator (mer_utils.synthetic)."""
+"""Tests of the stand-in generator (mer_utils.standins)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import numpy as np
 import openpyxl
 import pytest
 
-from mer_utils import config, datasets, faces, report, synthetic
+from mer_utils import config, datasets, faces, report
+from mer_utils import standins as generator
 from mer_utils.config import CLASSES
+from mer_utils.standins import motion, nuisances, render, style, subjects, write
 
 TINY = {"subjects": 2, "max_clip_frames": 8}
 """The smallest useful stand-in: the two largest subjects, clips cut to 8 frames."""
@@ -37,9 +39,9 @@ def _rows(path: Path, sheet: str | int = 0) -> list[tuple]:
     return rows
 
 
-def _largest(name: str, n: int) -> list[synthetic.RealSubject]:
+def _largest(name: str, n: int) -> list[generator.RealSubject]:
     """The n real subjects with the most three-class clips (ties in table order)."""
-    real = synthetic.real_structure()[name]
+    real = generator.real_structure()[name]
     return sorted(real, key=lambda s: -sum(s.counts))[:n]
 
 
@@ -48,8 +50,8 @@ def _largest(name: str, n: int) -> list[synthetic.RealSubject]:
 
 @pytest.mark.parametrize("name", config.DATASETS)
 def test_plan_reproduces_the_real_subjects_counts_and_lengths(name):
-    real = synthetic.real_structure()[name]
-    plans = synthetic.plan(name, seed=0)
+    real = generator.real_structure()[name]
+    plans = generator.plan(name, seed=0)
     three = [p for p in plans if sum(p.counts().values())]
     assert [p.id for p in three] == [s.id for s in real]
     for p, s in zip(three, real):
@@ -66,12 +68,12 @@ def test_plan_reproduces_the_real_subjects_counts_and_lengths(name):
     assert {p.id for p in plans if not sum(p.counts().values())} == DROP_ONLY[name]
     for p in plans:
         if p.id in DROP_ONLY[name]:
-            assert synthetic.DROP in {c.label for c in p.clips}
-            assert {c.label for c in p.clips} <= {synthetic.DROP, synthetic.MACRO}
+            assert generator.DROP in {c.label for c in p.clips}
+            assert {c.label for c in p.clips} <= {generator.DROP, generator.MACRO}
 
 
 def test_plan_deals_the_real_original_labels_and_drops():
-    plans = synthetic.plan("casme2", seed=0)
+    plans = generator.plan("casme2", seed=0)
     negative = [c.emotion for p in plans for c in p.clips if c.label == "negative"]
     assert {e: negative.count(e) for e in set(negative)} == {
         "disgust": 63,
@@ -79,17 +81,17 @@ def test_plan_deals_the_real_original_labels_and_drops():
         "sadness": 4,
         "fear": 2,
     }
-    assert sum(c.label == synthetic.DROP for p in plans for c in p.clips) == 8
-    samm = synthetic.plan("samm", seed=0)
+    assert sum(c.label == generator.DROP for p in plans for c in p.clips) == 8
+    samm = generator.plan("samm", seed=0)
     assert sum(c.emotion == "Anger" for p in samm for c in p.clips) == 57
-    sq = synthetic.plan("casme_sq", seed=0)
-    assert sum(c.label == synthetic.MACRO for p in sq for c in p.clips) == sum(
+    sq = generator.plan("casme_sq", seed=0)
+    assert sum(c.label == generator.MACRO for p in sq for c in p.clips) == sum(
         len(p.videos) for p in sq
     )
 
 
 def test_plan_is_fixed_by_the_seed():
-    a, b, c = (synthetic.plan("samm", seed=s) for s in (3, 3, 4))
+    a, b, c = (generator.plan("samm", seed=s) for s in (3, 3, 4))
     assert a == b
     assert [p.id for p in a] == [p.id for p in c]
     assert [p.counts() for p in a] == [p.counts() for p in c]
@@ -98,8 +100,8 @@ def test_plan_is_fixed_by_the_seed():
 
 
 def test_subset_keeps_the_largest_subjects_as_they_are():
-    full = {p.id: p for p in synthetic.plan("casme2", seed=0)}
-    small = synthetic.plan("casme2", seed=0, subjects=6, max_clip_frames=12)
+    full = {p.id: p for p in generator.plan("casme2", seed=0)}
+    small = generator.plan("casme2", seed=0, subjects=6, max_clip_frames=12)
     assert {p.id for p in small} == {s.id for s in _largest("casme2", 6)}
     for p in small:
         assert p.counts() == full[p.id].counts()
@@ -109,15 +111,15 @@ def test_subset_keeps_the_largest_subjects_as_they_are():
 
 
 def test_casme_sq_stand_in_reads_back_the_real_counts_and_lengths(tmp_path):
-    root = synthetic.generate("casme_sq", tmp_path / "CASME_sq", seed=0)
+    root = generator.generate("casme_sq", tmp_path / "CASME_sq", seed=0)
     df = datasets.load("casme_sq", root)
     assert datasets.class_counts(df) == {"negative": 21, "positive": 8, "surprise": 9}
     assert df["subject"].nunique() == 9
-    real = {s.id: s for s in synthetic.real_structure()["casme_sq"]}
+    real = {s.id: s for s in generator.real_structure()["casme_sq"]}
     for subject, rows in df.groupby("subject"):
         assert sorted(rows["offset"] - rows["onset"] + 1) == sorted(real[subject].lengths)
         assert [int((rows["label"] == c).sum()) for c in CLASSES] == list(real[subject].counts)
-    marker = json.loads((root / synthetic.MARKER).read_text())
+    marker = json.loads((root / generator.MARKER).read_text())
     assert df.attrs["report"]["dropped"] == marker["dropped_rows"]
     assert (
         marker["dropped_rows"]["label others"] == 4
@@ -131,11 +133,11 @@ def test_casme_sq_stand_in_reads_back_the_real_counts_and_lengths(tmp_path):
 
 def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
     for name in ("casme_sq", "samm"):
-        a = synthetic.generate(name, tmp_path / "a" / name, seed=3, casme_sq_videos=True, **TINY)
-        b = synthetic.generate(
+        a = generator.generate(name, tmp_path / "a" / name, seed=3, casme_sq_videos=True, **TINY)
+        b = generator.generate(
             name, tmp_path / "b" / name, seed=3, casme_sq_videos=True, workers=2, **TINY
         )
-        c = synthetic.generate(name, tmp_path / "c" / name, seed=4, casme_sq_videos=True, **TINY)
+        c = generator.generate(name, tmp_path / "c" / name, seed=4, casme_sq_videos=True, **TINY)
         da, db, dc = _digest(a), _digest(b), _digest(c)
         assert da == db, f"{name}: same seed, different files (1 vs 2 workers)"
         assert any(k.endswith(".xlsx") for k in da)
@@ -151,15 +153,15 @@ def test_markers_complete(standins):
     assert set(standins) == set(config.DATASETS)
     for name, root in standins.items():
         assert root.name == config.dataset_info(name)["folder"]
-        assert synthetic.is_standin(root)
-        assert not (root / synthetic.PARTIAL).exists()
-        marker = json.loads((root / synthetic.MARKER).read_text())
+        assert generator.is_standin(root)
+        assert not (root / generator.PARTIAL).exists()
+        marker = json.loads((root / generator.MARKER).read_text())
         assert marker["dataset"] == name and marker["seed"] == 0
-        assert marker["generator_version"] == synthetic.GENERATOR_VERSION
+        assert marker["generator_version"] == generator.GENERATOR_VERSION
         assert marker["params"]["subjects"] == 6 and marker["params"]["n_subjects"] == 6
-        assert marker["subjects"] == sorted(marker["subjects"], key=synthetic._natural)
+        assert marker["subjects"] == sorted(marker["subjects"], key=subjects.natural)
         assert set(marker["styles"]) == set(marker["subjects"])
-        assert list(synthetic.expected_counts(root)) == list(CLASSES)
+        assert list(generator.expected_counts(root)) == list(CLASSES)
 
 
 def test_casme2_layout(standins):
@@ -262,13 +264,15 @@ def test_casme_sq_layout(standins):
 
 
 def test_casme_sq_videos_read_back_without_rawpic(tmp_path):
-    root = synthetic.generate(
+    root = generator.generate(
         "casme_sq", tmp_path / "CASME_sq", seed=1, casme_sq_videos=True, **TINY
     )
     with_pics = datasets.load("casme_sq", root)
-    shutil.rmtree(root / "rawpic")
+    expected = generator.expected_counts(root)
+    shutil.rmtree(root / "rawpic")  # the marker no longer matches: no longer a stand-in
+    assert not generator.is_standin(root)
     from_videos = datasets.load("casme_sq", root)
-    assert datasets.class_counts(from_videos) == synthetic.expected_counts(root)
+    assert datasets.class_counts(from_videos) == expected
     assert list(from_videos["clip"]) == list(with_pics["clip"])
     ref = from_videos["frames"].iloc[0][0]
     assert ".avi#" in ref and datasets.read_frame(ref).shape == (240, 320, 3)
@@ -282,9 +286,9 @@ def test_loaders_read_back_the_real_counts_of_the_subset(standins):
         df = datasets.load(name, root)
         largest = _largest(name, 6)
         want = {c: sum(s.counts[i] for s in largest) for i, c in enumerate(CLASSES)}
-        assert datasets.class_counts(df) == want == synthetic.expected_counts(root), name
+        assert datasets.class_counts(df) == want == generator.expected_counts(root), name
         assert sorted(df["subject"].unique()) == sorted(s.id for s in largest), name
-        marker = json.loads((root / synthetic.MARKER).read_text())
+        marker = json.loads((root / generator.MARKER).read_text())
         assert df.attrs["report"]["dropped"] == marker["dropped_rows"], name
         assert (df["offset"] - df["onset"] + 1).max() <= 12
     assert datasets.load("casme2", standins["casme2"])["apex"].isna().sum() == 1
@@ -294,14 +298,14 @@ def test_loaders_read_back_the_real_counts_of_the_subset(standins):
 # --------------------------------------------------------------------------- subjects and motion
 
 
-def _preferred_motion(subject: synthetic.Subject, label: str) -> synthetic.Motion:
+def _preferred_motion(subject: generator.Subject, label: str) -> generator.Motion:
     """The motion of a subject's first preferred combination for ``label``."""
     code = subject.style.preferred[label][0][0]
     return subject.motion(subject.style.aus(code))
 
 
 def test_pseudo_subjects_differ_in_geometry_and_style():
-    plans = synthetic.plan("casme2", seed=0)
+    plans = generator.plan("casme2", seed=0)
     styles = [p.style for p in plans]
     for label in CLASSES:  # several action-unit combinations per class across subjects
         assert len({s.codes(label) for s in styles}) >= 3, label
@@ -309,11 +313,11 @@ def test_pseudo_subjects_differ_in_geometry_and_style():
     assert max(gains) / min(gains) > 1.8 and np.mean(gains) == pytest.approx(1.0, abs=0.15)
     assert np.std([s.apex_share for s in styles]) > 0.05
     assert len({s.habit for s in styles}) >= 3  # some habits, and subjects without one
-    a, b = (synthetic.make_subject(p, (480, 640)) for p in plans[:2])
+    a, b = (generator.make_subject(p, (480, 640)) for p in plans[:2])
     assert a.look.mirror != b.look.mirror or a.look.rotation != b.look.rotation
 
     def shape(lm: np.ndarray) -> np.ndarray:  # landmarks without position, scale and rotation
-        iod, ex, ey = synthetic._face_frame(lm)
+        iod, ex, ey = motion.face_frame(lm)
         centred = lm - lm[27:36].mean(0)
         return np.c_[centred @ ex, centred @ ey] / iod
 
@@ -341,18 +345,18 @@ def test_pseudo_subjects_differ_in_geometry_and_style():
 
 @pytest.mark.parametrize("name", config.DATASETS)
 def test_preferred_combinations_come_from_the_class_sets(name):
-    plans = synthetic.plan(name, seed=0)
+    plans = generator.plan(name, seed=0)
     n_two = 0
     for p in plans:
         for label in CLASSES:
             preferred = p.style.preferred[label]
             assert 1 <= len(preferred) <= 2 and sum(s for _, s in preferred) == pytest.approx(1)
-            assert {code for code, _ in preferred} <= set(synthetic._AU_SETS[label]), (p.id, label)
+            assert {code for code, _ in preferred} <= set(style.AU_SETS[label]), (p.id, label)
             n_two += len(preferred) == 2
         clips = [c for c in p.clips if c.label in CLASSES and not c.ambiguous]
         for c in clips:  # what a clip shows is a combination of its class's set
             assert c.motion == c.label
-            assert c.combination in synthetic._AU_SETS[c.label], (p.id, c.name)
+            assert c.combination in style.AU_SETS[c.label], (p.id, c.name)
             # its AUs: the combination, with the subject's habit when it shows
             shown = {au for au, _, _ in c.aus}
             habit = set(p.style.habit[0].split("+")) if c.habit else set()
@@ -364,15 +368,14 @@ def test_preferred_combinations_come_from_the_class_sets(name):
     # overlapping sets: AU1 is both a sadness-like negative and surprise; AU6/AU7 both lift
     # the skin under the eye; mouth AUs are in negative and positive
     sets = {
-        label: {au for code in synthetic._AU_SETS[label] for au in code.split("+")}
-        for label in CLASSES
+        label: {au for code in style.AU_SETS[label] for au in code.split("+")} for label in CLASSES
     }
     assert "1" in sets["negative"] & sets["surprise"]
-    assert sets["negative"] & synthetic._MOUTH_AUS and sets["positive"] & synthetic._MOUTH_AUS
+    assert sets["negative"] & style.MOUTH_AUS and sets["positive"] & style.MOUTH_AUS
 
 
 def test_clips_of_an_episode_show_the_same_combination():
-    plans = synthetic.plan("casme2", seed=0)
+    plans = generator.plan("casme2", seed=0)
     sizes = []
     for p in plans:
         by_episode: dict[int, list] = {}
@@ -392,20 +395,20 @@ def test_clips_of_an_episode_show_the_same_combination():
 
 @pytest.mark.parametrize("name", config.DATASETS)
 def test_label_ambiguity_rate_is_the_documented_one(name):
-    plans = synthetic.plan(name, seed=0)
+    plans = generator.plan(name, seed=0)
     three = [c for p in plans for c in p.clips if c.label in CLASSES]
     ambiguous = [c for c in three if c.ambiguous]
-    assert len(ambiguous) == round(synthetic._AMBIGUOUS_RATE * len(three))
-    assert 0.05 <= synthetic._AMBIGUOUS_RATE <= 0.1
+    assert len(ambiguous) == round(subjects.AMBIGUOUS_RATE * len(three))
+    assert 0.05 <= subjects.AMBIGUOUS_RATE <= 0.1
     for p in plans:
         for c in p.clips:
             if c.ambiguous:  # labelled one class, moving like another of the subject's style
                 assert c.motion != c.label and c.motion in CLASSES
-                assert c.combination in synthetic._AU_SETS[c.motion]
+                assert c.combination in style.AU_SETS[c.motion]
     labels = {c.label for c in ambiguous}
     assert len(labels) >= 2 or len(ambiguous) < 4
     # the other seed picks other clips, the subset keeps them
-    other = synthetic.plan(name, seed=1)
+    other = generator.plan(name, seed=1)
     assert [c.ambiguous for p in other for c in p.clips] != [
         c.ambiguous for p in plans for c in p.clips
     ]
@@ -413,8 +416,8 @@ def test_label_ambiguity_rate_is_the_documented_one(name):
 
 def test_marker_records_the_ambiguous_clips_and_styles(standins):
     for name, root in standins.items():
-        marker = json.loads((root / synthetic.MARKER).read_text())
-        plans = synthetic.plan(name, 0, 6, 12)
+        marker = json.loads((root / generator.MARKER).read_text())
+        plans = generator.plan(name, 0, 6, 12)
         assert marker["ambiguous_clips"] == sum(c.ambiguous for p in plans for c in p.clips)
         for p in plans:
             assert marker["styles"][p.id]["preferred"] == {
@@ -422,9 +425,9 @@ def test_marker_records_the_ambiguous_clips_and_styles(standins):
             }
 
 
-@pytest.mark.parametrize("au", sorted(synthetic._MOUTH_AUS | synthetic._EYE_AUS, key=int))
+@pytest.mark.parametrize("au", sorted(style.MOUTH_AUS | style.EYE_AUS, key=int))
 def test_mouth_and_eye_action_units_hardly_show_outside_their_masks(au):
-    subject = synthetic.make_subject(synthetic.plan("casme2", 0)[2], (240, 320))
+    subject = generator.make_subject(generator.plan("casme2", 0)[2], (240, 320))
     y0, y1, x0, x1 = subject.roi
     mask = subject.mask[y0:y1, x0:x1]
     motion = subject.motion(au)
@@ -437,7 +440,7 @@ def test_mouth_and_eye_action_units_hardly_show_outside_their_masks(au):
     lm = subject.landmarks - (x0, y0)
     norm = np.linalg.norm(motion.field, axis=-1)
     peak_y = np.unravel_index(np.argmax(norm), norm.shape)[0]
-    if au in synthetic._MOUTH_AUS:  # it shows around the mouth, below the nose
+    if au in style.MOUTH_AUS:  # it shows around the mouth, below the nose
         assert peak_y > lm[30, 1], au  # below the tip of the nose
     else:  # around the eyes
         assert lm[17:27, 1].min() - 5 < peak_y < lm[29, 1], au
@@ -447,15 +450,15 @@ def test_mouth_and_eye_action_units_hardly_show_outside_their_masks(au):
 
 @pytest.mark.parametrize("code", ["1+2", "4", "6"])
 def test_peak_displacement_is_the_amplitude_on_a_200_px_face(code):
-    plans = synthetic.plan("casme2", seed=0)
-    subject = synthetic.make_subject(plans[3], (480, 640))
+    plans = generator.plan("casme2", seed=0)
+    subject = generator.make_subject(plans[3], (480, 640))
     assert 170 < subject.face_px < 270  # about 200 px at the real 480 lines
     motion = subject.motion(code)
     field = motion.field
     norm = np.linalg.norm(field, axis=-1)
     assert norm.max() == pytest.approx(1.0, abs=0.02)  # these AUs show their whole movement
     amplitude = 3.0
-    clip = synthetic.ClipPlan("x", "negative", "negative", 9, 4, 0, "negative", 1.0, 0)
+    clip = generator.ClipPlan("x", "negative", "negative", 9, 4, 0, "negative", 1.0, 0)
     peak = subject.peak_px(amplitude, clip)
     assert peak == pytest.approx(amplitude * subject.face_px / 200)
     # measured in the pixels: dense optical flow at the field's peak
@@ -484,14 +487,14 @@ def test_peak_displacement_is_the_amplitude_on_a_200_px_face(code):
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_motion_and_wrinkles_stay_outside_eye_and_mouth_polygons(index):
-    subject = synthetic.make_subject(synthetic.plan("casme2", 0)[index], (240, 320))
+    subject = generator.make_subject(generator.plan("casme2", 0)[index], (240, 320))
     y0, y1, x0, x1 = subject.roi
     mask = subject.mask[y0:y1, x0:x1]
     lm = subject.landmarks
     face = np.zeros_like(mask)
     lo, hi = lm.min(0) - 10 - (x0, y0), lm.max(0) + 10 - (x0, y0)
     face[int(lo[1]) : int(hi[1]), int(lo[0]) : int(hi[0])] = True
-    codes = {code for label in CLASSES for code in synthetic._AU_SETS[label]}
+    codes = {code for label in CLASSES for code in style.AU_SETS[label]}
     for code in sorted(codes):
         motion = subject.motion(subject.style.aus(code))
         assert np.abs(motion.field[mask]).max() == 0, code
@@ -508,21 +511,21 @@ def test_motion_and_wrinkles_stay_outside_eye_and_mouth_polygons(index):
 
 
 def test_subject_own_turn_of_an_action_unit_changes_its_direction():
-    plans = synthetic.plan("casme2", seed=0)
+    plans = generator.plan("casme2", seed=0)
     bends = [p.style.bend["1"][0] for p in plans]
-    assert np.std(bends) > 5 and max(abs(b) for b in bends) <= 2 * synthetic._AU_TURN_SD
-    subject = synthetic.make_subject(plans[0], (240, 320))
+    assert np.std(bends) > 5 and max(abs(b) for b in bends) <= 2 * style.AU_TURN_SD
+    subject = generator.make_subject(plans[0], (240, 320))
     lm = subject.local_landmarks
     shape = subject.weight.shape
-    straight = synthetic._field({"1": (1.0, 1.0)}, lm, shape)
-    turned = synthetic._field({"1": (1.0, 1.0)}, lm, shape, {"1": (30.0, 1.0)})
+    straight = motion.au_field({"1": (1.0, 1.0)}, lm, shape)
+    turned = motion.au_field({"1": (1.0, 1.0)}, lm, shape, {"1": (30.0, 1.0)})
     k = np.unravel_index(np.argmax(np.linalg.norm(straight, axis=-1)), shape)
     a, b = straight[k], turned[k]
     cos = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     assert 25 < np.degrees(np.arccos(cos)) < 35  # about the 30 degrees asked for
     # mirror-symmetric: the two sides turn in opposite image directions
     left, right = (
-        synthetic._field({"1": w}, lm, shape, {"1": (30.0, 1.0)}) for w in ((1, 0), (0, 1))
+        motion.au_field({"1": w}, lm, shape, {"1": (30.0, 1.0)}) for w in ((1, 0), (0, 1))
     )
     kl = np.unravel_index(np.argmax(np.linalg.norm(left, axis=-1)), shape)
     kr = np.unravel_index(np.argmax(np.linalg.norm(right, axis=-1)), shape)
@@ -530,14 +533,13 @@ def test_subject_own_turn_of_an_action_unit_changes_its_direction():
 
 
 def test_nuisances_blinks_drift_and_flicker():
-    plans = synthetic.plan("casme2", seed=0)
+    plans = generator.plan("casme2", seed=0)
     clips = [c for p in plans for c in p.clips]
     blinks = [c for c in clips if c.blink is not None]
     assert 0.08 < len(blinks) / len(clips) < 0.25
     assert all(0.1 * 200 <= c.blink[1] <= 0.16 * 200 + 1 for c in blinks)  # 0.10-0.16 s at 200 fps
-    assert max(np.hypot(*c.drift[:2]) for c in clips) <= synthetic._DRIFT_MAX + 1e-9
-    assert max(abs(c.turn) for c in clips) <= 2.5 * synthetic._TURN_SD + 1e-9
-    subject = synthetic.make_subject(plans[0], (240, 320))
+    assert max(np.hypot(*c.drift[:2]) for c in clips) <= nuisances.DRIFT_MAX + 1e-9
+    subject = generator.make_subject(plans[0], (240, 320))
     eyes = np.zeros_like(subject.mask)
     y0, y1, x0, x1 = subject.roi
     for group in (faces.EYE_RIGHT, faces.EYE_LEFT):
@@ -547,29 +549,18 @@ def test_nuisances_blinks_drift_and_flicker():
     assert moving.any() and not (moving & ~eyes[y0:y1, x0:x1]).any(), (
         "blinks only under the eye masks"
     )
-    # a still clip: the head drifts and turns by its plan, the light flickers by about 1 %
-    still = synthetic.ClipPlan(
-        "x", "rest", "", 30, 0, 0, CLASSES[0], 0.0, 7, drift=(1.0, 0.0, 0.0), turn=0.5
-    )
-    frames, end = synthetic._Renderer(subject, 3.0, seed=0).clip(still, exposure=(1.0, 0.0))
+    # a still clip: the head drifts by its plan, the light flickers by about 1 %
+    still = generator.ClipPlan("x", "rest", "", 30, 0, 0, CLASSES[0], 0.0, 7, drift=(1.0, 0.0, 0.0))
+    frames, end = render.Renderer(subject, 3.0, seed=0).clip(still, exposure=(1.0, 0.0))
     assert end[0] == pytest.approx(subject.face_px / 200) and end[1] == pytest.approx(0, abs=1e-9)
-    assert end[2] == pytest.approx(0.5)
     means = np.array([f.mean() for f in frames])
     assert 0.002 < np.std(means / means.mean()) < 0.02
-    # the rotation map turns the head about the bottom of the face box by 1 degree
-    bottom = subject.box[3] - y0
-    top = subject.box[1] - y0
-    centre = (subject.box[0] + subject.box[2]) // 2 - x0
-    assert abs(subject.turn[bottom, centre]).max() < 0.05
-    assert abs(subject.turn[top, centre, 0]) == pytest.approx(
-        np.radians(1) * (bottom - top), rel=0.35
-    )
 
 
 def test_dlib_finds_the_face_in_the_sampled_frames_of_every_dataset(standins):
     for name, root in standins.items():
         df = datasets.load(name, root)
-        plan = {(p.id, c.name): c for p in synthetic.plan(name, 0, 6, 12) for c in p.clips}
+        plan = {(p.id, c.name): c for p in generator.plan(name, 0, 6, 12) for c in p.clips}
         blinking = [
             i for i, key in enumerate(zip(df["subject"], df["clip"])) if plan[key].blink is not None
         ]
@@ -582,10 +573,10 @@ def test_dlib_finds_the_face_in_the_sampled_frames_of_every_dataset(standins):
 
 
 def test_time_profile_rises_to_the_apex_and_falls():
-    p = synthetic._profile(11, 4)
+    p = motion.time_profile(11, 4)
     assert p[0] == 0 and p[-1] == pytest.approx(0) and p[4] == 1
     assert np.all(np.diff(p[:5]) > 0) and np.all(np.diff(p[4:]) < 0)
-    broad, peaky = synthetic._profile(11, 4, 0.6), synthetic._profile(11, 4, 1.7)
+    broad, peaky = motion.time_profile(11, 4, 0.6), motion.time_profile(11, 4, 1.7)
     inner = [1, 2, 3, 5, 6, 7, 8, 9]  # neither an end nor the apex
     assert np.all(broad[inner] > p[inner]) and np.all(peaky[inner] < p[inner]) and peaky[4] == 1
 
@@ -594,27 +585,27 @@ def test_time_profile_rises_to_the_apex_and_falls():
 
 
 def test_generate_all_skips_up_to_date_and_regenerates_on_change(tmp_path):
-    root = synthetic.generate_all(tmp_path, datasets=["smic"], workers=1, **TINY)["smic"]
+    root = generator.generate_all(tmp_path, datasets=["smic"], workers=1, **TINY)["smic"]
     assert root == tmp_path / "SMIC"
-    stamp = (root / synthetic.MARKER).stat().st_mtime_ns
-    (root / "extra.txt").write_text("kept while up to date")
-    synthetic.generate_all(tmp_path, datasets=["smic"], **TINY)
-    assert (root / synthetic.MARKER).stat().st_mtime_ns == stamp and (root / "extra.txt").exists()
-    synthetic.generate_all(tmp_path, seed=5, datasets=["smic"], workers=1, **TINY)
-    assert json.loads((root / synthetic.MARKER).read_text())["seed"] == 5
-    assert not (root / "extra.txt").exists()
+    frame = next(root.rglob("*.bmp"))
+    stamps = [(p, p.stat().st_mtime_ns) for p in (root / generator.MARKER, frame)]
+    generator.generate_all(tmp_path, datasets=["smic"], **TINY)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps)  # kept, not rewritten
+    generator.generate_all(tmp_path, seed=5, datasets=["smic"], workers=1, **TINY)
+    assert json.loads((root / generator.MARKER).read_text())["seed"] == 5
+    assert generator.is_standin(root)
 
 
 def test_interrupted_generation_is_not_complete_and_is_redone(tmp_path):
     root = tmp_path / "SMIC"
     root.mkdir()
-    (root / synthetic.PARTIAL).write_text("")
+    (root / generator.PARTIAL).write_text("")
     (root / "half-written.bmp").write_bytes(b"")
-    assert not synthetic.is_standin(root)
+    assert not generator.is_standin(root)
     with pytest.raises(ValueError, match="STANDIN.json"):
-        synthetic.expected_counts(root)
-    synthetic.generate_all(tmp_path, datasets=["smic"], workers=1, **TINY)
-    assert synthetic.is_standin(root) and not (root / "half-written.bmp").exists()
+        generator.expected_counts(root)
+    generator.generate_all(tmp_path, datasets=["smic"], workers=1, **TINY)
+    assert generator.is_standin(root) and not (root / "half-written.bmp").exists()
 
 
 def test_refuses_to_overwrite_a_folder_that_is_not_a_standin(tmp_path):
@@ -622,21 +613,21 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_standin(tmp_path):
     licensed.mkdir()
     (licensed / "CASME2-coding-20190701.xlsx").write_bytes(b"licensed")
     with pytest.raises(FileExistsError, match="refusing"):
-        synthetic.generate_all(tmp_path, datasets=["casme2"], **TINY)
+        generator.generate_all(tmp_path, datasets=["casme2"], **TINY)
     assert (licensed / "CASME2-coding-20190701.xlsx").read_bytes() == b"licensed"
 
 
 def test_bad_parameters_raise(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset"):
-        synthetic.generate("casme3", tmp_path / "x")
+        generator.generate("casme3", tmp_path / "x")
     with pytest.raises(ValueError, match="max_clip_frames"):
-        synthetic.generate("smic", tmp_path / "x", max_clip_frames=3)
+        generator.generate("smic", tmp_path / "x", max_clip_frames=3)
     with pytest.raises(ValueError, match="too small"):
-        synthetic.generate("smic", tmp_path / "x", frame_scale=0.2)
+        generator.generate("smic", tmp_path / "x", frame_scale=0.2)
     with pytest.raises(TypeError, match="n_subjects"):
-        synthetic.generate("smic", tmp_path / "x", n_subjects=3)
+        generator.generate("smic", tmp_path / "x", n_subjects=3)
     with pytest.deprecated_call():  # the version-1 length range caps the real lengths
-        assert synthetic._params("smic", clip_frames=(8, 12))["max_clip_frames"] == 12
+        assert write.resolve_params("smic", clip_frames=(8, 12))["max_clip_frames"] == 12
 
 
 def test_profiles_standin_blocks_are_generator_parameters():
@@ -644,7 +635,7 @@ def test_profiles_standin_blocks_are_generator_parameters():
         block = dict(config.profile(name)["standin"])
         block.pop("seed", None)
         for dataset in config.DATASETS:
-            synthetic._params(dataset, **block)
+            write.resolve_params(dataset, **block)
     assert config.profile("smoke")["standin"]["subjects"] == 6  # as the session fixture
     assert "subjects" not in config.profile("quick")["standin"]
     assert config.profile("paper")["standin"]["frame_scale"] == 1.0
@@ -673,3 +664,76 @@ def test_onset_apex_figure_shows_no_face_when_none_may_be_shown(standins):
     assert shown.empty and not table.empty
     note = report.dataset.onset_apex_figure(shown)
     assert "No face is shown" in note.data
+
+
+# --------------------------------------------------------------------------- MEGC 2019 composite
+MEGC_LEFT_OUT = {
+    ("sub04", "EP12_01f"): "disgust",
+    ("sub05", "EP09_05f"): "disgust",
+    ("sub24", "EP07_01"): "surprise",
+    ("sub24", "EP07_04f"): "surprise",
+    ("sub24", "EP10_03"): "surprise",
+}
+"""The CASME II clips the MEGC 2019 composite's list leaves out, with their labels."""
+STRICT = {
+    "disgust": "negative",
+    "repression": "negative",
+    "happiness": "positive",
+    "surprise": "surprise",
+}
+"""The composite's rule for CASME II: fear and sadness are left out."""
+
+
+def _composite(source: str) -> dict[str, tuple[int, int, int]]:
+    """Clips per class of every subject of ``source`` in mer_utils/data/megc2019_subjects.csv."""
+    path = Path(config.__file__).parent / "data" / "megc2019_subjects.csv"
+    lines = [line for line in path.read_text("utf-8").splitlines() if not line.startswith("#")]
+    assert lines[0].split(",") == ["source", "subject", *CLASSES]
+    rows = [line.split(",") for line in lines[1:]]
+    return {r[1]: tuple(int(v) for v in r[2:]) for r in rows if r[0] == source}
+
+
+def _strict_counts(clips) -> dict[str, tuple[int, int, int]]:
+    """Per subject, clips per class under the composite's rule, its left-out clips excluded;
+    ``clips``: (subject, clip name, original label) triples."""
+    out: dict[str, list[int]] = {}
+    for subject, name, emotion in clips:
+        label = STRICT.get(emotion)
+        if label is None or (subject, name) in MEGC_LEFT_OUT:
+            continue
+        out.setdefault(subject, [0, 0, 0])[CLASSES.index(label)] += 1
+    return {s: tuple(v) for s, v in out.items()}
+
+
+def test_casme2_stand_in_carries_the_megc2019_composite(standins):
+    composite = _composite("casme2")
+    assert len(composite) == 24
+    assert [sum(v[i] for v in composite.values()) for i in range(3)] == [88, 32, 25]
+    assert [
+        sum(v[i] for s in ("casme2", "samm", "smic") for v in _composite(s).values())
+        for i in range(3)
+    ] == [250, 109, 83]
+    plans = generator.plan("casme2", seed=0)
+    clips = {(p.id, c.name): c for p in plans for c in p.clips}
+    assert len(clips) == sum(len(p.clips) for p in plans), "clip names unique per subject"
+    for key, emotion in MEGC_LEFT_OUT.items():  # the five left-out clips, named and labelled
+        assert key in clips and clips[key].emotion == emotion, key
+    assert clips[("sub04", "EP12_01f")].quirk == "apex /"
+    assert sum(c.quirk == "apex /" for c in clips.values()) == 1
+    # the composite's rule and list give its per-subject counts, 88/32/25 over 24 subjects
+    strict = _strict_counts((s, n, c.emotion) for (s, n), c in clips.items())
+    assert strict == composite
+    # the paper's rule still gives subjects.csv, and the fear and sadness clips sit where the
+    # real data have them: subjects.csv's negatives - the composite's - left-out disgust
+    real = {s.id: s for s in generator.real_structure()["casme2"]}
+    for p in plans:
+        if p.id not in real:
+            continue
+        assert tuple(p.counts().values()) == real[p.id].counts
+        other = sum(c.emotion in ("fear", "sadness") for c in p.clips)
+        left = sum(s == p.id and e == "disgust" for (s, _), e in MEGC_LEFT_OUT.items())
+        assert other == real[p.id].counts[0] - composite.get(p.id, (0, 0, 0))[0] - left, p.id
+    # what the test-size stand-in holds of it reads back the same
+    df = datasets.load("casme2", standins["casme2"])
+    small = _strict_counts(zip(df["subject"], df["clip"], df["emotion"]))
+    assert small and small == {s: composite[s] for s in df["subject"].unique()}

@@ -8,18 +8,18 @@ reason, counted skips and adjusted rows with file and row). Label mappings live 
 ``data/datasets.yaml``.
 
 **Datasets are plug-ins.** Each dataset is one module of this package, named by its key in
-``datasets.yaml`` (or by that row's ``module``): its reader ``read(name, root, info,
-annotation)`` and its stand-in writer, what :mod:`mer_utils.synthetic` needs to write the
-dataset's layout (``STANDIN_LABELS``, ``STANDIN_DROP_ONLY``, ``STANDIN_DROP_IN_LARGEST``,
-``standin_layout``, ``standin_frames`` or ``STANDIN_LONG_VIDEOS``, ``standin_annotation``). The
-rows of ``datasets.yaml`` are the registry: their order is the book's order, ``seed_id`` fixes
-each dataset's seeds whatever its position. Shared helpers sit beside them: ``_common`` (the
-table, the report, cells, labels), ``_sheets`` (spreadsheets), ``_frames`` (frames and videos),
-``_coded`` (the coding-sheet layout CASME II and SAMM share). Adding a dataset = its module, its
-rows in ``datasets.yaml`` and ``labels.yaml`` (``reference.yaml`` optionally) and its chapter
-page ``book/chapters/<key>.md``.
+``datasets.yaml`` (or by that row's ``module``), holding its reader ``read(name, root, info,
+annotation)``. The modules only read: writing a dataset's stand-in in the same layout is
+:mod:`mer_utils.standins` (its layout module ``mer_utils/standins/layouts/<key>.py``), which
+nothing here imports. The rows of ``datasets.yaml`` are the registry: their order is the book's
+order, ``seed_id`` fixes each dataset's stand-in seeds whatever its position. Shared helpers
+sit beside them: ``_common`` (the table, the report, cells, labels), ``_sheets``
+(spreadsheets), ``_frames`` (frames and videos), ``_coded`` (the coding-sheet layout CASME II
+and SAMM share). Adding a dataset = its module, its rows in ``datasets.yaml`` and
+``labels.yaml`` (``reference.yaml`` optionally), its chapter page ``book/chapters/<key>.md``
+and, for a stand-in, its layout module in :mod:`mer_utils.standins`.
 
-Layouts (``root`` is the dataset's own folder; facts from shared/reference/datasets.md):
+Layouts (``root`` is the dataset's own folder):
 
 CASME II
     ``root/CASME2_RAW_selected/subNN/<Filename>/img<N>.jpg`` (``CASME2-RAW`` full clips are also

@@ -113,6 +113,8 @@ def read_image(path: str) -> np.ndarray:
         raise DatasetError(f"{path}: frame cannot be read: permission denied") from None
     except IsADirectoryError:
         raise DatasetError(f"{path}: frame is a folder, not an image file") from None
+    if not data:
+        raise DatasetError(f"{path}: frame is an empty file (0 bytes)")
     problem = truncation(data)
     if problem:
         raise DatasetError(f"{path}: frame is truncated or corrupt ({problem})")

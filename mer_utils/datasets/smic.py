@@ -11,7 +11,6 @@ import logging
 import re
 from pathlib import Path
 
-from .. import synthetic as sx
 from ._common import DatasetError, Report, label_key, map_label, record, subdirs
 from ._frames import list_frames, select
 
@@ -74,47 +73,3 @@ def smic_clip(
         info["subset"],
         str(clip_dir),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Stand-in writer (called by mer_utils.synthetic, which draws the subjects, clips and pixels;
-# this part knows only what is particular to SMIC-HS: names, frame numbers, quirks, annotation)
-# ---------------------------------------------------------------------------------------------
-
-STANDIN_LABELS: dict[str, dict[str, int]] = {
-    "negative": {"negative": 1},
-    "positive": {"positive": 1},
-    "surprise": {"surprise": 1},
-}
-"""Original label spellings of the real annotation file, with how many of each it holds among
-the three-class clips (``synthetic.DROP``: the spelling of the rows every loader drops)."""
-STANDIN_DROP_ONLY: dict[str, int] = {}
-"""Subjects of the real file with only dropped rows (not in subjects.csv): their dropped rows."""
-STANDIN_DROP_IN_LARGEST = 0
-"""How many of the largest subjects get one dropped row each."""
-
-_ABBREV = {"negative": "ne", "positive": "po", "surprise": "sur"}
-
-
-def standin_frames(p: sx.SubjectPlan, c: sx.ClipPlan) -> tuple[str, str]:
-    """(folder relative to the dataset root, file name pattern with ``{}`` = frame number)."""
-    return f"HS/{p.id}/micro/{c.emotion}/{c.name}", "image{:06d}.bmp"
-
-
-def standin_layout(seed: int, plans: list[sx.SubjectPlan], cap: int | None) -> list[sx.SubjectPlan]:
-    out = []
-    for p in plans:
-        rng = sx._rng(seed, "smic", 3, p.index)
-        clips = [
-            sx.replace(
-                c, name=f"{p.id}_{_ABBREV[c.label]}_{k:02d}", start=int(rng.integers(1, 90000))
-            )
-            for k, c in enumerate(p.clips, start=1)
-        ]
-        out.append(sx.replace(p, clips=tuple(clips)))
-    return out
-
-
-def standin_annotation(root: Path, seed: int, plans: list[sx.SubjectPlan]) -> list[str]:
-    """HS/s<N>/micro/<label>/s<N>_<ne|po|sur>_<KK>/image<6 digits>.bmp (no spreadsheet)."""
-    return ["subject folders not zero-padded (s1, s2, ..., s20)"]

@@ -81,9 +81,9 @@ def expected_counts(dataset: str, dataset_dir: str, data_kind: str) -> dict[str,
     """Class counts the data should give: the stand-in's own record, or for licensed data the
     counts of the official annotation files (``datasets.yaml``, ``official_counts``)."""
     if data_kind == "stand-in":
-        from .. import synthetic
+        from .. import sources
 
-        return synthetic.expected_counts(dataset_dir)
+        return sources.expected_counts(dataset_dir)
     return config.dataset_info(dataset).get("official_counts")
 
 

@@ -1,0 +1,223 @@
+"""What a page's result depends on: its fingerprint, and the files and table entries behind it.
+
+A page that succeeded leaves ``<page>.done.json`` with the fingerprint of what it read
+(:func:`fingerprint`): its rendered template, its parameters, its data (:func:`files_stamp`), the
+pages it depends on, the ``mer_utils`` modules its code uses (:func:`page_modules`) and the table
+entries it uses (:func:`page_tables`). The runner (:mod:`mer_utils.runner`) skips a page whose
+fingerprint is unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import nbformat
+
+if TYPE_CHECKING:
+    from .runner import Job
+
+REPO = Path(__file__).resolve().parent.parent
+"""Repository root: the kernels' working directory, so notebook paths are relative to it."""
+PACKAGE = REPO / "mer_utils"
+
+
+def page_modules(template: str | Path, method: str | None = None) -> list[str]:
+    """The ``mer_utils`` source files a page's code uses, relative to the package.
+
+    Read statically from the rendered template's code cells: ``from mer_utils import x`` and
+    ``from mer_utils.x import y`` name modules; ``report.<family>`` names one page family of
+    :mod:`mer_utils.report`; then everything those modules import inside the package, followed
+    transitively. The ``report`` and ``datasets`` packages count by what is used: their
+    ``__init__`` files re-export submodules the page may never call.
+    """
+    nb = rendered(str(template), method)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mer_utils"):
+            base = node.module.split(".")[1:]
+            for alias in node.names:
+                roots |= _module_files(base + [alias.name]) or _module_files(base)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("mer_utils."):
+                    roots |= _module_files(alias.name.split(".")[1:])
+    for family in set(re.findall(r"\breport\.(\w+)\.", code)):
+        roots |= _module_files(["report", family])
+    return sorted(_closure(frozenset(roots)))
+
+
+def _module_files(parts: list[str]) -> set[str]:
+    """The package-relative file of module ``mer_utils.<parts>`` (a package: its __init__)."""
+    if not parts:
+        return {"__init__.py"}
+    path = PACKAGE.joinpath(*parts)
+    if path.with_suffix(".py").is_file():
+        return {str(path.with_suffix(".py").relative_to(PACKAGE))}
+    if (path / "__init__.py").is_file():
+        return {str((path / "__init__.py").relative_to(PACKAGE))}
+    return set()
+
+
+@functools.cache
+def _closure(roots: frozenset[str]) -> frozenset[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        todo += sorted(_imports_of(rel) - seen)
+    return frozenset(seen)
+
+
+@functools.cache
+def _imports_of(rel: str) -> set[str]:
+    """Package files module ``rel`` imports (relative or absolute). The ``report`` and
+    ``datasets`` package inits count as importing their shared parts only."""
+    path = PACKAGE / rel
+    here = Path(rel).parent.parts
+    if rel == "report/__init__.py":
+        return {"report/style.py"}
+    if rel == "datasets/__init__.py":
+        return {str(p.relative_to(PACKAGE)) for p in (PACKAGE / "datasets").glob("*.py")} - {rel}
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(here[: len(here) - (node.level - 1)]) + (
+                    node.module.split(".") if node.module else []
+                )
+            elif node.module and node.module.startswith("mer_utils"):
+                base = node.module.split(".")[1:]
+            else:
+                continue
+            for alias in node.names:
+                out |= _module_files(base + [alias.name]) or _module_files(base)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("mer_utils."):
+                    out |= _module_files(alias.name.split(".")[1:])
+    return out
+
+
+SELECTED_TABLES = ("profiles", "protocols", "datasets", "labels", "methods")
+"""Tables of which a page depends on the entries it uses only (its profile, its protocols, its
+datasets, its methods); the other tables (:func:`page_tables`) count as a whole."""
+
+
+def page_tables(job: Job) -> str:
+    """Fingerprint of the table entries a page depends on.
+
+    From ``profiles.yaml``, ``protocols.yaml``, ``datasets.yaml``, ``labels.yaml`` and
+    ``methods.yaml`` only the entries the page uses: its profile (and the profile of its scale
+    check), its protocols, its dataset (a summary page: the run's datasets) and its method (a
+    summary or evaluation page: the run's methods). Every other table of ``mer_utils/data``
+    counts as a whole. Editing the title of a method a run does not select re-runs nothing.
+    """
+    from . import config
+
+    p = job.parameters
+    profile = config.load("profiles").get(p.get("profile"), {})
+    profiles = [p.get("profile"), (profile.get("scale_check") or {}).get("profile")]
+    datasets = [p["dataset"]] if "dataset" in p else list(p.get("datasets", []))
+    methods = [job.method] if job.method else list(p.get("methods") or config.methods())
+    wanted = {
+        "profiles": profiles,
+        "protocols": list(p.get("protocols", [])),
+        "datasets": datasets,
+        "labels": datasets,
+        "methods": methods,
+    }
+    h = hashlib.sha256()
+    for name, keys in wanted.items():
+        table = config.load(name)
+        h.update(json.dumps({k: table.get(k) for k in keys if k}, sort_keys=True).encode())
+    for path in sorted((PACKAGE / "data").glob("*")):
+        if path.suffix in (".yaml", ".csv") and path.stem not in SELECTED_TABLES:
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def rendered(template: str, method: str | None = None):
+    """The notebook a page executes: its template rendered (:mod:`mer_utils.templates`)."""
+    from . import templates
+
+    return templates.render(template, method)
+
+
+def fingerprint(job: Job, dep_runs: list[str]) -> str:
+    """Everything a page depends on, hashed: its rendered template and parameters, its data
+    stamp, the runs of the pages it depends on, the ``mer_utils`` files its code uses and the
+    table entries it uses (:func:`page_tables`)."""
+    h = hashlib.sha256()
+    h.update(nbformat.writes(rendered(job.template, job.method)).encode())
+    h.update(json.dumps(job.parameters, sort_keys=True).encode())
+    h.update(job.data_stamp.encode())
+    h.update(page_tables(job).encode())
+    for rel in page_modules(job.template, job.method):
+        h.update(rel.encode())
+        h.update((PACKAGE / rel).read_bytes())
+    for run in dep_runs:
+        h.update(run.encode())
+    return h.hexdigest()
+
+
+def read_marker(job: Job) -> dict | None:
+    """The done-marker of a job's last successful run, or ``None`` (missing or unreadable)."""
+    try:
+        marker = json.loads(job.marker.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if not (REPO / job.output).exists():
+        return None
+    return marker
+
+
+def files_stamp(root: Path, skip: Iterable[str] = ()) -> str:
+    """(path, size, mtime) of every file under ``root``, hashed; ``skip``: names left out.
+
+    One ``os.scandir`` walk with the stat that ``scandir`` already has: tens of thousands of
+    frames take a fraction of a second. A frame replaced in place, renamed, added or removed
+    changes the stamp.
+    """
+    h = hashlib.sha256()
+    skip = set(skip)
+    stack = [Path(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except PermissionError:
+            from .datasets import DatasetError
+
+            raise DatasetError(f"{folder}: permission denied (cannot list the folder)") from None
+        for entry in entries:
+            if entry.name in skip:
+                continue
+            if entry.is_dir(follow_symlinks=True):
+                stack.append(Path(entry.path))
+            else:
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    from .datasets import DatasetError
+
+                    raise DatasetError(
+                        f"{entry.path}: a broken link (its target {os.readlink(entry.path)} does "
+                        "not exist); restore the file or remove the link"
+                    ) from None
+                h.update(
+                    f"{os.path.relpath(entry.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+                )
+    return h.hexdigest()

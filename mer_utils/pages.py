@@ -1,0 +1,158 @@
+"""The files the runner writes beside the executed pages.
+
+* placeholders for pages of the book the latest run did not execute (:func:`write_placeholders`),
+  so a narrowed run still builds and says plainly what was not run;
+* ``book/results/manifest.json``, the record of the latest run (:func:`write_manifest`);
+* ``book/generated/*.md``, text the book's markdown pages include, generated from the tables
+  (:func:`write_generated`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from . import atomic, config, results
+from .fingerprints import REPO, read_marker
+from .grid import BOOK, RESULTS, full_grid
+from .processes import now
+from .runner import Job
+from .sources import Source
+
+
+def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
+    """Give every page of the full grid that has never been executed a short placeholder.
+
+    The table of contents lists every dataset and summary page; a narrowed run (``--datasets
+    smic``) or a profile without some page (the scale check is not run at the paper profile)
+    must still build without warnings, and the placeholder says plainly that the page was not
+    run."""
+    selected_keys = {j.key for j in selected}
+    written = []
+    for job in full_grid(book):
+        path = REPO / job.output
+        group, name = job.key.split("/")
+        if job.key in selected_keys or path.exists():
+            continue
+        if group != "summary" and group not in config.datasets():
+            continue
+        where = "" if group == "summary" else f" ({config.dataset_info(group)['display']})"
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_markdown_cell(
+                f"# {name}{where}\n\n"
+                "This page was **not executed** in the latest run of the study (the run was "
+                "narrowed with `--datasets` or `--methods`, or its profile does not run this "
+                "page). Run `make book` to produce it."
+            )
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, nbformat.writes(nb))
+        written.append(job.output)
+    return written
+
+
+def other_pages(selected: list[Job], book: Path = BOOK) -> list[dict]:
+    """Pages of the book that the latest run did not execute: either left from an earlier run
+    (with that run's finish time, from its done-marker) or placeholders never executed."""
+    selected_keys = {j.key for j in selected}
+    out = []
+    for job in full_grid(book):
+        if job.key in selected_keys or not (REPO / job.output).exists():
+            continue
+        marker = read_marker(job)
+        out.append(
+            {
+                "key": job.key,
+                "output": job.output,
+                "status": "from an earlier run" if marker else "not executed",
+                "finished": marker.get("finished", "") if marker else "",
+            }
+        )
+    return out
+
+
+def write_manifest(
+    jobs: list[Job],
+    outcome: dict[str, dict],
+    sources: dict[str, Source],
+    profile_name: str,
+    argv: list[str],
+    results_dir: Path = RESULTS,
+    book: Path = BOOK,
+    started: float | None = None,
+) -> Path:
+    """Record the latest run: every page, its parameters, data source, status and timing, and
+    the pages of the book it did not execute (``other_pages``)."""
+    manifest = {
+        "written": now(),
+        "started": (
+            ""
+            if started is None
+            else datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
+        ),
+        "wall_seconds": None if started is None else round(time.time() - started, 1),
+        "command": "python -m mer_utils.study " + " ".join(argv),
+        "profile": profile_name,
+        "profile_parameters": config.profile(profile_name),
+        "sources": {n: dataclasses.asdict(s) for n, s in sources.items()},
+        "pages": [
+            {
+                "key": j.key,
+                "template": j.template,
+                "output": j.output,
+                "parameters": j.parameters,
+                **outcome.get(j.key, {"status": "pending", "seconds": None, "error": ""}),
+            }
+            for j in jobs
+        ],
+        "other_pages": other_pages(jobs, book),
+    }
+    return atomic.write_json(REPO / results.manifest_path(results_dir), manifest)
+
+
+def write_generated(book: Path = BOOK) -> list[Path]:
+    """Text the book's markdown pages include, generated from the tables so it never drifts:
+    ``<book>/generated/methods.md`` (the methods of ``methods.yaml`` and their switches),
+    ``protocols.md`` (the protocols of ``protocols.yaml``: what they split, what the paper
+    states of them) and, until the findings page has run, a placeholder ``findings.md``."""
+    mark = {True: "yes", False: ""}
+    methods = [
+        "| method | what it adds | augmentation | SMOTE | class weights | from |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in config.methods().items():
+        methods.append(
+            f"| {name} | {m['summary']} | {mark[m['augment']]} | {mark[m['smote']]} | "
+            f"{mark[m['class_weight']]} | {'the paper' if m['paper'] else 'this study'} |"
+        )
+    protocols = [
+        "| protocol | what is split | subject-independent | interval | what the paper states |",
+        "|---|---|---|---|---|",
+    ]
+    for name, p in config.load("protocols").items():
+        interval = (
+            "corrected t over splits" if p["interval"] == "splits" else "bootstrap over subjects"
+        )
+        protocols.append(
+            f"| `{name}` | {p['title']} | {mark[p['subject_independent']] or 'no'} | {interval} "
+            f"| {p['paper']} |"
+        )
+    folder = REPO / book / "generated"
+    written = []
+    for name, rows in (("methods.md", methods), ("protocols.md", protocols)):
+        written.append(atomic.write_text(folder / name, "\n".join(rows) + "\n"))
+    summary = folder / "findings.md"  # the findings page replaces it with the computed summary
+    if not summary.exists():
+        written.append(
+            atomic.write_text(
+                summary,
+                ":::{note}\nThe findings are computed by the page {doc}`summary/findings` when "
+                "the book is built; this build has not run it.\n:::\n",
+            )
+        )
+    return written
