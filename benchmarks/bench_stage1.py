@@ -156,7 +156,7 @@ def stage1_share(repeat: int = 2) -> None:
         return
     manifest = json.loads(path.read_text())
     methods = {m["page"] for m in config.methods().values() if m["method"] == "cnn"}
-    for dataset in config.DATASETS:
+    for dataset in config.datasets(composites=False):
         pages = {
             p["key"].split("/")[1]: p
             for p in manifest["pages"]

@@ -94,10 +94,13 @@ def dataset_info(name: str) -> dict:
     return dict(info[name])
 
 
-def datasets() -> tuple[str, ...]:
+def datasets(composites: bool = True) -> tuple[str, ...]:
     """Dataset keys in the book's order: the rows of ``datasets.yaml``, the registry of the
-    dataset plug-ins (:mod:`mer_utils.datasets`). Read at call time (see :data:`DATASETS`)."""
-    return tuple(load("datasets"))
+    dataset plug-ins (:mod:`mer_utils.datasets`). Read at call time (see :data:`DATASETS`).
+    ``composites=False`` leaves out the datasets made of others (``parts``: the MEGC 2019
+    composite), which have no folder and no stand-in of their own."""
+    rows = load("datasets")
+    return tuple(k for k, v in rows.items() if composites or not v.get("parts"))
 
 
 DATASETS: tuple[str, ...] = datasets()

@@ -50,8 +50,31 @@ def plan(
     }
     jobs: list[Job] = []
     for name, source in sources.items():
+        composite = bool(source.parts)
         for page in expand_pages(grid["per_dataset"], methods, profile_name):
-            params = {**source.as_params(), "data_id": None, **common, **page.get("parameters", {})}
+            if (
+                page.get("for", ["dataset", "composite"]).count(
+                    "composite" if composite else "dataset"
+                )
+                == 0
+            ):
+                continue
+            method = page.get("parameters", {}).get("method")
+            params = {
+                **source.as_params(),
+                "data_id": None,
+                **common,
+                "protocols": dataset_protocols(name, profile_name, protocols, method),
+                **page.get("parameters", {}),
+            }
+            if method and not params["protocols"]:
+                continue  # the dataset runs this method under none of the run's protocols
+            # a composite's stage 1 waits for its parts' (it reuses their cached clips)
+            soft = [
+                f"{p.dataset}/{page['name']}"
+                for p in source.parts
+                if page["name"] == grid["stage1_page"]
+            ]
             jobs.append(
                 Job(
                     key=f"{name}/{page['name']}",
@@ -59,7 +82,8 @@ def plan(
                     output=str(book / "datasets" / name / f"{page['name']}.ipynb"),
                     parameters=params,
                     after=[f"{name}/{dep}" for dep in page.get("after", [])],
-                    method=page.get("parameters", {}).get("method"),
+                    method=method,
+                    soft=soft,
                 )
             )
     dataset_keys = [j.key for j in jobs]
@@ -100,6 +124,25 @@ def plan(
         job.after = list(dict.fromkeys(k for k in job.after if k in keys))
         job.soft = list(dict.fromkeys(k for k in job.soft if k in keys))
     return jobs
+
+
+def dataset_protocols(
+    dataset: str, profile: str, protocols: list[str], method: str | None = None
+) -> list[str]:
+    """The protocols a dataset's pages run under: the run's, or where ``datasets.yaml`` gives
+    the dataset its own for this profile (the MEGC 2019 composite: its benchmark protocol),
+    those, for a method page only the ones listed for the method's kind. A dataset with its
+    own protocols keeps them whatever the run's default; ``--protocols`` narrows them."""
+    own = (config.dataset_info(dataset).get("protocols") or {}).get(profile)
+    if own is None:
+        return list(protocols)
+    explicit = protocols != config.profile(profile)["protocols"]
+    kind = config.method(method)["method"] if method else None
+    return [
+        p
+        for p, kinds in own.items()
+        if (kind is None or kind in kinds) and (not explicit or p in protocols)
+    ]
 
 
 def set_data_ids(jobs: list[Job], ids: dict[str, str]) -> None:
@@ -154,8 +197,14 @@ def data_id(source: Source, stamp: str) -> str:
 
 def full_grid(book: Path = BOOK) -> list[Job]:
     """Every page the table of contents lists: the grid for all datasets and methods."""
-    all_sources = {n: Source(n, "", "stand-in") for n in config.datasets()}
-    return plan(all_sources, "quick", list(config.methods()), ["paper"], 0, book=book)
+
+    def source(name: str) -> Source:
+        parts = config.dataset_info(name).get("parts") or ()
+        return Source(name, "", "stand-in", parts=tuple(source(p) for p in parts))
+
+    all_sources = {n: source(n) for n in config.datasets()}
+    quick = config.profile("quick")["protocols"]
+    return plan(all_sources, "quick", list(config.methods()), quick, 0, book=book)
 
 
 # ----------------------------------------------------------------------------- table of contents

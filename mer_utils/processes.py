@@ -82,7 +82,8 @@ def stop_signals() -> Iterator[None]:
     """Inside the block, SIGINT and SIGTERM raise :class:`Stopped` once; further signals while
     the run stops are reported on one line and otherwise ignored, so the clean-up (killing the
     workers, removing partial pages, writing the manifest) is never cut short. The previous
-    handlers are restored on exit."""
+    handlers are restored on exit, unless a stop happened: then the command is ending, and a
+    signal during its last steps is still only reported."""
     stopping = []
 
     def handler(signum, frame):  # noqa: ARG001 - the signal module's signature
@@ -96,8 +97,9 @@ def stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        if not stopping:  # after a stop the process is on its way out: signals stay ignored
+            for s, h in previous.items():
+                signal.signal(s, h)
 
 
 # ----------------------------------------------------------------------------- the lock

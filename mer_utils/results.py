@@ -242,6 +242,19 @@ class Results:
                 mask &= self.metrics[column] == value
         return self.select(mask)
 
+    def part(self, part: str) -> "Results":
+        """The runs seen through one part of a composite (its test subjects ``<part>/...``):
+        the same runs and folds, the confusions of those subjects only, and each run's test
+        counts summed over them. Scores of a part are those of the same predictions."""
+        units = self.confusions[self.confusions["subject"].str.startswith(f"{part}/")]
+        cms = units[list(schema.CONFUSION_COLUMNS)].sum(axis=1)
+        tested = cms.groupby([units[k].astype(str) for k in KEY]).sum()
+        metrics = self.metrics.copy()
+        n = [int(tested.get(k, 0)) for k in _keys(metrics)]
+        metrics["n_test"] = n
+        metrics["n_test_clips"] = n
+        return Results(metrics, self.folds, units)
+
     def groups(self, by: Iterable[str]):
         """``(values, Results)`` per group of ``metrics`` rows, in the rows' order."""
         by = list(by)

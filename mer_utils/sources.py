@@ -98,7 +98,8 @@ class Source:
     dataset: str
     dir: str
     kind: str  # "licensed" | "stand-in"
-    annotation: str | None = None  # the annotation file chosen with --annotation, if any
+    annotation: str | dict | None = None  # --annotation's file (a composite: part -> file)
+    parts: tuple[Source, ...] = ()  # a composite's parts (MEGC 2019: SMIC-HS, CASME II, SAMM)
 
     def as_params(self) -> dict:
         return {
@@ -170,8 +171,11 @@ def resolve_sources(
     from .runner import REPO
 
     annotations = annotations or {}
+    selectable = set(datasets) | {
+        p for d in datasets for p in config.dataset_info(d).get("parts") or ()
+    }
     for name, path in overrides.items():
-        if name not in datasets:
+        if name not in selectable:
             raise SourceError(
                 f"--dataset-dir {name}={path}: {name} is not among the selected datasets {datasets}"
             )
@@ -179,7 +183,7 @@ def resolve_sources(
             raise SourceError(f"--dataset-dir {name}=: empty path")
         _require_folder(Path(path), f"--dataset-dir {name}")
     for name in annotations:
-        if name not in datasets:
+        if name not in selectable:
             raise SourceError(f"--annotation {name}=...: {name} is not among the selected datasets")
     if data_root:
         _require_folder(Path(data_root), "--data-root / $" + DATA_ROOT_ENV)
@@ -193,8 +197,8 @@ def resolve_sources(
             )
             root = None
     generated = Path(standins) if standin is None else standin_root(standins, standin)
-    sources = {}
-    for name in datasets:
+
+    def resolve(name: str) -> Source:
         folder = config.dataset_info(name)["folder"]
         found = (
             Path(overrides[name])
@@ -209,8 +213,7 @@ def resolve_sources(
                     folder,
                     root,
                 )
-            sources[name] = Source(name, str(generated / folder), "stand-in")
-            continue
+            return Source(name, str(generated / folder), "stand-in")
         standin_here = is_standin(found)
         if (found / PARTIAL).exists() and not standin_here:
             raise SourceError(
@@ -218,13 +221,62 @@ def resolve_sources(
                 f"({PARTIAL} present); delete it or let the runner regenerate it"
             )
         kind = "stand-in" if standin_here else "licensed"
-        sources[name] = Source(name, str(found.resolve()), kind, annotations.get(name))
+        return Source(name, str(found.resolve()), kind, annotations.get(name))
+
+    sources: dict[str, Source] = {}
+    for name in datasets:
+        if not config.dataset_info(name).get("parts"):
+            sources[name] = resolve(name)
+    for name in datasets:
+        parts = config.dataset_info(name).get("parts")
+        if parts:  # every part as if selected itself: same options, same stand-in fallback
+            sources[name] = composite(name, tuple(sources.get(p) or resolve(p) for p in parts))
+    sources = {name: sources[name] for name in datasets}
     generate = [
-        s for s in sources.values() if s.kind == "stand-in" and s.dir.startswith(str(generated))
+        s for s in flat(sources) if s.kind == "stand-in" and s.dir.startswith(str(generated))
     ]
     if generate:
         _check_standins_dir(REPO / standins, [REPO / s.dir for s in generate], standin is None)
     return sources
+
+
+COMPOSITES = Path(".cache") / "composites"
+"""Where a composite whose parts lie in different places gets its folder: links named by the
+parts' folders, pointing at them."""
+
+
+def composite(name: str, parts: tuple[Source, ...]) -> Source:
+    """The source of composite ``name`` from the sources of its parts. Its folder holds the
+    parts' folders: their common parent where they lie side by side under their own names (a
+    data root, the stand-ins' folder), else a folder of links to them under
+    :data:`COMPOSITES`. Its kind is ``stand-in`` only when every part is one."""
+    from .fingerprints import REPO
+
+    folders = [config.dataset_info(p.dataset)["folder"] for p in parts]
+    parents = {str(Path(p.dir).parent) for p in parts}
+    if len(parents) == 1 and all(Path(p.dir).name == f for p, f in zip(parts, folders)):
+        folder = Path(parents.pop())
+    else:
+        text = json.dumps([str((REPO / p.dir).resolve()) for p in parts])
+        folder = COMPOSITES / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        (REPO / folder).mkdir(parents=True, exist_ok=True)
+        for p, f in zip(parts, folders):
+            link = REPO / folder / f
+            if not link.is_symlink() or os.readlink(link) != str((REPO / p.dir).resolve()):
+                link.unlink(missing_ok=True)
+                link.symlink_to((REPO / p.dir).resolve(), target_is_directory=True)
+    kind = "stand-in" if all(p.kind == "stand-in" for p in parts) else "licensed"
+    annotation = {p.dataset: p.annotation for p in parts if p.annotation} or None
+    return Source(name, str(folder), kind, annotation, parts)
+
+
+def flat(sources: dict[str, Source]) -> list[Source]:
+    """Every source the run reads, a composite's parts included, each folder once."""
+    out: dict[str, Source] = {}
+    for s in sources.values():
+        for one in s.parts or (s,):
+            out.setdefault(one.dir, one)
+    return list(out.values())
 
 
 def _check_standins_dir(standins: Path, targets: list[Path], flat: bool = False) -> None:
@@ -233,6 +285,8 @@ def _check_standins_dir(standins: Path, targets: list[Path], flat: bool = False)
     directly in ``standins``) a stand-ins folder with a dataset folder directly inside it that
     is not a stand-in, the layout of a data root. Stand-ins are never written over either."""
     for name in [] if flat else config.datasets():
+        if not config.dataset_info(name)["folder"]:
+            continue  # a composite: no folder of its own
         folder = standins / config.dataset_info(name)["folder"]
         if not folder.is_dir() or not any(folder.iterdir()):
             continue
@@ -272,6 +326,8 @@ def data_stamp(source: Source) -> str:
     replaced in place in a licensed copy changes it, so every page reading that dataset reruns."""
     from .fingerprints import REPO, files_stamp
 
+    if source.parts:  # a composite: its parts' folders, not everything beside them
+        return "".join(data_stamp(p) for p in source.parts)
     return files_stamp(REPO / source.dir) + (source.annotation or "")
 
 
@@ -410,8 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--standins-dir", type=Path, default=STANDINS)
     args = p.parse_args(argv)
     standin = config.profile(args.profile).get("standin")
-    folder = config.dataset_info(args.dataset)["folder"]
-    print(standin_root(args.standins_dir, standin) / folder)
+    folder = config.dataset_info(args.dataset)["folder"]  # a composite: none, the parts' parent
+    print(standin_root(args.standins_dir, standin) / (folder or ""))
     return 0
 
 

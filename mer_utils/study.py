@@ -63,6 +63,7 @@ from .sources import (
     Source,
     SourceError,
     data_stamp,
+    flat,
     resolve_sources,
 )
 
@@ -85,7 +86,7 @@ def prepare_standins(sources: dict[str, Source], profile: dict, standins: Path =
     seed = int(size.pop("seed", 0))
     ours = {str(standin_root(standins, profile["standin"])), str(Path(standins))}
     wanted: dict[Path, list[str]] = {}
-    for s in sources.values():
+    for s in flat(sources):  # a composite's parts included
         if s.kind == "stand-in" and str(Path(s.dir).parent) in ours:
             wanted.setdefault(Path(s.dir).parent, []).append(s.dataset)
     for root, names in wanted.items():
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # A shared lock on every stand-in the run reads, for the whole run: no other
             # runner's generator rewrites them meanwhile (it stops, naming this process).
-            with standin_lock([REPO / s.dir for s in sources.values() if s.kind == "stand-in"]):
+            with standin_lock([REPO / s.dir for s in flat(sources) if s.kind == "stand-in"]):
                 return _run(args, argv, profile, sources, jobs, results_dir, kept)
         except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM outside the pages (generation)
             status = exit_status(stop)
@@ -357,7 +358,8 @@ def _executor(args, sources: dict[str, Source]):
             f"({type(exc).__name__}: {exc}); is it running, and is the address right?"
         ) from None
     (REPO / args.cache_dir).mkdir(parents=True, exist_ok=True)  # workers read stage 1 from it
-    executor.check_paths([REPO, REPO / args.cache_dir, *(REPO / s.dir for s in sources.values())])
+    folders = {REPO / s.dir for s in [*sources.values(), *flat(sources)]}
+    executor.check_paths([REPO, REPO / args.cache_dir, *sorted(folders)])
     return executor
 
 

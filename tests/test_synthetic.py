@@ -48,7 +48,7 @@ def _largest(name: str, n: int) -> list[generator.RealSubject]:
 # --------------------------------------------------------------------------- the real structure
 
 
-@pytest.mark.parametrize("name", config.DATASETS)
+@pytest.mark.parametrize("name", config.datasets(composites=False))
 def test_plan_reproduces_the_real_subjects_counts_and_lengths(name):
     real = generator.real_structure()[name]
     plans = generator.plan(name, seed=0)
@@ -150,7 +150,7 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
 
 
 def test_markers_complete(standins):
-    assert set(standins) == set(config.DATASETS)
+    assert set(standins) == set(config.datasets(composites=False))
     for name, root in standins.items():
         assert root.name == config.dataset_info(name)["folder"]
         assert generator.is_standin(root)
@@ -343,7 +343,7 @@ def test_pseudo_subjects_differ_in_geometry_and_style():
     assert np.abs(profile(a, ma) - profile(b, mb)).max() > 0.1, label
 
 
-@pytest.mark.parametrize("name", config.DATASETS)
+@pytest.mark.parametrize("name", config.datasets(composites=False))
 def test_preferred_combinations_come_from_the_class_sets(name):
     plans = generator.plan(name, seed=0)
     n_two = 0
@@ -393,7 +393,7 @@ def test_clips_of_an_episode_show_the_same_combination():
     assert max(sizes) >= 3 and 1.2 < np.mean(sizes) < 3
 
 
-@pytest.mark.parametrize("name", config.DATASETS)
+@pytest.mark.parametrize("name", config.datasets(composites=False))
 def test_label_ambiguity_rate_is_the_documented_one(name):
     plans = generator.plan(name, seed=0)
     three = [c for p in plans for c in p.clips if c.label in CLASSES]
@@ -634,7 +634,7 @@ def test_profiles_standin_blocks_are_generator_parameters():
     for name in ("smoke", "quick", "paper"):
         block = dict(config.profile(name)["standin"])
         block.pop("seed", None)
-        for dataset in config.DATASETS:
+        for dataset in config.datasets(composites=False):
             write.resolve_params(dataset, **block)
     assert config.profile("smoke")["standin"]["subjects"] == 6  # as the session fixture
     assert "subjects" not in config.profile("quick")["standin"]

@@ -111,9 +111,9 @@ def templates(srcdir: Path) -> dict[str, str]:
     """Executed page (docname) -> its notebook template, from the runner's grid (or, when
     mer_utils cannot be imported, from the latest run's manifest)."""
     try:
-        from mer_utils import study
+        from mer_utils import grid
 
-        jobs = [(j.output, j.template) for j in study.full_grid()]
+        jobs = [(j.output, j.template) for j in grid.full_grid()]
     except Exception:  # noqa: BLE001 - the manifest is a complete fallback
         path = srcdir / MANIFEST
         if not path.exists():

@@ -77,6 +77,7 @@ __all__ = [
     "display_name",
     "file_of",
     "find_root",
+    "parts",
     "info",
     "label_table",
     "load",
@@ -110,9 +111,20 @@ def display_name(name: str) -> str:
 
 
 def find_root(name: str, data_root: str | os.PathLike) -> Path | None:
-    """Return ``data_root/<folder>`` (folder from datasets.yaml) if it is a directory, else None."""
-    candidate = Path(data_root) / info(name)["folder"]
+    """Return ``data_root/<folder>`` (folder from datasets.yaml) if it is a directory, else None.
+    A composite (a row with ``parts``) has no folder of its own: ``data_root`` itself when it
+    holds every part's folder."""
+    facts = info(name)
+    if facts.get("parts"):
+        found = [find_root(part, data_root) for part in facts["parts"]]
+        return Path(data_root) if all(found) else None
+    candidate = Path(data_root) / facts["folder"]
     return candidate if candidate.is_dir() else None
+
+
+def parts(name: str) -> tuple[str, ...]:
+    """The datasets a composite is made of (``datasets.yaml``, ``parts``); () for a dataset."""
+    return tuple(info(name).get("parts") or ())
 
 
 def load(

@@ -3,6 +3,8 @@ the label mapping (``data/labels.yaml``), and the checks that finish a table."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import math
 import os
@@ -53,12 +55,28 @@ def class_counts(df: pd.DataFrame) -> dict[str, int]:
     return {cls: int(counts.get(cls, 0)) for cls in config.CLASSES}
 
 
+_RULES: contextvars.ContextVar[dict | None] = contextvars.ContextVar("label_rules", default=None)
+"""Label rules in force instead of a dataset's own (:func:`label_rule`)."""
+
+
+@contextlib.contextmanager
+def label_rule(name: str, table: dict):
+    """Within the block, dataset ``name`` maps its labels with ``table`` (a labels.yaml entry)
+    instead of its own: a composite reads each part with the part's own reader and the
+    composite's rule for that part."""
+    token = _RULES.set({**(_RULES.get() or {}), name: table})
+    try:
+        yield
+    finally:
+        _RULES.reset(token)
+
+
 def label_table(name: str) -> dict[str, str | None]:
     """Return dataset ``name``'s mapping: normalised original label -> class, or None (dropped).
 
     Raises ``ValueError`` when labels.yaml lists one label under two classes.
     """
-    table = config.load("labels")[name]
+    table = (_RULES.get() or {}).get(name) or config.load("labels")[name]
     mapping: dict[str, str | None] = {}
     for target in (*config.CLASSES, "drop"):
         for label in table.get(target) or []:
@@ -100,6 +118,7 @@ class Report:
     dropped: Counter = field(default_factory=Counter)
     skipped: list[dict] = field(default_factory=list)
     adjusted: list[dict] = field(default_factory=list)
+    excluded: list[dict] = field(default_factory=list)
 
     def drop(self, reason: str) -> None:
         """Count a row left out on purpose (e.g. ``label others``); logged in the summary."""
@@ -110,6 +129,11 @@ class Report:
         logger.warning("%s: skipped %s: %s", file, row_text(row), reason)
         self.dropped[reason] += 1
         self.skipped.append({"file": file, "row": row, "reason": reason})
+
+    def exclude(self, file: str, row: Any, reason: str, detail: str = "") -> None:
+        """Count and list a row left out by an explicit list (e.g. a benchmark's clip list)."""
+        self.dropped[reason] += 1
+        self.excluded.append({"file": file, "row": row, "reason": reason, "detail": detail})
 
     def adjust(self, file: str, row: Any, reason: str, detail: str = "") -> None:
         """Log and list a kept row whose coding was corrected (e.g. apex outside the clip)."""
@@ -133,6 +157,7 @@ class Report:
             "dropped": dict(sorted(self.dropped.items())),
             "skipped": list(self.skipped),
             "adjusted": list(self.adjusted),
+            "excluded": list(self.excluded),
             "adjusted_counts": dict(sorted(Counter(a["reason"] for a in self.adjusted).items())),
         }
 

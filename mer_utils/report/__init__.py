@@ -8,6 +8,7 @@ module          pages
 ``stages``      the stage-1, stage-2 and classifier pages
 ``method``      one method's page (its runs under every protocol)
 ``evaluation``  a dataset's evaluation page (every method, chance, differences)
+``benchmark``   the MEGC 2019 composite's page: its protocol beside the published results
 ``results``     the results page (Tables 1-4, Figures 6-7, the protocol comparison)
 ``leakage``     the reconstruction page (the printed numbers' arithmetic, survival)
 ``scale``       the scale check (some methods at the paper's input and training)
@@ -26,6 +27,7 @@ the paper's numbers from :mod:`mer_utils.reference` and :mod:`mer_utils.reconstr
 
 from . import (
     banners,
+    benchmark,
     dataset,
     evaluation,
     findings,
@@ -41,6 +43,7 @@ from .style import markdown, setup
 
 __all__ = [
     "banners",
+    "benchmark",
     "dataset",
     "evaluation",
     "findings",

@@ -18,15 +18,19 @@ STANDIN_WARNING = (
 )
 
 
-def data_banner(dataset: str, dataset_dir: str, data_kind: str, profile: str) -> Markdown:
-    """The box at the top of every per-dataset page: which data and which profile."""
+def data_banner(
+    dataset: str, dataset_dir: str, data_kind: str, profile: str, protocols=None
+) -> Markdown:
+    """The box at the top of every per-dataset page: which data and which profile (with the
+    page's ``protocols``, where a dataset runs others than its profile's)."""
     if data_kind not in KIND_TEXT:
         raise ValueError(f"data_kind must be one of {sorted(KIND_TEXT)}, got {data_kind!r}")
     lines = [
         ":::{important}",
         f":class: {kind_class(data_kind)}",
         f"**Data:** {display_name(dataset)}, read from {KIND_TEXT[data_kind]} "
-        f"(`{shown_path(dataset_dir)}`). **Profile:** `{profile}` ({profile_text(profile)}).",
+        f"(`{shown_path(dataset_dir)}`). **Profile:** `{profile}` "
+        f"({profile_text(profile, protocols)}).",
     ]
     if data_kind == "stand-in":
         lines += ["", STANDIN_WARNING]
@@ -91,10 +95,12 @@ def incomplete_datasets(results_dir: str) -> dict[str, list[str]]:
     return out
 
 
-def profile_text(profile: str) -> str:
-    """One line describing a profile: frame size, frames, epochs, batch, runs per protocol."""
+def profile_text(profile: str, protocols=None) -> str:
+    """One line describing a profile: frame size, frames, epochs, batch, runs per protocol (of
+    ``protocols``, default the profile's)."""
     p = config.profile(profile)
-    runs = ", ".join(f"{k} x {v}" for k, v in p["repeats"].items() if k in p["protocols"])
+    chosen = list(protocols or p["protocols"])
+    runs = ", ".join(f"{k} x {p['repeats'].get(k, 1)}" for k in chosen)
     return (
         f"{p['size']}x{p['size']} px, {p['n_frames']} frames per clip, at most "
         f"{p['epochs']} epochs, batch {p['batch_size']}; runs per protocol: {runs or 'one each'}"

@@ -79,12 +79,70 @@ def skipped_table(table: pd.DataFrame):
 
 def expected_counts(dataset: str, dataset_dir: str, data_kind: str) -> dict[str, int] | None:
     """Class counts the data should give: the stand-in's own record, or for licensed data the
-    counts of the official annotation files (``datasets.yaml``, ``official_counts``)."""
+    counts of the official annotation files (``datasets.yaml``, ``official_counts``). A
+    composite of stand-ins: the organisers' counts of the subjects its parts' stand-ins hold."""
+    info = config.dataset_info(dataset)
     if data_kind == "stand-in":
         from .. import sources
 
+        if info.get("parts"):
+            from ..datasets.megc2019 import expected_counts as composite_counts
+
+            subjects = {}
+            for part in info["parts"]:
+                folder = Path(dataset_dir) / config.dataset_info(part)["folder"]
+                subjects[part] = (sources.read_marker(folder) or {}).get("subjects", [])
+            return composite_counts(subjects)
         return sources.expected_counts(dataset_dir)
-    return config.dataset_info(dataset).get("official_counts")
+    return info.get("official_counts")
+
+
+def composite_parts(table: pd.DataFrame, dataset: str):
+    """For a composite (``datasets.yaml``: ``parts``), its clips per part and class beside the
+    organisers' counts, and the clips its list leaves out; nothing for a single dataset."""
+    info = config.dataset_info(dataset)
+    if not info.get("parts"):
+        return markdown("")
+    from ..datasets.megc2019 import composite_structure
+
+    structure = composite_structure()
+    rows = []
+    for part in info["parts"]:
+        mine = table[table["source"] == part]
+        listed = [sum(c[i] for c in structure.get(part, {}).values()) for i in range(3)]
+        got = [int((mine["label"] == c).sum()) for c in config.CLASSES]
+        rows.append(
+            {
+                "part": config.dataset_info(part)["display"],
+                "clips": count(len(mine)),
+                "negative / positive / surprise": " / ".join(map(str, got)),
+                "subjects": count(mine["subject"].nunique()),
+                "organisers' list": f"{sum(listed)} = "
+                + " / ".join(map(str, listed))
+                + f" ({len(structure.get(part, {}))} subjects)",
+            }
+        )
+    parts = html_table(
+        pd.DataFrame(rows),
+        caption="Clips per part: read here, and in the organisers' ground-truth list",
+        legend={
+            "organisers' list": "the MEGC 2019 ground-truth file's clips of that part (the real "
+            "data); a stand-in of fewer subjects holds fewer"
+        },
+    )
+    excluded = table.attrs.get("report", {}).get("excluded", [])
+    if not excluded:
+        return parts
+    out = pd.DataFrame(
+        [{"clip": e["row"], "reason": e["reason"], "note": e["detail"] or "–"} for e in excluded]
+    )
+    left = html_table(
+        out,
+        caption=f"Left out by the composite's list ({len(excluded)} clips its label rule keeps)",
+    )
+    from IPython.display import HTML
+
+    return HTML(parts.data + left.data)
 
 
 def class_table(table: pd.DataFrame, expected: dict[str, int] | None = None) -> pd.DataFrame:

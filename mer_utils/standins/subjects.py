@@ -60,7 +60,7 @@ class RealSubject:
 def real_structure() -> dict[str, tuple[RealSubject, ...]]:
     """``mer_utils/data/subjects.csv`` per dataset: every real subject with three-class clips."""
     text = resources.files("mer_utils").joinpath("data", "subjects.csv").read_text("utf-8")
-    out: dict[str, list[RealSubject]] = {name: [] for name in config.datasets()}
+    out: dict[str, list[RealSubject]] = {name: [] for name in config.datasets(composites=False)}
     for row in csv.DictReader(io.StringIO(text)):
         lengths = tuple(int(v) for v in (row["clip_frames_onset_to_offset"] or "").split())
         counts = tuple(int(row[c]) for c in CLASSES)
@@ -75,15 +75,11 @@ def real_structure() -> dict[str, tuple[RealSubject, ...]]:
 
 @cache
 def composite_structure() -> dict[str, dict[str, tuple[int, int, int]]]:
-    """``mer_utils/data/megc2019_subjects.csv``: the MEGC 2019 composite's clips per class
-    (CLASSES order) of every subject it holds, per dataset (``casme2``, ``samm``, ``smic``)."""
-    text = resources.files("mer_utils").joinpath("data", "megc2019_subjects.csv").read_text("utf-8")
-    rows = csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#"))
-    out: dict[str, dict[str, tuple[int, int, int]]] = {}
-    for row in rows:
-        counts = tuple(int(row[c]) for c in CLASSES)
-        out.setdefault(row["source"], {})[row["subject"]] = counts
-    return out
+    """The MEGC 2019 composite's clips per class of every subject it holds, per dataset (read
+    by the composite's plug-in, :func:`mer_utils.datasets.megc2019.composite_structure`)."""
+    from ..datasets.megc2019 import composite_structure as read
+
+    return read()
 
 
 def natural(text: str) -> list:

@@ -266,7 +266,7 @@ def generate_all(
     another process reads a folder that must be rewritten. The runner generates into
     ``<standins>/<digest of the parameters>`` (:func:`mer_utils.sources.standin_root`), so
     profiles never share a folder."""
-    names = list(config.datasets() if datasets is None else datasets)
+    names = list(config.datasets(composites=False) if datasets is None else datasets)
     roots = {name: Path(data_root) / config.dataset_info(name)["folder"] for name in names}
     resolved = {name: resolve_params(name, **params) for name in names}
     for root in roots.values():

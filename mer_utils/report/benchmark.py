@@ -1,0 +1,199 @@
+"""The MEGC 2019 composite's benchmark page: this study's methods under the benchmark's protocol,
+and, per column (the whole composite, SMIC-HS, CASME II, SAMM), the published results.
+
+Numbers reported by the papers (on the real datasets) and numbers measured here never share a
+table: each column gets two tables, one of each, under headings that name their source.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown
+
+from .. import chance, config, intervals, reference
+from .style import (
+    markdown,
+    ordered,
+    pvalue,
+    score,
+    source_label,
+    table,
+    tested,
+    with_interval,
+)
+
+COLUMNS = ("composite", "smic", "casme2", "samm")
+"""The benchmark's columns: the whole composite, then its parts in the organisers' order."""
+
+
+def column_name(column: str) -> str:
+    return (
+        "the whole composite" if column == "composite" else config.dataset_info(column)["display"]
+    )
+
+
+def measured(res) -> pd.DataFrame:
+    """One row per (column, method, protocol): UF1 and UAR pooled over all folds with their
+    intervals (bootstrap over the column's test subjects, and the seeds), the permutation
+    chance level of UF1, and its p-value Holm-corrected over every row of the page."""
+    if res.empty:
+        return pd.DataFrame()
+    rows = []
+    for column in COLUMNS:
+        view = res if column == "composite" else res.part(column)
+        for (method, protocol), group in view.groups(["method", "protocol"]):
+            if group.metrics["n_test"].sum() == 0:
+                continue
+            uf1 = intervals.score_interval(group, "uf1")
+            uar = intervals.score_interval(group, "uar")
+            rows.append(
+                {
+                    "column": column,
+                    "method": method,
+                    "protocol": protocol,
+                    "uf1": uf1,
+                    "uar": uar,
+                    "p": uf1["p"],
+                    "kind": ", ".join(sorted(set(group.metrics["data_kind"]))),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["p_holm"] = chance.holm(out["p"].to_numpy())
+    return ordered(out, columns=("method", "protocol")).reset_index(drop=True)
+
+
+def measured_table(got: pd.DataFrame, column: str):
+    """This study's methods in one column of the benchmark."""
+    mine = got[got["column"] == column] if not got.empty else got
+    if mine.empty:
+        return markdown("No run of this study in this column in this build.")
+    out = pd.DataFrame(
+        {
+            "method": mine["method"],
+            "protocol": mine["protocol"],
+            "UF1": [with_interval(r) for r in mine["uf1"]],
+            "chance UF1": [score(r["chance"]) for r in mine["uf1"]],
+            "UAR": [with_interval(r) for r in mine["uar"]],
+            "test clips": [tested(r) for r in mine["uf1"]],
+            "p (Holm)": mine["p_holm"].map(pvalue),
+            "verdict": mine["p_holm"].map(chance.verdict),
+        }
+    )
+    return table(
+        out,
+        caption=f"Measured here, on {source_label(mine['kind'])}: {column_name(column)}",
+        legend={
+            "UF1, UAR": "pooled over all folds of a run, mean over the runs, [95 % interval: "
+            "bootstrap over the test subjects and the seeds]",
+            "chance UF1": "95th percentile of the same predictions scored against labels "
+            "shuffled within each test subject",
+            "p (Holm)": f"permutation p-value, Holm-corrected over the {len(got)} rows of the page",
+        },
+    )
+
+
+def published_table(column: str):
+    """The published results in one column, as reported by the papers on the real datasets."""
+    rows = []
+    for r in reference.megc_published():
+        pair = r.get(column)
+        if not pair:
+            continue
+        rows.append(
+            {
+                "method": r["method"],
+                "year": str(r["year"]),
+                "UF1": score(pair[0], 4),
+                "UAR": score(pair[1], 4),
+                "how the epoch was chosen": r["selection"],
+                "read in": "the method's own paper or code"
+                if r["verified"] and not (r.get("value_source") or {}).get(column)
+                else (r.get("value_source") or {}).get(column, "the method's own paper or code"),
+            }
+        )
+    return table(
+        pd.DataFrame(rows),
+        caption=f"Reported by the papers, on the real datasets: {column_name(column)}",
+        legend={
+            "how the epoch was chosen": "from the method's paper or code; a choice made on the "
+            "test subject itself makes the number optimistic",
+            "read in": "where this study read the numbers (a later paper's table where the "
+            "method's own could not be read)",
+        },
+    )
+
+
+def published_notes() -> Markdown:
+    """What the published table's numbers are, in sentences computed from its rows."""
+    rows = reference.megc_published()
+    on_test = [r["method"].split(" (")[0] for r in rows if "TEST" in r["selection"]]
+    secondary = [r["method"].split(" (")[0] for r in rows if not r["verified"]]
+    standard = [r for r in rows if r.get("standard_uar")]
+    lines = [
+        f"- {len(rows)} published methods. "
+        + (
+            f"{', '.join(on_test)} choose the epoch on the test subject's own accuracy "
+            "(their code evaluates the held-out subject after every epoch and keeps the best), "
+            "so their numbers are an upper bound, not an estimate of performance on a new person."
+            if on_test
+            else ""
+        ),
+        f"- The numbers of {', '.join(secondary)} were read in a later paper's table, not in "
+        "the method's own paper."
+        if secondary
+        else "",
+    ]
+    for r in standard:
+        uar = r["standard_uar"]
+        lines.append(
+            f"- {r['method']}: its printed UAR equals the macro-averaged precision of its released "
+            f"predictions; the mean per-class recall (the benchmark's UAR) of the same predictions "
+            f"is {score(uar['composite'], 4)} for the whole composite "
+            f"(SMIC-HS {score(uar['smic'], 4)}, CASME II {score(uar['casme2'], 4)}, SAMM "
+            f"{score(uar['samm'], 4)}), recomputed by this study from its log."
+        )
+    return Markdown("\n".join(line for line in lines if line))
+
+
+def summary(got: pd.DataFrame) -> Markdown:
+    """Which of this study's methods recognise anything on the whole composite, computed from
+    the page's rows."""
+    if got.empty:
+        return markdown("No run of this study on the composite in this build.")
+    whole = got[got["column"] == "composite"]
+    above = whole[whole["p_holm"] < chance.ALPHA]
+    kinds = source_label(got["kind"])
+    if above.empty:
+        first = (
+            f"On the whole composite ({kinds}), no method of this study scores above the "
+            f"permutation chance level (Holm-corrected over the {len(got)} rows of this page)."
+        )
+    else:
+        named = ", ".join(
+            f"{r['method']} under `{r['protocol']}` (UF1 {with_interval(r['uf1'])})"
+            for r in above.to_dict("records")
+        )
+        first = (
+            f"On the whole composite ({kinds}), above the permutation chance level "
+            f"(Holm-corrected over the {len(got)} rows of this page): {named}."
+        )
+    return markdown(first)
+
+
+def comparability(data_kind: str) -> Markdown:
+    """The box that says whether this page's measured numbers may be read beside the published
+    ones: on stand-ins they may not; on licensed data they are the same protocol on the same
+    clips, with the differences the page lists."""
+    if data_kind == "stand-in":
+        return Markdown(
+            ":::{warning}\nThe numbers **measured here** come from the synthetic stand-ins, "
+            "whose faces move about 3 pixels; the **published** numbers were measured on the real "
+            "datasets. The two are **not comparable**: the published tables are here so that a "
+            "rebuild on licensed data can be read beside them.\n:::"
+        )
+    return Markdown(
+        ":::{note}\nThe numbers measured here come from the licensed datasets, on the "
+        "benchmark's clips and label rule, so they can be read beside the published ones; the "
+        "protocol differences that remain (the epoch choice, the number of seeds) are listed "
+        "under each published table.\n:::"
+    )
