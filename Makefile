@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Run the notebook grid (papermill), then compile the book with Sphinx warnings as errors.
+# Run the notebook grid (papermill) into book/; `make book` then compiles it.
 run: $(STAMP)
 	$(BIN)/python -m mer_utils.study --profile $(PROFILE) $(STUDY_ARGS)
 

@@ -8,7 +8,7 @@ runs stage 1 on it (key frames and landmarks), and times, in the same process an
 * ``features_clips_per_s`` - :func:`mer_utils.flow.features` on every clip, 1 process, and
   ``features_clips_per_s_workers_2`` with 2 worker threads;
 * ``loso_s``               - a full leave-one-subject-out run: scikit-learn's
-  ``LeaveOneGroupOut`` over subjects, :func:`mer_utils.flow.fit_predict` per fold (class
+  ``LeaveOneGroupOut`` over subjects, :func:`mer_utils.flow.classify` per fold (class
   weights on), features already computed; ``loso_total_s`` adds the feature extraction: the
   time from stage-1 output to the pooled predictions of one dataset;
 * ``epe_dis_<a>px`` and ``epe_farneback_<a>px`` - the accuracy that motivated the choice of
@@ -62,7 +62,7 @@ def loso(F: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
     pred = np.full(len(y), -1)
     for train, test in LeaveOneGroupOut().split(F, y, groups):
-        pred[test] = flow.fit_predict(F, y, train, test, class_weight=True, seed=0)
+        pred[test] = flow.classify(F[train], y[train], F[test], class_weight=True, seed=0)
     return pred
 
 

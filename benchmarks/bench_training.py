@@ -1,4 +1,5 @@
-"""Benchmark: training speed of the study's 3D CNN on this machine (``make bench``).
+"""Benchmark: training speed of the study's 3D CNN on this machine (``make bench``), on
+whatever device TensorFlow trains with (every line names it).
 
 Prints one JSON line per figure:
 
@@ -90,6 +91,7 @@ def main() -> None:
         r = train_speed(shape, int(prof["batch_size"]), steps)
         ctx = {
             "profile": label,
+            "device": models.device_info(),  # whatever trains: the GPU's name where there is one
             "input": list(shape),
             "batch": int(prof["batch_size"]),
             "params": r["params"],

@@ -4,7 +4,7 @@ For each amplitude (peak displacement in px on a 200 px face) this script genera
 and SMIC stand-ins at the quick profile's frame scale into a temporary folder, runs stage 1 at
 the quick profile's ``size`` and ``n_frames`` (:func:`mer_utils.stage1.load_clips`) and evaluates
 the paper's best variant, MER-DACWB3DCNNST (augmentation x ``augment_factor`` and class weights,
-:func:`mer_utils.experiment.resample`), with the quick profile's model and training settings
+:func:`mer_utils.methods.resample_pool`), with the quick profile's model and training settings
 under two 5-fold cross-validations:
 
 * ``subject``: subject-grouped folds (``StratifiedGroupKFold``): the test fold's subjects are
@@ -64,7 +64,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mer_utils import config, experiment, metrics, models, stage1, standins  # noqa: E402
+from mer_utils import config, experiment, methods, metrics, models, stage1, standins  # noqa: E402
 from mer_utils.config import CLASSES  # noqa: E402
 
 VARIANT = "MER-DACWB3DCNNST"
@@ -134,7 +134,7 @@ def evaluate(clips, protocol: str, profile: dict, k: int, seed: int, inputs: str
     if inputs == "diff":
         X = onset_difference(X)
     y = rows["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy(dtype=int)
-    switches = config.variant(VARIANT)
+    switches = methods.switches(VARIANT)
     keras.backend.clear_session()
     models.set_seeds(seed)
     model = models.model_for_profile(X.shape[1:], profile)
@@ -142,9 +142,9 @@ def evaluate(clips, protocol: str, profile: dict, k: int, seed: int, inputs: str
     true, pred, base = [], [], []
     for f, (train, val, test) in enumerate(folds(rows, protocol, k, seed)):
         fold_seed = seed * 1000 + f
-        X_tr, y_tr, _, weights = experiment.resample(
-            X[train], y[train], switches, profile, fold_seed
-        )
+        pool = methods.resample_pool(X[train], y[train], switches, profile, fold_seed)
+        X_tr, y_tr = pool.X, pool.y
+        weights = methods.training_weights(y_tr, switches)
         models.restore(model, fresh)
         models.train(
             model, X_tr, y_tr, X[val], y[val], profile, class_weight=weights, seed=fold_seed

@@ -1,25 +1,45 @@
 """mer_utils: the helper package of the micro-expression recognition study.
 
-One module per stage of Irawan et al. (2024), so that every step of the paper has one
-obvious home:
+One module per step of Irawan et al. (2024) and of this study's evaluation, so that every step
+has one obvious home; follow one clip from its folder (``datasets``) through ``stage1``, a
+``method`` and its ``folds`` to a record (``results``) and a table (``report``):
 
 ==================  ==========================================================
-module              stage
+module              what it serves
 ==================  ==========================================================
-``datasets``        read the four licensed datasets as distributed (+ labels)
+``datasets``        read the licensed datasets as distributed (+ labels); the
+                    MEGC 2019 composite from its parts
 ``standins``        generate stand-in datasets in the same on-disk layouts
 ``sources``         where each dataset's data come from; is a folder a stand-in?
 ``locks``           locks on stand-in folders (one writer, or many readers)
-``faces``           stage 1: landmarks, eye/mouth masks, crop, resize, gray
+``faces``           stage 1 on one clip: landmarks, eye/mouth masks, crop, gray
+``stage1``          stage 1 on a dataset, with the per-clip content cache
 ``augment``         stage 2a: one random augmentation draw per clip
 ``balance``         stage 2b: class weights (Eq. 1) and SMOTE
 ``models``          stage 3: the 3D CNN
-``protocols``       paper / subject / loso splits
-``metrics``         accuracy, precision, recall, F1, UF1, UAR, baselines
-``experiment``      one variant under one protocol -> one tidy record
-``study``           the papermill runner over the grid (``python -m mer_utils.study``)
-``report``          tables and charts the book shows
-``config``          the YAML tables: labels, layouts, profiles, variants, grid
+``flow``            the optical-flow baseline
+``methods``         a method of ``methods.yaml``: its switches and its model
+``protocols``       the splits: clip-level, subject, k-fold, leave-one-subject-out
+``folds``           one fold: split, resample, fit, predict; the fold store
+``experiment``      a method under its protocols -> records
+``metrics``         accuracy, F1, UF1, UAR, the majority baseline
+``chance``          the permutation chance level
+``intervals``       intervals and paired differences
+``schema``          the record tables, checked on every read
+``results``         reading and writing the record tables
+``reference``       the paper's (and the benchmark's) published numbers
+``reconstruction``  which sampling could have printed the paper's numbers
+``grid``            the pages of a run, and the table of contents
+``templates``       notebook templates (MyST) rendered for a page
+``fingerprints``    what a page's result depends on
+``runner``          executing pages with papermill; resume; interrupts
+``pages``           placeholders, the run manifest, generated text
+``processes``       workers bound to the runner, signals, the run lock
+``publish``         the publishing guard
+``cluster``         folds on a Dask cluster
+``study``           the command line (``python -m mer_utils.study``)
+``report``          tables, charts and sentences the book shows
+``config``          the YAML tables: labels, layouts, profiles, methods, grid
 ``atomic``          crash-safe file writes shared by caches and results
 ==================  ==========================================================
 """

@@ -43,9 +43,6 @@ from .runner import REPO, Job
 
 log = logging.getLogger("mer_utils.study")
 
-SCHEDULER_ENV = "MER_DASK_SCHEDULER"
-"""Environment variable naming the scheduler when ``--scheduler`` is not given."""
-
 
 def _visible(paths: list[str]) -> dict:
     """Run on every worker: which of ``paths`` it cannot see, and where it is."""
@@ -239,22 +236,28 @@ def _state_args(params: dict) -> tuple:
     return (
         params["dataset"],
         str(params["dataset_dir"]),
-        params.get("annotation"),
+        json.dumps(params.get("annotation"), sort_keys=True),  # a composite's: a mapping
         profile if isinstance(profile, str) else json.dumps(profile, sort_keys=True),
         str(params["cache_dir"]),
         params["method"],
         int(params["seed"]),
+        params.get("data_id"),
     )
 
 
 @functools.lru_cache(maxsize=4)
-def _page_state(dataset, dataset_dir, annotation, profile, cache_dir, method, seed, build=True):
+def _page_state(
+    dataset, dataset_dir, annotation, profile, cache_dir, method, seed, data_id=None, build=True
+):
     """Clips, method and profile of a page, kept per process: a worker fitting many folds of
     one page loads the clips and builds the model once (restored before each fold). Without
     ``build`` the method is only described (enough for fold keys; the runner builds no model)."""
     prof_arg = profile if profile in config.load("profiles") else json.loads(profile)
-    name, prof = experiment.resolve_profile(prof_arg)
-    clips = stage1.load_clips(dataset, dataset_dir, prof, cache_dir, annotation=annotation)
+    annotation = json.loads(annotation)
+    name, prof = experiment.resolve_profile(prof_arg, dataset)
+    clips = stage1.load_clips(
+        dataset, dataset_dir, prof, cache_dir, annotation=annotation, data_id=data_id
+    )
     data = folds.check_clips(clips)
     obj = (
         methods.make_method(method, clips, data.X, prof, seed)

@@ -57,15 +57,22 @@ def subjects():
     return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
 
 
-def profile(name: str) -> dict:
-    """Return the run profile ``name`` from ``profiles.yaml`` as a new dict.
+def profile(name: str, dataset: str | None = None) -> dict:
+    """Return the run profile ``name`` from ``profiles.yaml`` as a new dict; with ``dataset``,
+    the values that dataset runs under: a dataset's ``repeats`` for this profile
+    (``datasets.yaml``, e.g. the MEGC 2019 composite's fewer, larger trainings) replace the
+    profile's for the protocols they name. Records key on these values (``profile_id``).
 
     Raises ``KeyError`` naming the known profiles when ``name`` is not one of them.
     """
     profiles = load("profiles")
     if name not in profiles:
         raise KeyError(f"unknown profile {name!r}; profiles.yaml defines {sorted(profiles)}")
-    return dict(profiles[name])
+    out = dict(profiles[name])
+    own = (load("datasets").get(dataset) or {}).get("repeats", {}).get(name) if dataset else None
+    if own:
+        out["repeats"] = {**out["repeats"], **own}
+    return out
 
 
 def methods() -> dict[str, dict]:

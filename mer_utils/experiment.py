@@ -73,8 +73,8 @@ def run_protocols(
     them. Protocols the method's entry skips (``skip_protocols``) are left out.
     """
     source = _source(clips, data_kind, data_id)
-    profile_name, prof = resolve_profile(profile)
     data = folds.check_clips(clips)
+    profile_name, prof = resolve_profile(profile, data.dataset)
     skipped = set(config.method(method).get("skip_protocols", {}))
     wanted = [p for p in protocols_ if p not in skipped]
     obj = methods.make_method(method, clips, data.X, prof, seed)
@@ -304,10 +304,11 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def resolve_profile(profile: dict | str) -> tuple[str, dict]:
-    """``(name, values)`` of a profile given by name (``profiles.yaml``) or as a dict."""
+def resolve_profile(profile: dict | str, dataset: str | None = None) -> tuple[str, dict]:
+    """``(name, values)`` of a profile given by name (``profiles.yaml``; with ``dataset``, the
+    values that dataset runs under, :func:`mer_utils.config.profile`) or as a dict."""
     if isinstance(profile, str):
-        return profile, config.profile(profile)
+        return profile, config.profile(profile, dataset)
     prof = dict(profile)
     missing = set(PROFILE_KEYS) - set(prof)
     if missing:

@@ -57,7 +57,7 @@ pixels (:attr:`mer_utils.stage1.ClipSet.landmarks`). Three steps:
     :func:`feature_names` lists them (``"<region>.<feature>"``); a region with no valid pixel
     gets zeros.
 
-3. Classifier (:func:`make_classifier`, :func:`fit_predict`)
+3. Classifier (:func:`make_classifier`, :func:`classify`)
     A scikit-learn ``Pipeline``: ``StandardScaler`` (the features have different units and
     ranges: pixels for the flow, a dimensionless ratio for the strain) then multinomial ``LogisticRegression`` with an L2 penalty of fixed
     strength :data:`C` (chosen before any evaluation, never tuned on test clips; strong-ish
@@ -65,7 +65,7 @@ pixels (:attr:`mer_utils.stage1.ClipSet.landmarks`). Three steps:
     regression rather than a linear SVM: its lbfgs solver is deterministic (no random
     coordinate order), it fits the three classes jointly instead of one-vs-rest, and it gives
     class probabilities for later analysis. The WHOLE pipeline, scaler included, is fitted on
-    the training part of a split only (:func:`fit_predict`): the test clips are never seen,
+    the training part of a split only (:func:`classify`): the test clips are never seen,
     not even through their mean and standard deviation. ``class_weight=True`` uses
     scikit-learn's ``"balanced"`` weights ``N / (n_classes * n_k)``: proportional to the
     paper's Eq. (1) ``W_k = N / n_k`` (:func:`mer_utils.balance.class_weights`), the same
@@ -506,39 +506,19 @@ def make_classifier(class_weight: bool, seed: int):
     )
 
 
-def fit_predict(
-    F: np.ndarray,
-    y: np.ndarray,
-    train_idx: np.ndarray,
-    test_idx: np.ndarray,
-    class_weight: bool,
-    seed: int,
+def classify(
+    F_train: np.ndarray, y_train: np.ndarray, F_test: np.ndarray, class_weight: bool, seed: int
 ) -> np.ndarray:
-    """Fit the pipeline on ``F[train_idx]`` only and return the predicted classes of ``test_idx``.
-
-    ``y`` holds class indices (0 negative, 1 positive, 2 surprise: the order of
-    :data:`mer_utils.config.CLASSES`) for every row of ``F``; only ``y[train_idx]`` is read.
-    The scaler's mean and scale and the classifier are fitted on the training rows alone; the
-    test rows are only transformed and predicted, so changing them cannot change the model.
-    A training part with a single class predicts that class. Returns int (len(test_idx),).
-    """
-    F, y = np.asarray(F, np.float64), np.asarray(y, int)
-    train_idx, test_idx = np.asarray(train_idx, int), np.asarray(test_idx, int)
-    if len(F) != len(y):
-        raise ValueError(f"F has {len(F)} rows but y has {len(y)} labels")
-    if len(train_idx) == 0:
-        raise ValueError("no training rows")
-    if np.intersect1d(train_idx, test_idx).size:
-        raise ValueError("training and test rows overlap")
-    y_train = y[train_idx]
-    if y_train.min() < 0 or y_train.max() >= len(CLASSES):
-        raise ValueError(f"labels must be in 0..{len(CLASSES) - 1}")
-    if len(test_idx) == 0:
-        return np.zeros(0, int)
+    """Fit the scaler and the classifier on the training rows only and return the predicted
+    classes (0 negative, 1 positive, 2 surprise: :data:`mer_utils.config.CLASSES`) of the test
+    rows; the test rows are only transformed and predicted, so changing them cannot change the
+    model. A training part with a single class predicts that class. What
+    :class:`mer_utils.methods.Flow` does on every fold."""
+    y_train = np.asarray(y_train, int)
     if len(np.unique(y_train)) == 1:
-        return np.full(len(test_idx), int(y_train[0]), int)
-    model = make_classifier(class_weight, seed).fit(F[train_idx], y_train)
-    return model.predict(F[test_idx]).astype(int)
+        return np.full(len(F_test), int(y_train[0]), int)
+    model = make_classifier(class_weight, seed).fit(np.asarray(F_train, np.float64), y_train)
+    return model.predict(np.asarray(F_test, np.float64)).astype(int)
 
 
 PARAMETERS: dict = {

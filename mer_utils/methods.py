@@ -173,11 +173,8 @@ class Flow:
     ) -> tuple[np.ndarray, dict]:
         """Fit scaler and classifier on the training part only; predict the test part (a
         training part with one class predicts that class)."""
-        if len(np.unique(y_train)) == 1:
-            return np.full(len(X_test), int(y_train[0])), {"epochs": None, "best_epoch": None}
-        clf = self._flow.make_classifier(class_weight=weights is not None, seed=seed)
-        clf.fit(X_train, y_train)
-        return clf.predict(X_test).astype(int), {"epochs": None, "best_epoch": None}
+        pred = self._flow.classify(X_train, y_train, X_test, weights is not None, seed)
+        return pred, {"epochs": None, "best_epoch": None}
 
     def precision(self) -> str:
         return "float64"

@@ -275,7 +275,7 @@ def load(
     seed: int | None = None,
     methods: Iterable[str] | None = None,
     data_ids: dict[str, str] | None = None,
-    profile_id: str | None = None,
+    profile_id: str | dict[str, str] | None = None,
 ) -> Results:
     """The run tables of ``results_dir``, validated, filtered by the given values.
 
@@ -303,7 +303,9 @@ def load(
         mask &= m["method"].isin(list(methods))
     if data_ids is not None:
         mask &= np.array([data_ids.get(d) == i for d, i in zip(m["dataset"], m["data_id"])], bool)
-    if profile_id is not None:
+    if isinstance(profile_id, dict):  # per dataset: the values each dataset runs under
+        mask &= m["profile_id"] == m["dataset"].map(profile_id)
+    elif profile_id is not None:
         mask &= m["profile_id"] == profile_id
     return out.select(mask)
 
@@ -326,7 +328,7 @@ def current(
         datasets=list(datasets),
         seed=seed,
         data_ids=data_ids or None,
-        profile_id=params_id(config.profile(profile)),
+        profile_id={d: params_id(config.profile(profile, d)) for d in datasets},
     )
 
 

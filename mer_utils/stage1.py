@@ -248,20 +248,88 @@ def load_clips(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     annotation: str | os.PathLike | None = None,
+    data_id: str | None = None,
 ) -> ClipSet:
     """Load dataset ``dataset`` from ``dataset_dir`` (``annotation``: the annotation file, when
     the folder holds several) and run stage 1 with a profile's settings (:func:`for_profile`).
 
     This is what the later pages call; with the same ``cache_dir`` it reads the cache the
-    stage-1 page wrote. The result's ``windows`` loads the denser sampling of the window
-    protocol when a run needs it.
+    stage-1 page wrote. With ``data_id`` (the runner's digest of the dataset's files, which
+    changes with any file) the whole result is kept as one snapshot, so the next page that asks
+    reads it back without re-reading the annotation file or a single frame. The result's
+    ``windows`` loads the denser sampling of the window protocol when a run needs it.
     """
-    table = datasets.load(dataset, dataset_dir, annotation=annotation)
-    clips = for_profile(
-        table, profile, cache_dir=cache_dir, progress=progress, dataset_dir=dataset_dir
-    )
-    clips.windows = _window_loader(table, profile, cache_dir, dataset_dir, clips)
+    snapshot = _snapshot_path(cache_dir, dataset, data_id, profile, annotation)
+    table_of = functools.cache(lambda: datasets.load(dataset, dataset_dir, annotation=annotation))
+    clips = _read_snapshot(snapshot) if snapshot is not None else None
+    if clips is None:
+        clips = for_profile(
+            table_of(), profile, cache_dir=cache_dir, progress=progress, dataset_dir=dataset_dir
+        )
+        if snapshot is not None:
+            _write_snapshot(snapshot, clips)
+    clips.windows = _window_loader(table_of, profile, cache_dir, dataset_dir, clips)
     return clips
+
+
+def _snapshot_path(cache_dir, dataset, data_id, profile, annotation) -> Path | None:
+    """``cache_dir/sets/<dataset>-<key>.npz``: the key holds the data id, the stage-1
+    parameters and the annotation file chosen."""
+    if cache_dir is None or not data_id:
+        return None
+    prof = _profile(profile)
+    params = stage_params(
+        prof["size"], prof["n_frames"], keyframe_size=prof.get("keyframe_size", faces.KEYFRAME_SIZE)
+    )
+    text = json.dumps([dataset, data_id, params, annotation], sort_keys=True, default=str)
+    return (
+        Path(cache_dir) / "sets" / f"{dataset}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+    )
+
+
+def _write_snapshot(path: Path, clips: ClipSet) -> None:
+    rows = [{k: _plain(v) for k, v in r.items()} for r in clips.rows.to_dict("records")]
+    meta = {
+        "rows": rows,
+        "excluded": clips.excluded.to_dict("records"),
+        "params": clips.params,
+        "source": clips.source,
+    }
+    atomic.save_npz(
+        path,
+        X=clips.X,
+        keyframes=clips.keyframes,
+        landmarks=clips.landmarks,
+        meta=np.array(json.dumps(meta, default=_plain)),
+    )
+
+
+def _read_snapshot(path: Path) -> ClipSet | None:
+    """The snapshot at ``path``, or None (absent; unreadable ones are logged and recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            X, keyframes, landmarks = z["X"], z["keyframes"], z["landmarks"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("stage 1: unreadable snapshot %s (%s): recomputed", path, exc)
+        return None
+    rows = _rows_frame(meta["rows"])
+    if len(rows) != len(X):
+        log.warning("stage 1: snapshot %s does not match its rows: recomputed", path)
+        return None
+    log.info("stage 1: %d clips from the snapshot %s", len(X), path.name)
+    return ClipSet(
+        X=X,
+        rows=rows,
+        excluded=_excluded_frame(meta["excluded"]),
+        params=meta["params"],
+        from_cache=True,
+        source=meta["source"],
+        keyframes=keyframes,
+        landmarks=landmarks,
+    )
 
 
 def for_profile(
@@ -328,9 +396,10 @@ def windows_for_profile(
     )
 
 
-def _window_loader(table, profile, cache_dir, dataset_dir, clips):
+def _window_loader(table_of, profile, cache_dir, dataset_dir, clips):
     """A callable giving ``(denser tensor of the clips that kept a face in both samplings, mask
-    over the clips)``, run only when a window protocol needs it (and then once)."""
+    over the clips)``, run only when a window protocol needs it (and then once). ``table_of``
+    gives the loader table (read only then)."""
 
     @functools.cache
     def load():
@@ -338,7 +407,7 @@ def _window_loader(table, profile, cache_dir, dataset_dir, clips):
         if n is None:
             raise ValueError("the profile defines no windows (profiles.yaml: windows)")
         longer = for_profile(
-            table, {**_profile(profile), "n_frames": n}, cache_dir, dataset_dir=dataset_dir
+            table_of(), {**_profile(profile), "n_frames": n}, cache_dir, dataset_dir=dataset_dir
         )
         index = {(r["subject"], r["clip"]): i for i, r in enumerate(longer.rows.to_dict("records"))}
         pairs = list(zip(clips.rows["subject"], clips.rows["clip"]))

@@ -172,10 +172,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive, default=2, help="notebooks executed at once (>= 1)")
     p.add_argument(
         "--scheduler",
-        default=os.environ.get("MER_DASK_SCHEDULER") or None,
+        default=os.environ.get(SCHEDULER_ENV) or None,
         metavar="ADDRESS",
         help="a Dask distributed scheduler (tcp://host:8786): method pages' folds "
-        "run on its workers (default: $MER_DASK_SCHEDULER; none: this machine)",
+        f"run on its workers (default: ${SCHEDULER_ENV}; none: this machine)",
     )
     p.add_argument("--force", action="store_true", help="re-run pages even when up to date")
     p.add_argument("--list", action="store_true", help="print the plan and exit")
@@ -234,6 +234,9 @@ def resolve_paths(args) -> None:
         for name, sep, path in [item.partition("=")]
     ]
 
+
+SCHEDULER_ENV = "MER_DASK_SCHEDULER"
+"""The environment variable that gives ``--scheduler`` its default."""
 
 SCHEDULER_ADDRESS = re.compile(r"^([a-z]+://)?[\w.\-\[\]:]+:\d+$")
 """A Dask scheduler address: ``tcp://host:8786`` (or ``host:8786``, ``tls://...``)."""
@@ -327,7 +330,8 @@ def log_hidden(kept: results.Results, profile: str, data_ids: dict[str, str]) ->
     under other values of the profile (an edited ``profiles.yaml``), or on other data (another
     data source, or files that changed). They stay in the tables; pages never pool them."""
     m = kept.metrics[kept.metrics["profile"] == profile]
-    other_values = int((m["profile_id"] != results.params_id(config.profile(profile))).sum())
+    ids = {d: results.params_id(config.profile(profile, d)) for d in set(m["dataset"])}
+    other_values = int((m["profile_id"] != m["dataset"].map(ids)).sum())
     if other_values:
         log.info(
             "results: %d records made under other values of profile %s are kept but not shown",

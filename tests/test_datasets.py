@@ -1,7 +1,7 @@
 """Tests of mer_utils.datasets on tiny fixture trees written here, in each real layout.
 
 Every tree is a few 8x8 JPEGs (or BMPs / a 16x16 MJPG video) and a spreadsheet written with
-openpyxl, carrying the quirks of the real files (shared/reference/datasets.md).
+openpyxl, carrying the quirks of the real files (mer_utils/datasets/__init__.py documents them).
 """
 
 from __future__ import annotations

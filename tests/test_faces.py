@@ -408,3 +408,32 @@ def test_pipeline_examples_one_per_class_and_their_figure(tables):
     assert all(e["steps"]["final"].shape == (32, 32) for e in examples)
     fig = stages.pipeline_figure(examples)
     assert len(fig.axes) == len(examples) * len(faces.STEP_NAMES)
+
+
+def test_a_later_page_reads_the_snapshot_without_the_annotation_or_a_frame(
+    standins, tmp_path, monkeypatch
+):
+    """Issue 18: method pages take stage 1's output without re-reading the spreadsheet and
+    every frame. The snapshot is keyed by the runner's data id: other data, other key."""
+    from mer_utils import stage1
+
+    root = standins["casme_sq"]
+    first = stage1.load_clips("casme_sq", root, "smoke", tmp_path, data_id="d1")
+    assert list((tmp_path / "sets").glob("casme_sq-*.npz"))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the annotation file was read again")
+
+    def no_frame(*args, **kwargs):
+        raise AssertionError("a frame was read again")
+
+    monkeypatch.setattr(stage1.datasets, "load", no_reading)
+    monkeypatch.setattr(stage1, "_file_digest", no_frame)
+    again = stage1.load_clips("casme_sq", root, "smoke", tmp_path, data_id="d1")
+    assert again.from_cache and np.array_equal(again.X, first.X)
+    assert np.array_equal(again.keyframes, first.keyframes)
+    assert np.array_equal(again.landmarks, first.landmarks)
+    pd.testing.assert_frame_equal(again.rows, first.rows)
+    assert again.source == first.source and again.params == first.params
+    with pytest.raises(AssertionError, match="read again"):  # other data: computed anew
+        stage1.load_clips("casme_sq", root, "smoke", tmp_path, data_id="d2")

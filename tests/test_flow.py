@@ -167,14 +167,14 @@ def test_pipeline_is_fitted_on_the_training_rows_only(monkeypatch):
     monkeypatch.setattr(
         flow, "make_classifier", lambda *a, **k: fitted.append(make(*a, **k)) or fitted[-1]
     )
-    pred = flow.fit_predict(F, y, train, test, class_weight=False, seed=0)
+    pred = flow.classify(F[train], y[train], F[test], False, 0)
     assert pred.shape == (len(test),) and set(pred) <= {0, 1, 2}
 
     leaky = F.copy()
     leaky[test] = leaky[test] * 50 + 1000  # test rows far away: a scaler that saw them would move
     y_other = y.copy()
     y_other[test] = (y[test] + 1) % 3  # test labels changed: must not matter either
-    pred_leaky = flow.fit_predict(leaky, y_other, train, test, class_weight=False, seed=0)
+    pred_leaky = flow.classify(leaky[train], y_other[train], leaky[test], False, 0)
     scaler = fitted[-1].named_steps["scaler"]
     assert np.allclose(scaler.mean_, F[train].mean(0))
     assert np.allclose(scaler.scale_, F[train].std(0))
@@ -185,8 +185,8 @@ def test_pipeline_is_fitted_on_the_training_rows_only(monkeypatch):
     # one test row kept, the other test rows changed: its prediction does not change
     moved = F.copy()
     moved[test[1:]] += 500
-    assert flow.fit_predict(moved, y, train, test, False, 0)[0] == pred[0]
-    assert np.array_equal(flow.fit_predict(F, y_other, train, test, False, 0), pred)
+    assert flow.classify(moved[train], y[train], moved[test], False, 0)[0] == pred[0]
+    assert np.array_equal(flow.classify(F[train], y_other[train], F[test], False, 0), pred)
     del pred_leaky
 
 
@@ -195,13 +195,11 @@ def test_classifier_settings_and_determinism():
     weighted = flow.make_classifier(True, 5)
     assert weighted.named_steps["classifier"].class_weight == "balanced"
     assert flow.make_classifier(False, 5).named_steps["classifier"].class_weight is None
-    a = flow.fit_predict(F, y, train, test, True, 7)
-    assert np.array_equal(a, flow.fit_predict(F, y, train, test, True, 7))
+    a = flow.classify(F[train], y[train], F[test], True, 7)
+    assert np.array_equal(a, flow.classify(F[train], y[train], F[test], True, 7))
     assert (a == y[test]).mean() > 0.6  # a separable toy problem is learnt
-    single = flow.fit_predict(F, np.full(len(y), 2), train, test, False, 0)
+    single = flow.classify(F[train], np.full(len(y), 2)[train], F[test], False, 0)
     assert (single == 2).all()
-    with pytest.raises(ValueError, match="overlap"):
-        flow.fit_predict(F, y, train, train[:3], False, 0)
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +217,7 @@ def test_baseline_beats_the_majority_class_on_standins_under_loso(standin_clips)
         pred = np.full(len(y), -1)
         folds = []
         for train, test in LeaveOneGroupOut().split(F, y, groups):
-            pred[test] = flow.fit_predict(F, y, train, test, class_weight=True, seed=0)
+            pred[test] = flow.classify(F[train], y[train], F[test], True, 0)
             folds.append((y[train], y[test]))
         assert (pred >= 0).all()
         base = metrics.majority_baseline(folds)

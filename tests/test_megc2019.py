@@ -213,3 +213,26 @@ def test_the_paper_profile_plans_loso_for_every_method_and_quick_kfold_for_netwo
         j.key for j in grid.plan(chosen, "quick", methods, config.profile("quick")["protocols"], 0)
     ]
     assert "megc2019/30-benchmark" in pages and "megc2019/02-data-preprocessing" not in pages
+
+
+def test_the_composite_runs_one_seed_of_kfold_in_quick_and_its_records_say_so(tmp_path):
+    from test_schema import _run
+
+    from mer_utils import results
+
+    quick, composite = config.profile("quick"), config.profile("quick", "megc2019")
+    assert quick["repeats"]["kfold"] > 1 and composite["repeats"]["kfold"] == 1
+    assert results.params_id(quick) != results.params_id(composite)
+    # a page shows, per dataset, only the records made under the values that dataset runs
+    results.write_run(
+        tmp_path, _run(profile="quick", dataset="megc2019", profile_id=results.params_id(composite))
+    )
+    results.write_run(
+        tmp_path,
+        _run(profile="quick", dataset="megc2019", profile_id=results.params_id(quick), repeat=1),
+    )
+    results.write_run(
+        tmp_path, _run(profile="quick", dataset="casme2", profile_id=results.params_id(quick))
+    )
+    shown = results.current(tmp_path, "quick", ["megc2019", "casme2"], 0).metrics
+    assert sorted(zip(shown["dataset"], shown["repeat"])) == [("casme2", 0), ("megc2019", 0)]

@@ -652,3 +652,19 @@ def test_editing_an_unselected_method_or_profile_refingerprints_no_page(monkeypa
     assert fingerprints.page_tables(method) == before["m"]  # another method's page and profile
     assert fingerprints.page_tables(only) == before["o"]  # a run without that method
     assert fingerprints.page_tables(evaluation) != before["e"]  # a page that shows that method
+
+
+def test_the_package_dependencies_agree_with_requirements_txt():
+    import tomllib
+
+    project = tomllib.loads((study.REPO / "pyproject.toml").read_text())["project"]
+    wanted = {}
+    for line in (study.REPO / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name = line.split(">")[0].split("=")[0].split("<")[0]
+            wanted[name] = line
+    assert project["dependencies"], "pyproject.toml lists no dependencies"
+    for dep in project["dependencies"]:
+        name = dep.split(">")[0].split("=")[0].split("<")[0]
+        assert wanted.get(name) == dep, f"{dep}: requirements.txt says {wanted.get(name)}"

@@ -30,7 +30,7 @@ def data_banner(
         f":class: {kind_class(data_kind)}",
         f"**Data:** {display_name(dataset)}, read from {KIND_TEXT[data_kind]} "
         f"(`{shown_path(dataset_dir)}`). **Profile:** `{profile}` "
-        f"({profile_text(profile, protocols)}).",
+        f"({profile_text(profile, protocols, dataset)}).",
     ]
     if data_kind == "stand-in":
         lines += ["", STANDIN_WARNING]
@@ -95,10 +95,10 @@ def incomplete_datasets(results_dir: str) -> dict[str, list[str]]:
     return out
 
 
-def profile_text(profile: str, protocols=None) -> str:
+def profile_text(profile: str, protocols=None, dataset: str | None = None) -> str:
     """One line describing a profile: frame size, frames, epochs, batch, runs per protocol (of
-    ``protocols``, default the profile's)."""
-    p = config.profile(profile)
+    ``protocols``, default the profile's; as ``dataset`` runs them, where given)."""
+    p = config.profile(profile, dataset)
     chosen = list(protocols or p["protocols"])
     runs = ", ".join(f"{k} x {p['repeats'].get(k, 1)}" for k in chosen)
     return (

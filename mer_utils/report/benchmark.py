@@ -132,7 +132,7 @@ def published_notes() -> Markdown:
     lines = [
         f"- {len(rows)} published methods. "
         + (
-            f"{', '.join(on_test)} choose the epoch on the test subject's own accuracy "
+            f"{' and '.join(on_test)} choose the epoch on the test subject's own accuracy "
             "(their code evaluates the held-out subject after every epoch and keeps the best), "
             "so their numbers are an upper bound, not an estimate of performance on a new person."
             if on_test

@@ -22,6 +22,7 @@ from .style import (
     colours,
     markdown,
     ordered,
+    protocol_points,
     pvalue,
     score,
     short,
@@ -281,23 +282,7 @@ def score_figure(res, score_: str = "uf1") -> plt.Figure:
         return close(fig)
     methods = [m for m in METHODS if m in set(got["method"])]
     present = [p for p in PROTOCOLS if p in set(got["protocol"])]
-    palette = colours(PROTOCOLS)
-    width = 0.8 / max(1, len(present))
-    for j, protocol in enumerate(present):
-        part = got[got["protocol"] == protocol].set_index("method").reindex(methods)
-        x = np.arange(len(methods)) + (j - (len(present) - 1) / 2) * width
-        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
-        ax.errorbar(
-            x,
-            part["mean"],
-            yerr=np.nan_to_num(err),
-            fmt="o",
-            capsize=2,
-            color=palette[protocol],
-            label=protocol,
-        )
-        ax.scatter(x, part["baseline"], marker="x", color=palette[protocol], s=20)
-        ax.scatter(x, part["chance"], marker="_", color="black", s=60)
+    protocol_points(ax, got, methods, present, colours(PROTOCOLS))
     ax.set_xticks(range(len(methods)), [short(m) for m in methods], rotation=20, ha="right")
     ax.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_])
     ax.set_title(

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import chance, config, protocols, reconstruction
+from .. import chance, config, protocols, reconstruction, reference
 from ..datasets import display_name
 from . import evaluation, leakage, scale
-from .style import close, markdown, score, short, source_label, table
+from .style import close, markdown, score, short, source_label, table, with_interval
 
 
 def _independent(res) -> str | None:
@@ -25,6 +25,11 @@ def _independent(res) -> str | None:
     present = [p for p in dict.fromkeys(res.metrics["protocol"])]
     cv = [p for p in present if protocols.info(p)["interval"] == "subjects"]
     return cv[-1] if cv else None
+
+
+def _names(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _count(n: int, of: int) -> str:
@@ -128,11 +133,11 @@ def chance_cells(res) -> tuple[str, object]:
         "recognition."
     )
     rows = []
-    for ds in [d for d in config.datasets() if d in set(got["dataset"])]:
-        row = {"dataset": display_name(ds)}
-        for m in [m for m in config.methods() if m in set(got["method"])]:
+    for m in [m for m in config.methods() if m in set(got["method"])]:
+        row = {"method": short(m)}
+        for ds in [d for d in config.datasets() if d in set(got["dataset"])]:
             hit = got[(got["dataset"] == ds) & (got["method"] == m)]
-            row[short(m)] = (
+            row[display_name(ds)] = (
                 "–"
                 if hit.empty
                 else score(hit["mean"].iloc[0]) + (" *" if hit["above"].iloc[0] else "")
@@ -190,6 +195,55 @@ def scale_check(res_all, book_profile: str) -> tuple[str, object]:
     return text, scale.comparison_table(res_all)
 
 
+def benchmark(res) -> tuple[str, object]:
+    """What this study's methods do on the MEGC 2019 composite, the field's benchmark, and
+    what the published numbers beside them are (computed from the benchmark page's rows)."""
+    from . import benchmark as page
+
+    mine = res.where(dataset="megc2019")
+    if mine.empty:
+        return "This build ran nothing on the MEGC 2019 composite.", markdown("")
+    got = page.measured(mine)
+    whole = got[got["column"] == "composite"]
+    above = whole[whole["p_holm"] < chance.ALPHA]
+    kinds = source_label(mine.metrics["data_kind"])
+    rows_published = [r for r in reference.megc_published() if r.get("composite")]
+    published = [r["composite"][0] for r in rows_published]
+    on_test = [r["method"].split(" (")[0] for r in rows_published if "TEST" in r["selection"]]
+    text = (
+        f"**On the field's benchmark.** On the MEGC 2019 composite (SMIC-HS + CASME II + SAMM, "
+        f"{int(mine.metrics['n_test'].max())} test clips of "
+        f"{mine.confusions['subject'].nunique()} subjects here), measured on {kinds}, "
+        f"{_count(len(above), len(whole))} of the {len(whole)} method and protocol runs are above "
+        "their permutation chance level (UF1, Holm over the benchmark page's rows)"
+        + (
+            ": "
+            + ", ".join(
+                f"{short(m)} under `{p}`" for m, p in zip(above["method"], above["protocol"])
+            )
+            if len(above)
+            else ""
+        )
+        + f". The {len(published)} published methods report composite UF1 "
+        f"{score(min(published))}-{score(max(published))} on the real data"
+        + (f"; {_names(on_test)} choose their epoch on the test subject itself" if on_test else "")
+        + ". The benchmark page shows both, never in one table."
+    )
+    rows = [
+        {
+            "method": short(r["method"]),
+            "protocol": r["protocol"],
+            "UF1 (whole composite)": with_interval(r["uf1"]),
+            "chance UF1": score(r["uf1"]["chance"]),
+            "verdict": chance.verdict(r["p_holm"]),
+        }
+        for r in whole.to_dict("records")
+    ]
+    return text, table(
+        pd.DataFrame(rows), caption=f"The MEGC 2019 composite, measured here on {kinds}"
+    )
+
+
 # ----------------------------------------------------------------------------- the intro
 def write_summary(res, folder: str | Path) -> Path:
     """Write the introduction's summary box (``findings.md``) and headline figure
@@ -204,7 +258,8 @@ def write_summary(res, folder: str | Path) -> Path:
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no data"
     text = "\n".join(
         [
-            ":::{important} What this study found",
+            ":::{admonition} What this study found",
+            ":class: important",
             f"- {first}",
             f"- Measured on {kinds}: {cells}",
             "",

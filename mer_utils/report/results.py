@@ -24,6 +24,7 @@ from .style import (
     close,
     colours,
     markdown,
+    protocol_points,
     score,
     short,
     source_label,
@@ -244,23 +245,7 @@ def protocol_figure(res, score_: str = "uf1") -> plt.Figure:
         ax.set_axis_on()
         methods = [m for m in METHODS if m in set(part["method"])]
         present = [p for p in PROTOCOLS if p in set(part["protocol"])]
-        width = 0.8 / max(1, len(present))
-        for j, protocol in enumerate(present):
-            sub = part[part["protocol"] == protocol].set_index("method").reindex(methods)
-            x = np.arange(len(methods)) + (j - (len(present) - 1) / 2) * width
-            err = np.vstack([sub["mean"] - sub["low"], sub["high"] - sub["mean"]])
-            ax.errorbar(
-                x,
-                sub["mean"],
-                yerr=np.nan_to_num(err),
-                fmt="o",
-                ms=3,
-                capsize=1.5,
-                color=palette[protocol],
-                label=protocol,
-            )
-            ax.scatter(x, sub["baseline"], marker="x", s=12, color=palette[protocol])
-            ax.scatter(x, sub["chance"], marker="_", s=30, color="black")
+        protocol_points(ax, part, methods, present, palette, size=0.5)
         ax.set_xticks(
             range(len(methods)),
             [short(m)[:8] for m in methods],

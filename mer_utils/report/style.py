@@ -15,6 +15,7 @@ import logging
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import HTML, Markdown
@@ -178,11 +179,13 @@ def table(
         df = df.reset_index()
     body = df.to_html(index=False, escape=True, border=0, classes="dataframe mer", na_rep="–")
     parts = ['<div class="pinned-table">']
-    if caption:
-        parts.append(f'<p class="mer-caption">{html.escape(caption)}</p>')
+    if caption:  # plain text: a caption is not markdown (no `code` marks)
+        parts.append(f'<p class="mer-caption">{html.escape(caption.replace("`", ""))}</p>')
     parts.append(body)
     if legend:
-        items = "; ".join(f"<b>{html.escape(k)}</b>: {html.escape(v)}" for k, v in legend.items())
+        items = "; ".join(
+            f"<b>{html.escape(k)}</b>: {html.escape(v.replace('`', ''))}" for k, v in legend.items()
+        )
         parts.append(f'<p class="mer-legend">{items}</p>')
     parts.append("</div>")
     return HTML("\n".join(parts))
@@ -193,3 +196,30 @@ def source_label(kinds) -> str:
     ``stand-in and licensed data``."""
     kinds = sorted(set(kinds))
     return (" and ".join(kinds) + " data") if kinds else "no data"
+
+
+# ----------------------------------------------------------------------------- figures
+def protocol_points(
+    ax, got: pd.DataFrame, methods: list[str], present: list[str], palette, size=1.0
+):
+    """Per method (x) one point per protocol (colour): the mean with its 95 % interval, the
+    majority baseline (x) and the permutation chance level (a black bar) of the same runs.
+    ``got`` holds rows of :func:`mer_utils.intervals.summary` (``mean``, ``low``, ``high``,
+    ``baseline``, ``chance``); ``size`` scales the marks (small multiples: below 1)."""
+    width = 0.8 / max(1, len(present))
+    for j, protocol in enumerate(present):
+        part = got[got["protocol"] == protocol].set_index("method").reindex(methods)
+        x = np.arange(len(methods)) + (j - (len(present) - 1) / 2) * width
+        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
+        ax.errorbar(
+            x,
+            part["mean"],
+            yerr=np.nan_to_num(err),
+            fmt="o",
+            ms=6 * size,
+            capsize=2 * size,
+            color=palette[protocol],
+            label=protocol,
+        )
+        ax.scatter(x, part["baseline"], marker="x", color=palette[protocol], s=20 * size)
+        ax.scatter(x, part["chance"], marker="_", color="black", s=60 * size)
