@@ -281,6 +281,7 @@ def calibration_markdown(rows: list[dict]) -> str:
             "cross-validation (5 folds unless the script was told otherwise); the majority "
             "baseline on the same folds.",
             "",
+            ":::{container} pinned-table",  # the book's scrolling table, first column pinned
             "| px | dataset | CNN, raw, subject | CNN, raw, clip | CNN, onset-subtracted, "
             "subject | CNN, onset-subtracted, clip | probe, subject | probe, clip | "
             "baseline, subject | baseline, clip |",
@@ -302,7 +303,7 @@ def calibration_markdown(rows: list[dict]) -> str:
                     r = at.get((protocol, "raw")) or at.get((protocol, "diff")) or {}
                     row.append(_pair(r.get(fields[0]), r.get(fields[1])))
             lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
+        lines += [":::", ""]
     return "\n".join(lines)
 
 
@@ -328,6 +329,7 @@ def methods_markdown(rows: list[dict]) -> str:
             f"(clip-level test split, repeat 0) at {', '.join(f'{a:g}' for a in amplitudes)} px, "
             "with the majority baseline's on the same splits.",
             "",
+            ":::{container} pinned-table",
             "| method | " + " | ".join(DISPLAY.get(d, d) for d in datasets) + " |",
             "|---|" + "---|" * len(datasets),
         ]
@@ -344,7 +346,7 @@ def methods_markdown(rows: list[dict]) -> str:
             k = next((r for r in group if r["dataset"] == d and r["protocol"] == "kfold"), {})
             p = next((r for r in group if r["dataset"] == d and r["protocol"] == "paper"), {})
             row.append(_pair(k.get("baseline_uf1"), p.get("baseline_uf1")))
-        lines.append("| " + " | ".join(row) + " |")
+        lines += ["| " + " | ".join(row) + " |", ":::"]
         tests = []
         for d in datasets:
             k = next((r for r in group if r["dataset"] == d and r["protocol"] == "kfold"), {})

@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Iterable
@@ -209,7 +210,9 @@ class Results:
             frames = [getattr(p, table) for p in parts if len(getattr(p, table))]
             if not frames:
                 return getattr(empty, table)
-            return pd.concat(frames, ignore_index=True)
+            with warnings.catch_warnings():  # a column all empty in one part (e.g. no windows)
+                warnings.filterwarnings("ignore", "The behavior of DataFrame concatenation")
+                return pd.concat(frames, ignore_index=True)
 
         return cls(*(joined(t) for t in ("metrics", "folds", "confusions")))
 

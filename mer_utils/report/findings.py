@@ -21,10 +21,14 @@ from .style import close, markdown, score, short, source_label, table, with_inte
 
 
 def _independent(res) -> str | None:
-    """The subject-independent cross-validation of the build (``kfold`` or ``loso``)."""
-    present = [p for p in dict.fromkeys(res.metrics["protocol"])]
-    cv = [p for p in present if protocols.info(p)["interval"] == "subjects"]
-    return cv[-1] if cv else None
+    """The subject-independent cross-validation of the build (``kfold`` or ``loso``): the one
+    the paper's variants ran under on the most datasets (a protocol only the composite's flow
+    baseline runs does not speak for the study)."""
+    m = res.metrics[res.metrics["method"].isin(list(config.paper_methods()))]
+    cv = [p for p in dict.fromkeys(m["protocol"]) if protocols.info(p)["interval"] == "subjects"]
+    if not cv:
+        return None
+    return max(cv, key=lambda p: (m[m["protocol"] == p]["dataset"].nunique(), cv.index(p)))
 
 
 def _names(names: list[str]) -> str:
@@ -48,7 +52,8 @@ def arithmetic() -> tuple[str, object]:
     for r in rows.to_dict("records"):
         n, _ = reconstruction.smallest_test_size(r["accuracy"])
         ratios.append(n / np.ceil(frac * reconstruction.structure(r["dataset"]).clips))
-    full = [h for h, (ok, n) in counts.items() if ok == n]
+    full = [h for h, (ok, n) in counts.items() if ok == n == clips_n]
+    sq_only = [h for h, (ok, n) in counts.items() if ok == n < clips_n]
     sq = long[long["dataset"] == "casme_sq"]
     micro = sq[sq["hypothesis"].isin(["clips", "frames", "windows"])]
     micro_ok = int((micro["verdict"] == "consistent").sum())
@@ -59,9 +64,17 @@ def arithmetic() -> tuple[str, object]:
         f"print them are {min(ratios):.1f} to {max(ratios):.0f} times that size. On CAS(ME)², "
         f"{micro_ok} of the {len(micro)} tests of the micro clips (as clips, frames or windows) "
         "are consistent: its 38 three-class clips hold too few frames for any of its rows. "
-        f"Hypotheses that explain every row: {', '.join(full) if full else 'none'}. This "
-        "statement is arithmetic on the paper's numbers and the real datasets' structure; it "
-        "holds without any stand-in."
+        f"Hypotheses that explain all {clips_n} rows: "
+        + ("; ".join(leakage._describe(h) for h in full) if full else "none")
+        + (
+            f"; and for the CAS(ME)² rows only, {'; '.join(leakage._describe(h).replace(' (CAS(ME)² only)', '') for h in sq_only)} (the "
+            "paper's Table 2 cites the "
+            "authors' earlier work on long videos: a hint, not proof)"
+            if sq_only
+            else ""
+        )
+        + ". This statement is arithmetic on the paper's numbers and the real datasets' "
+        "structure; it holds without any stand-in."
     )
     evidence = table(
         pd.DataFrame(
@@ -209,7 +222,7 @@ def benchmark(res) -> tuple[str, object]:
     kinds = source_label(mine.metrics["data_kind"])
     rows_published = [r for r in reference.megc_published() if r.get("composite")]
     published = [r["composite"][0] for r in rows_published]
-    on_test = [r["method"].split(" (")[0] for r in rows_published if "TEST" in r["selection"]]
+    on_test = [page.short_name(r["method"]) for r in rows_published if "TEST" in r["selection"]]
     text = (
         f"**On the field's benchmark.** On the MEGC 2019 composite (SMIC-HS + CASME II + SAMM, "
         f"{int(mine.metrics['n_test'].max())} test clips of "

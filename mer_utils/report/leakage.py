@@ -286,7 +286,7 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         )
         right.scatter(x + off, part["chance"], marker="_", s=40, color="black")
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no runs"
-    right.set_xticks(x, present, fontsize=9)
+    right.set_xticks(x, present, fontsize=9, rotation=15, ha="right")
     right.set_title(f"measured here ({kinds});\n— permutation chance level", fontsize=10)
     right.legend(fontsize=8, loc="upper right", frameon=False)
     fig.suptitle(f"{method}", fontsize=10)
