@@ -195,8 +195,7 @@ def protocol_table(res, score_: str = "uf1"):
     return table(
         pd.DataFrame(out),
         legend={
-            "*": "above its permutation chance level (Holm over the cells of its dataset's "
-            "column)",
+            "*": "above its permutation chance level (Holm over the cells of its dataset's column)",
             "cells": f"{SCORE_NAMES[score_]}, mean over repeated splits or pooled over a "
             "cross-validation; intervals on each dataset's evaluation page",
         },
