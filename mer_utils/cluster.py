@@ -74,6 +74,11 @@ class DaskExecutor:
         self._threads = cf.ThreadPoolExecutor(max_workers=self.workers)
         self._lock = threading.Lock()
         self._submitted: list = []
+        # The fold keys below are computed in those threads, and each holds the digest of the
+        # fitting code, made by ast.parse. Python 3.11's ast.parse is not safe in two threads
+        # at once ("SystemError: AST constructor recursion depth mismatch", CPython gh-106905):
+        # make the digest here, once, so that the threads only read it.
+        folds.code_digest()
 
     def check_paths(self, paths: list[Path]) -> None:
         """Stop with a clear message unless every worker sees ``paths`` (the repository, the

@@ -83,6 +83,11 @@ SKIPPED_FOLDERS = ("_static", "_sources", "_downloads", "_images", "_sphinx_desi
 ELLIPSIS = {"...", "…"}
 TEXT_FOOTER = re.compile(r"\[\d+ rows x \d+ columns\]")
 HTML_FOOTER = re.compile(r"^\d+ rows × \d+ columns$")
+DISPLAY_REPR = re.compile(
+    r"<(?:IPython\.core\.display|matplotlib\.[\w.]+)\.\w+ (?:object\b|at 0x)[^>]*>"
+)
+"""An object's repr printed where its content belonged (an empty ``Markdown``, a figure not
+drawn): ``<IPython.core.display.Markdown object>``, ``<matplotlib.figure.Figure at 0x...>``."""
 SCIENTIFIC = re.compile(r"(?<![\w.])[-+−]?(?:\d+(?:\.\d*)?|\.\d+)[eE][-+−]?\d+(?![\w.])")
 MACHINE_PATH = re.compile(
     r"(?<![\w.~:/-])/(?:root|tmp|home/[\w.-]+|Users/[\w.-]+|private/var|var/folders)(?=/|\b)"
@@ -323,6 +328,10 @@ def check_page(
             found = TEXT_FOOTER.search(pre.get_text())
             if found:
                 problem("truncated", "text output", f"{found[0]} (a truncated dataframe repr)")
+            found = DISPLAY_REPR.search(pre.get_text())
+            if found:
+                where = _heading_before(pre) or "the top"
+                problem("object repr", f"output under {where!r}", f"{found[0]} shown as text")
 
     for index, img in enumerate(article.find_all("img"), 1):
         src = str(img.get("src", ""))
@@ -446,6 +455,10 @@ def test_no_scripts_from_a_cdn(book_problems):
 
 def test_no_broken_local_links(book_problems):
     _report(book_problems, "broken link")
+
+
+def test_no_object_shown_as_its_repr(book_problems):
+    _report(book_problems, "object repr")
 
 
 def test_every_page_was_checked():
@@ -638,3 +651,32 @@ def test_checker_finds_broken_local_links(tmp_path):
 def test_machine_paths_name_the_repository(tmp_path):
     paths = machine_paths(tmp_path / "_build" / "html")
     assert str(REPO) in paths and str(tmp_path) in paths
+
+
+def test_report_tables_wrap_prose_but_keep_numbers_on_one_line():
+    import pandas as pd
+
+    from mer_utils.report.style import table
+
+    frame = pd.DataFrame(
+        {
+            "UF1": ["0.24 [0.22, 0.26]"],
+            "epoch chosen by": ["validation on other subjects, 100 runs"],
+        }
+    )
+    shown = table(frame).data
+    assert '<td class="nowrap">0.24 [0.22, 0.26]</td>' in shown  # an interval never breaks
+    assert "<td>validation on other subjects, 100 runs</td>" in shown  # prose wraps
+    css = (Path(__file__).parents[1] / "book" / "_static" / "custom.css").read_text()
+    assert re.search(r"table\.dataframe\.mer td \{\s*white-space: normal", css)
+    assert re.search(r"table\.dataframe\.mer td\.nowrap \{\s*white-space: nowrap", css)
+
+
+def test_checker_finds_an_object_shown_as_its_repr():
+    shown = "<div class='cell_output'><pre>&lt;IPython.core.display.Markdown object&gt;</pre></div>"
+    assert "object repr" in _kinds(shown)
+    figure = "<div class='output'><pre>&lt;matplotlib.figure.Figure at 0x7f00&gt;</pre></div>"
+    assert "object repr" in _kinds(figure)
+    assert "object repr" not in _kinds(
+        "<div class='cell_output'><pre>0.51 [0.40, 0.62]</pre></div>"
+    )

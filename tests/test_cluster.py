@@ -128,3 +128,30 @@ def test_workers_that_cannot_see_the_repository_stop_the_run(cluster, tmp_path):
             executor.check_paths([tmp_path / "only-on-the-runner" / "data"])
     finally:
         executor.close()
+
+
+def test_the_fitting_code_is_parsed_before_the_executor_threads_start(cluster, monkeypatch):
+    """Python 3.11's ast.parse fails at random when two threads parse at once ("AST
+    constructor recursion depth mismatch", CPython gh-106905), and the Dask executor computes
+    fold keys, which hold the digest of the fitting code, in its page threads. The executor
+    makes the digest in the runner's thread when it starts; its threads then parse nothing."""
+    import threading
+
+    from mer_utils.cluster import DaskExecutor
+
+    parsed_in, real_parse = [], folds.ast.parse
+
+    def spy(*args, **kwargs):
+        parsed_in.append(threading.current_thread())
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(folds.ast, "parse", spy)
+    folds.code_digest.cache_clear()
+    executor = DaskExecutor(cluster.scheduler_address, local_workers=1)
+    try:
+        assert len(parsed_in) == len(folds.FIT_MODULES)
+        assert set(parsed_in) == {threading.current_thread()}
+        digests = set(executor._threads.map(lambda _: folds.code_digest(), range(8)))
+        assert len(parsed_in) == len(folds.FIT_MODULES) and len(digests) == 1
+    finally:
+        executor.close()

@@ -179,7 +179,9 @@ def test_the_runner_holds_its_stand_ins_for_the_whole_run(tmp_path, standins_dir
     seen = {}
 
     def other_generator(jobs, **kwargs):
-        folder = Path(jobs[0].parameters["dataset_dir"])
+        folder = Path(
+            next(j for j in jobs if "dataset_dir" in j.parameters).parameters["dataset_dir"]
+        )
         code = (
             "import sys; from mer_utils.locks import standin_lock\n"
             f"with standin_lock([{str(study.REPO / folder)!r}], exclusive=True): pass"

@@ -258,7 +258,7 @@ def protocol_figure(res, score_: str = "uf1") -> plt.Figure:
         protocol_points(ax, part, methods, present, palette, size=0.5)
         ax.set_xticks(
             range(len(methods)),
-            [short(m)[:8] for m in methods],
+            [short(m) for m in methods],
             rotation=40,
             ha="right",
             fontsize=8,

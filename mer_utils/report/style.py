@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -51,9 +52,10 @@ def setup() -> None:
     logging.getLogger("mer_utils").setLevel(logging.ERROR)
 
 
-def markdown(text: str) -> Markdown:
-    """Display ``text`` as Markdown (no headings: myst-nb drops headings from outputs)."""
-    return Markdown(text)
+def markdown(text: str) -> Markdown | None:
+    """Display ``text`` as Markdown (no headings: myst-nb drops headings from outputs); nothing
+    at all for empty text (an empty ``Markdown`` would show as its repr, ``<IPython...>``)."""
+    return Markdown(text) if text.strip() else None
 
 
 def colours(names) -> dict:
@@ -178,6 +180,9 @@ def table(
     if index:
         df = df.reset_index()
     body = df.to_html(index=False, escape=True, border=0, classes="dataframe mer", na_rep="–")
+    # Short cells (numbers, intervals, names) never break; prose cells and headers wrap, so a
+    # table with a column of prose fits the content column instead of scrolling.
+    body = SHORT_CELL.sub(_unbroken, body)
     parts = ['<div class="pinned-table">']
     if caption:  # plain text: a caption is not markdown (no `code` marks)
         parts.append(f'<p class="mer-caption">{html.escape(caption.replace("`", ""))}</p>')
@@ -189,6 +194,17 @@ def table(
         parts.append(f'<p class="mer-legend">{items}</p>')
     parts.append("</div>")
     return HTML("\n".join(parts))
+
+
+def _unbroken(match: re.Match) -> str:
+    """``<td>text</td>`` with the class ``nowrap`` when its text is at most :data:`UNBROKEN`
+    characters long (``book/_static/custom.css``)."""
+    text = html.unescape(match.group(1))
+    return f'<td class="nowrap">{match.group(1)}</td>' if len(text) <= UNBROKEN else match.group(0)
+
+
+UNBROKEN = 24  # "0.24 [0.22, 0.26]", "MER-DACWB3DCNNST", "all 5 repeats: 0.625" stay on one line
+SHORT_CELL = re.compile(r"<td>([^<]*)</td>")
 
 
 def source_label(kinds) -> str:
