@@ -39,16 +39,7 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     """
     nb = rendered(str(template), method)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mer_utils"):
-            base = node.module.split(".")[1:]
-            for alias in node.names:
-                roots |= _module_files(base + [alias.name]) or _module_files(base)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("mer_utils."):
-                    roots |= _module_files(alias.name.split(".")[1:])
+    roots = _package_imports(code)
     for family in set(re.findall(r"\breport\.(\w+)\.", code)):
         roots |= _module_files(["report", family])
     return sorted(_closure(frozenset(roots)))
@@ -89,8 +80,14 @@ def _imports_of(rel: str) -> set[str]:
         return {"report/style.py"}
     if rel == "datasets/__init__.py":
         return {str(p.relative_to(PACKAGE)) for p in (PACKAGE / "datasets").glob("*.py")} - {rel}
+    return _package_imports(path.read_text(), here)
+
+
+def _package_imports(code: str, here: tuple[str, ...] = ()) -> set[str]:
+    """Package files that ``code`` imports: ``mer_utils...`` imports, and relative ones from
+    the package folder ``here`` (a page's code has none)."""
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = list(here[: len(here) - (node.level - 1)]) + (

@@ -23,6 +23,7 @@ from .style import (
     close,
     colours,
     count,
+    interval_errorbar,
     markdown,
     percent,
     score,
@@ -274,11 +275,10 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         if part is None or part["mean"].isna().all():
             continue
         off = (i - 1.5) * 0.07
-        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
-        right.errorbar(
+        interval_errorbar(
+            right,
             x + off,
-            part["mean"],
-            yerr=np.nan_to_num(err),
+            part,
             marker="o",
             capsize=2,
             color=palette[ds],

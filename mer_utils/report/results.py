@@ -23,6 +23,7 @@ from .style import (
     WIDTH,
     close,
     colours,
+    interval_errorbar,
     markdown,
     protocol_points,
     pvalue,
@@ -131,11 +132,10 @@ def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Fi
             continue
         got = got.set_index("method").reindex(variants)
         off = (i - 1.5) * 0.06
-        err = np.vstack([got["mean"] - got["low"], got["high"] - got["mean"]])
-        right.errorbar(
+        interval_errorbar(
+            right,
             x + off,
-            got["mean"],
-            yerr=np.nan_to_num(err),
+            got,
             marker="o",
             capsize=2,
             color=palette[ds],

@@ -215,6 +215,13 @@ def source_label(kinds) -> str:
 
 
 # ----------------------------------------------------------------------------- figures
+def interval_errorbar(ax, x, part: pd.DataFrame, **style):
+    """``part``'s ``mean`` at ``x`` with its 95 % interval (``low``..``high``) as error bars;
+    an interval not computed draws no bar. ``style``: matplotlib's ``errorbar`` options."""
+    err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
+    return ax.errorbar(x, part["mean"], yerr=np.nan_to_num(err), **style)
+
+
 def protocol_points(
     ax, got: pd.DataFrame, methods: list[str], present: list[str], palette, size=1.0
 ):
@@ -226,11 +233,10 @@ def protocol_points(
     for j, protocol in enumerate(present):
         part = got[got["protocol"] == protocol].set_index("method").reindex(methods)
         x = np.arange(len(methods)) + (j - (len(present) - 1) / 2) * width
-        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
-        ax.errorbar(
+        interval_errorbar(
+            ax,
             x,
-            part["mean"],
-            yerr=np.nan_to_num(err),
+            part,
             fmt="o",
             ms=6 * size,
             capsize=2 * size,
