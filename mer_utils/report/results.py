@@ -143,7 +143,7 @@ def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Fi
         )
         right.scatter(x + off, got["baseline"], marker="x", color=palette[ds], s=18)
         right.scatter(x + off, got["chance"], marker="_", color="black", s=40)
-    right.set_title(f"measured here ({kinds}), `{protocol}`", fontsize=10)
+    right.set_title(f"measured here ({kinds}), protocol {protocol}", fontsize=10)
     right.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=8)
     handles, labels = left.get_legend_handles_labels()
     h2, l2 = right.get_legend_handles_labels()
