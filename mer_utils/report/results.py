@@ -323,7 +323,7 @@ def confusion_figures(res, protocol: str) -> list[plt.Figure]:
         for ax, m in zip(axes.flat, methods):
             ax.set_axis_on()
             heatmap(ax, summed_confusion(part.where(method=m)), short(m))
-        fig.suptitle(f"{display_name(ds)}, `{protocol}` (summed over runs)", fontsize=10)
+        fig.suptitle(f"{display_name(ds)}, protocol {protocol} (summed over runs)", fontsize=10)
         fig.tight_layout()
         figs.append(close(fig))
     return figs
