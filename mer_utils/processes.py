@@ -82,8 +82,10 @@ def stop_signals() -> Iterator[None]:
     """Inside the block, SIGINT and SIGTERM raise :class:`Stopped` once; further signals while
     the run stops are reported on one line and otherwise ignored, so the clean-up (killing the
     workers, removing partial pages, writing the manifest) is never cut short. The previous
-    handlers are restored on exit, unless a stop happened: then the command is ending, and a
-    signal during its last steps is still only reported."""
+    handlers are restored on exit, unless a stop happened: then the command is ending, and
+    both signals are ignored from there on (``SIG_IGN``, not a Python handler: at interpreter
+    shutdown Python resets its own handlers to the default, so a signal then would kill the
+    process with -15 instead of letting it exit with 143)."""
     stopping = []
 
     def handler(signum, frame):  # noqa: ARG001 - the signal module's signature
@@ -97,9 +99,8 @@ def stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        if not stopping:  # after a stop the process is on its way out: signals stay ignored
-            for s, h in previous.items():
-                signal.signal(s, h)
+        for s, h in previous.items():  # after a stop the process is on its way out
+            signal.signal(s, signal.SIG_IGN if stopping else h)
 
 
 # ----------------------------------------------------------------------------- the lock

@@ -271,6 +271,28 @@ def test_a_second_runner_on_the_same_results_stops_with_a_clear_message(tmp_path
         pass
 
 
+def test_after_a_stop_signals_stay_ignored_until_the_process_has_exited():
+    """The runner's second SIGTERM may arrive after its clean-up, while Python shuts down;
+    Python then resets its own handlers to the default, and the signal killed the runner (-15)
+    instead of letting it exit with 143. After a stop both signals are ignored by the operating
+    system (SIG_IGN), which Python leaves in place; without a stop the handlers are restored."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with processes.stop_signals():
+            pass
+        assert {s: signal.getsignal(s) for s in before} == before
+        with pytest.raises(processes.Stopped) as stop:
+            with processes.stop_signals():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler raises at the next bytecode
+        assert stop.value.status == 143
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+
+
 def test_make_clean_book_removes_the_summary_pages():
     out = subprocess.run(
         ["make", "-n", "clean-book"], cwd=study.REPO, capture_output=True, text=True, check=True
