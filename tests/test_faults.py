@@ -441,13 +441,15 @@ def _resume_and_check(tmp: Path, standins: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "sig, status, resume",
-    [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)],
+    "sig, status",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
     ids=["ctrl-c twice", "sigterm twice"],
 )
 def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
-    tmp_path, standins_dir, sig, status, resume
+    tmp_path, standins_dir, sig, status
 ):
+    """Resuming is checked after SIGKILL (the next test), which leaves more behind than a
+    stop by signal does: partial pages, no manifest update, workers to take down."""
     proc, token = _interrupt_midway(tmp_path, standins_dir, sig)
     start = time.time()
     time.sleep(0.3)  # an impatient user presses again while the runner stops
@@ -466,8 +468,6 @@ def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_parti
     manifest = json.loads((book / "results" / "manifest.json").read_text())
     statuses = {p["status"] for p in manifest["pages"]}
     assert "interrupted" in statuses and "pending" not in statuses, statuses
-    if resume:
-        _resume_and_check(tmp_path, standins_dir)
 
 
 @pytest.mark.slow
