@@ -73,6 +73,14 @@ def _run(tmp, standins, extra=()):
 
 
 def test_same_records_locally_and_on_a_dask_cluster(tmp_path, standins, cluster, monkeypatch):
+    # The summary pages send nothing to the cluster (the scale check trains in its own kernel,
+    # on the runner's machine): both runs leave them out (the test took 92 s with them, 59 without).
+    real_plan = study.plan
+    monkeypatch.setattr(
+        study,
+        "plan",
+        lambda *a, **k: [j for j in real_plan(*a, **k) if not j.key.startswith("summary/")],
+    )
     status, local_book = _run(tmp_path / "local", standins)
     assert status == 0
     fitted_here = []
