@@ -335,8 +335,8 @@ def write_summary(res, folder: str | Path) -> Path:
             ":width: 100%",
             "",
             f"How much of the reported accuracy survives: the paper's best variant as reported "
-            f"(real data, left) and as measured here ({kinds}, right), from the protocol the "
-            "printed numbers allow to subject-independent evaluation.",
+            f"(real data, left) and as measured here ({kinds}, right), from window sampling "
+            "(windows of one clip in training and test) to subject-independent evaluation.",
             "```",
             "",
         ]
