@@ -191,7 +191,7 @@ def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     leakage = (html / "summary" / "leakage.html").read_text()
     assert "409" in leakage and "paper-windows" in leakage and "<img" in leakage
     findings = (html / "summary" / "findings.html").read_text()
-    assert "cannot come from its stated protocol" in findings and "chance" in findings
+    assert "cannot come from one 10 % split of the clips" in findings and "chance" in findings
     intro = (html / "intro.html").read_text()
     assert "What this study found" in intro and "headline.png" in intro
     page = (html / "datasets" / DATASET / "13-MER-DACWB3DCNNST.html").read_text()

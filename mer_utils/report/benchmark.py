@@ -137,9 +137,10 @@ def published_notes() -> Markdown:
     lines = [
         f"- {len(rows)} published methods. "
         + (
-            f"{' and '.join(on_test)} choose the epoch on the test subject's own accuracy "
-            "(their code evaluates the held-out subject after every epoch and keeps the best), "
-            "so their numbers are an upper bound, not an estimate of performance on a new person."
+            f"{' and '.join(on_test)} keep, in their released code, the epoch that scored best "
+            "on the test subject (the code evaluates the held-out subject after every epoch and "
+            "keeps the best), so their numbers are optimistically biased, not an estimate of "
+            "performance on a new person."
             if on_test
             else ""
         ),

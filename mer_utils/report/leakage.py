@@ -34,7 +34,8 @@ from .style import (
     with_interval,
 )
 
-MARK = {"consistent": "✓", "excluded": "✗", "": "–"}
+MARK = {"consistent": "✓", "excluded": "✗", "open": "○", "": "–"}
+FRAGILE = "(✗)"
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -94,20 +95,32 @@ def hypotheses_table(long: pd.DataFrame | None = None):
     excluded (✗), or not applicable (–)."""
     long = reconstruction.table() if long is None else long
     wide = reconstruction.verdicts(long)
+    fragile = set(
+        zip(*[reconstruction.fragile(long)[c] for c in ("dataset", "variant", "hypothesis")])
+    )
     codes = _codes(long)
+
+    def cell(ds, m, h):
+        return FRAGILE if (ds, m, h) in fragile else MARK[wide.loc[(ds, m), h]]
+
     out = pd.DataFrame(
         {
             "dataset": [display_name(d) for d, _ in wide.index],
             "method": [short(m) for _, m in wide.index],
-            **{codes[h]: wide[h].map(MARK).to_list() for h in wide.columns},
+            **{codes[h]: [cell(d, m, h) for d, m in wide.index] for h in wide.columns},
         }
     )
     return table(
         out,
         caption="Which sampling of the real data could print each reported accuracy",
         legend={
-            "✓": "consistent (a test part of that kind can print it)",
+            "✓": "consistent (a test part of that kind can print it; the details say with how "
+            "many repeats, copies or windows)",
             "✗": "excluded",
+            FRAGILE: "excluded, but only at the exact count: a count near it (a few clips, or "
+            "one frame or window per clip, more or fewer) would print it",
+            "○": "open: the hypothesis bounds its test size only from below, so no printed "
+            "number can exclude it; not counted as explaining the row",
             "–": "not applicable to this dataset",
         },
     )
@@ -118,11 +131,21 @@ def surviving_text(long: pd.DataFrame | None = None) -> str:
     long = reconstruction.table() if long is None else long
     counts = reconstruction.surviving(long)
     codes = _codes(long)
+    opened = reconstruction.open_hypotheses(long)
+    fragile = reconstruction.fragile(long).groupby("hypothesis", sort=False).size()
     lines = []
     for h, (ok, n) in counts.items():
+        if h in opened:
+            lines.append(f"- {codes[h]} ({_describe(h)}): open on all {n} rows (no upper bound).")
+            continue
         what = "all" if ok == n else ("none" if ok == 0 else f"{ok}")
+        need = reconstruction.needs_range(h, long)
+        letter = "r" if h == "repeats" else "f"
         lines.append(
-            f"- {codes[h]} ({_describe(h)}): explains {what} of the {n} rows it applies to."
+            f"- {codes[h]} ({_describe(h)}): explains {what} of the {n} rows it applies to"
+            + (f", needing {letter} = {need[0]} to {need[1]}" if need else "")
+            + (f"; fragile exclusions ({FRAGILE}): {fragile[h]}" if h in fragile.index else "")
+            + "."
         )
     return "\n".join(lines)
 
@@ -139,6 +162,8 @@ def hypothesis_details(long: pd.DataFrame | None = None, dataset: str | None = N
             "hyp.": long["hypothesis"].map(codes),
             "test samples": long["test samples"],
             "verdict": long["verdict"],
+            "needs": long["needs"],
+            "fragile": long["fragile"],
             "why": long["detail"],
         }
     )
@@ -324,6 +349,87 @@ def leak_table(res):
             "a sample (another window, a copy) in the training part; mean over runs",
             "copies / SMOTE in test": "augmented copies and SMOTE samples among the test samples",
         },
+    )
+
+
+def windows_per_clip(profile: str) -> int | None:
+    """How many windows per clip the profile's window sampling cuts (None: no windows)."""
+    w = config.profile(profile).get("windows")
+    return int(w["per_clip"]) if w else None
+
+
+def windows_arithmetic(profile: str):
+    """Per own row of the paper: the test part that the profile's window sampling gives on the
+    REAL dataset (per_clip windows of every clip, 10 % of them), whether it can print the row,
+    and the fewest windows per clip whose test part can (arithmetic; nothing measured)."""
+    per_clip = windows_per_clip(profile)
+    if per_clip is None:
+        return markdown(f"The `{profile}` profile cuts no windows.")
+    rows = []
+    for r in reference.own_rows().to_dict("records"):
+        clips = reconstruction.structure(r["dataset"]).clips
+        sizes = reconstruction._test_sizes(per_clip * clips)
+        need = reconstruction.windows_needed(r["dataset"], r["accuracy"])
+        rows.append(
+            {
+                "dataset": display_name(r["dataset"]),
+                "method": short(r["variant"]),
+                "accuracy (%)": f"{r['accuracy']:.2f}",
+                f"test windows at {per_clip} per clip": " or ".join(map(str, sizes)),
+                "prints it": "yes"
+                if any(reconstruction.prints(n, r["accuracy"]) is not None for n in sizes)
+                else "no",
+                "windows per clip needed": "–" if need is None else str(need),
+                "test windows then": "–"
+                if need is None
+                else " or ".join(map(str, reconstruction._test_sizes(need * clips))),
+            }
+        )
+    return table(
+        pd.DataFrame(rows),
+        caption="What the window sampling's test sizes can print (real data's clip counts; "
+        "arithmetic, nothing measured)",
+        legend={
+            "windows per clip needed": "the fewest windows per clip w (the same w for every "
+            "clip) whose 10 % test part of w x clips windows can print the accuracy",
+        },
+    )
+
+
+def windows_rows_printed(profile: str) -> tuple[int, int]:
+    """How many of the paper's own rows the profile's window sampling can print, of how many."""
+    per_clip = windows_per_clip(profile)
+    rows = reference.own_rows().to_dict("records")
+    if per_clip is None:
+        return 0, len(rows)
+    hit = sum(
+        any(
+            reconstruction.prints(n, r["accuracy"]) is not None
+            for n in reconstruction._test_sizes(
+                per_clip * reconstruction.structure(r["dataset"]).clips
+            )
+        )
+        for r in rows
+    )
+    return hit, len(rows)
+
+
+def windows_note(profile: str) -> str:
+    """The window sampling of ``profile`` in one computed sentence: windows per clip, and how
+    many of the paper's rows its test sizes can print (what it may be called)."""
+    per_clip = windows_per_clip(profile)
+    if per_clip is None:
+        return f"The `{profile}` profile cuts no windows."
+    hit, n = windows_rows_printed(profile)
+    name = f"window sampling ({per_clip} windows per clip)"
+    if hit == 0:
+        return (
+            f"In this build `paper-windows` is {name}. Its test parts print none of the paper's "
+            f"{n} rows, so the book calls it {name}, never the sampling the arithmetic allows."
+        )
+    return (
+        f"In this build `paper-windows` is {name}. Its test parts can print {hit} of the paper's "
+        f"{n} rows."
     )
 
 

@@ -102,8 +102,9 @@ def verdicts(res) -> str:
     text = f"Its UF1 is above its permutation chance level under {_list(above)}"
     if not independent:
         text += (
-            ", and under no subject-independent protocol: what it recognises does not carry "
-            "over to people it has not seen"
+            ", and under none of the subject-independent protocols: these data show no sign "
+            "that what it recognises extends to people it has not seen (no sign is not proof "
+            "that it does not; the scores' intervals say how much the tests could have seen)"
         )
     return text + "."
 

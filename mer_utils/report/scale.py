@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import chance, config, intervals
 from ..datasets import display_name
-from .style import markdown, pvalue, score, short, table, tested, with_interval
+from .style import markdown, pvalue, score, short, signed, table, tested, with_interval
 
 
 def settings(profile: str) -> dict | None:
@@ -101,4 +101,68 @@ def statement(res, book_profile: str) -> str:
     return (
         f"On {ds}, the same methods and splits at the `{book_profile}` profile and at the "
         f"paper's scale (`{scale}`), Holm over {len(got)} tests:\n\n" + "\n".join(lines)
+    )
+
+
+def paired(res, book_profile: str) -> pd.DataFrame:
+    """The scale check's runs against the book profile's, paired on the same splits: per method
+    and protocol, UF1 at the paper's scale minus UF1 at the book's profile, with its 95 %
+    interval and p-value (Holm over the rows), over the repeats whose split seed both profiles
+    share (the split seed depends on the run's seed and repeat, never on the profile)."""
+    check = settings(book_profile)
+    if res.empty or not check:
+        return pd.DataFrame()
+    scale = check["profile"]
+    out = []
+    for (method, protocol), group in res.groups(["method", "protocol"]):
+        a, b = group.where(profile=scale), group.where(profile=book_profile)
+        if a.empty or b.empty:
+            continue
+        shared = set(a.metrics["split_seed"]) & set(b.metrics["split_seed"])
+        a = a.select(a.metrics["split_seed"].isin(shared))
+        b = b.select(b.metrics["split_seed"].isin(shared))
+        if a.empty:
+            continue
+        d = intervals.paired_interval(intervals.runs(a), intervals.runs(b), "uf1")
+        out.append(
+            {
+                "method": method,
+                "protocol": protocol,
+                "splits": len(shared),
+                "n_test": int(a.metrics["n_test"].iloc[0]),
+                **d,
+            }
+        )
+    df = pd.DataFrame(out)
+    if not df.empty:
+        df["p_holm"] = chance.holm(df["p"].fillna(1.0).to_numpy())
+    return df
+
+
+def paired_table(res, book_profile: str):
+    """:func:`paired` as a table."""
+    got = paired(res, book_profile)
+    if got.empty:
+        return markdown("No method ran at both profiles on a shared split in this build.")
+    check = settings(book_profile)
+    out = pd.DataFrame(
+        {
+            "method": got["method"].map(short),
+            "protocol": got["protocol"],
+            f"UF1 {check['profile']} - {book_profile}": [
+                f"{signed(r['difference'])} [{signed(r['low'])}, {signed(r['high'])}]"
+                for r in got.to_dict("records")
+            ],
+            "p (Holm)": got["p_holm"].map(pvalue),
+            "shared splits": got["splits"],
+            "test samples per split": got["n_test"],
+        }
+    )
+    return table(
+        out,
+        legend={
+            f"UF1 {check['profile']} - {book_profile}": "paired difference on the same splits "
+            "and test samples [95 % interval; none where one split leaves no spread]",
+            "p (Holm)": f"two-sided, Holm-corrected over the {len(out)} rows",
+        },
     )

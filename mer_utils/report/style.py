@@ -50,6 +50,9 @@ def setup() -> None:
     # Loader and stage-1 warnings (repaired codes, excluded clips) are shown as tables on the
     # pages; as log lines they would only clutter the output.
     logging.getLogger("mer_utils").setLevel(logging.ERROR)
+    # TensorFlow's Python warnings (a model predicting at two input sizes, as the scale check's
+    # do, triggers its "tf.function retracing" performance note) are not results either.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def markdown(text: str) -> Markdown | None:
