@@ -392,7 +392,9 @@ def newer_files(root: str | Path, than: float, most: int = 3) -> list[str]:
     for folder, _, files in os.walk(root):
         for name in files:
             path = Path(folder, name)
-            if name not in (MARKER, PARTIAL) and path.lstat().st_mtime > than:
+            if name in (MARKER, PARTIAL) or system_file(name):
+                continue
+            if path.lstat().st_mtime > than:
                 found.append(str(path.relative_to(root)))
                 if len(found) >= most:
                     return sorted(found)
