@@ -225,7 +225,8 @@ def test_force_refits_the_folds_stored_before_the_run(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- stage-1 snapshot
 @pytest.mark.parametrize("fault", ["no-rows", "float-X", "wrong-shape", "rows-not-objects"])
 def test_a_damaged_stage1_snapshot_is_recomputed(tmp_path, monkeypatch, fault):
-    params = stage1._params_of("smoke")
+    prof = config.profile("smoke")
+    params = stage1.stage_params(prof["size"], prof["n_frames"])  # keyframe size: the default
     n, t, s, k = 2, params["n_frames"], params["size"], params["keyframe_size"]
     rows = [
         {"dataset": "casme2", "subject": "s1", "clip": f"c{i}", "label": "negative"}
