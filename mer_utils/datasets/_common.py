@@ -131,7 +131,8 @@ class Report:
         more = f" ({detail})" if detail else ""
         logger.warning("%s: skipped %s: %s%s", file, row_text(row), reason, more)
         self.dropped[reason] += 1
-        self.skipped.append({"file": file, "row": row, "reason": reason, "detail": detail})
+        entry = {"file": file, "row": row, "reason": reason}
+        self.skipped.append(entry | ({"detail": detail} if detail else {}))
 
     def exclude(self, file: str, row: Any, reason: str, detail: str = "") -> None:
         """Count and list a row left out by an explicit list (e.g. a benchmark's clip list)."""

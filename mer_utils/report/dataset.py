@@ -73,7 +73,7 @@ def skipped_table(table: pd.DataFrame):
     ]
     if not rows:
         return markdown("The loader skipped and corrected no row.")
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows).fillna("")  # a skip without a detail
     out["file"] = out["file"].map(lambda f: Path(str(f)).name)
     return html_table(out.astype(str))
 
