@@ -57,6 +57,22 @@ def subjects():
     return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
 
 
+REFIT_ENV = "MER_REFIT_BEFORE"
+"""Set by the runner under ``--force`` (a Unix time): the fold store refits every fold written
+before it (:class:`mer_utils.folds.FoldStore`); the pages' kernels inherit it."""
+
+RUNNER_KEYS = ("cell_timeout_s",)
+"""Profile values only the runner reads: no result depends on them, so :func:`profile` (what
+records and fold keys hash) leaves them out."""
+
+
+def cell_timeout(name: str | None) -> int | None:
+    """``cell_timeout_s`` of profile ``name`` (None: no profile of that name, or no limit)."""
+    entry = load("profiles").get(name) if isinstance(name, str) else None
+    value = (entry or {}).get("cell_timeout_s")
+    return None if value is None else int(value)
+
+
 def profile(name: str, dataset: str | None = None) -> dict:
     """Return the run profile ``name`` from ``profiles.yaml`` as a new dict; with ``dataset``,
     the values that dataset runs under: a dataset's ``repeats`` for this profile
@@ -68,7 +84,7 @@ def profile(name: str, dataset: str | None = None) -> dict:
     profiles = load("profiles")
     if name not in profiles:
         raise KeyError(f"unknown profile {name!r}; profiles.yaml defines {sorted(profiles)}")
-    out = dict(profiles[name])
+    out = {k: v for k, v in profiles[name].items() if k not in RUNNER_KEYS}
     own = (load("datasets").get(dataset) or {}).get("repeats", {}).get(name) if dataset else None
     if own:
         out["repeats"] = {**out["repeats"], **own}

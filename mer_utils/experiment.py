@@ -247,7 +247,11 @@ def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
     weights = r["weights"] or {}
     smote = r["smote_info"] or {}
     info = r["info"] or {}
-    note = "; ".join(info.get("fallback", [])) if isinstance(info.get("fallback"), list) else ""
+    notes = list(info.get("fallback", [])) if isinstance(info.get("fallback"), list) else []
+    lacking = [c for c, n in zip(CLASSES, counts["train"]) if not n]
+    if lacking:  # e.g. a LOSO fold whose test subject holds every clip of a class
+        notes.append(f"{schema.LACKS} {', '.join(lacking)}")
+    note = "; ".join(notes)
     return schema.Fold(
         **key,
         fold=str(r["fold"]),

@@ -137,12 +137,19 @@ def page_tables(job: Job) -> str:
     h = hashlib.sha256()
     for name, keys in wanted.items():
         table = config.load(name)
-        h.update(json.dumps({k: table.get(k) for k in keys if k}, sort_keys=True).encode())
+        entries = {k: table.get(k) for k in keys if k}
+        if name == "profiles":  # the runner's own values (a time limit) change no result
+            entries = {k: _without(v, config.RUNNER_KEYS) for k, v in entries.items()}
+        h.update(json.dumps(entries, sort_keys=True).encode())
     for path in sorted((PACKAGE / "data").glob("*")):
         if path.suffix in (".yaml", ".csv") and path.stem not in SELECTED_TABLES:
             h.update(path.name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _without(entry, keys):
+    return {k: v for k, v in entry.items() if k not in keys} if isinstance(entry, dict) else entry
 
 
 @functools.lru_cache(maxsize=64)
@@ -186,35 +193,49 @@ def files_stamp(root: Path, skip: Iterable[str] = ()) -> str:
 
     One ``os.scandir`` walk with the stat that ``scandir`` already has: tens of thousands of
     frames take a fraction of a second. A frame replaced in place, renamed, added or removed
-    changes the stamp.
+    changes the stamp. Links to folders are followed; a broken link, a link loop or a link back
+    to a folder above it is a :class:`~mer_utils.datasets.DatasetError` naming the link.
     """
+    from .datasets import DatasetError
+
     h = hashlib.sha256()
     skip = set(skip)
-    stack = [Path(root)]
+    stack = [(Path(root), frozenset({_folder_id(root)}))]
     while stack:
-        folder = stack.pop()
+        folder, above = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except PermissionError:
-            from .datasets import DatasetError
-
             raise DatasetError(f"{folder}: permission denied (cannot list the folder)") from None
         for entry in entries:
             if entry.name in skip:
                 continue
-            if entry.is_dir(follow_symlinks=True):
-                stack.append(Path(entry.path))
-            else:
-                try:
-                    st = entry.stat()
-                except FileNotFoundError:
-                    from .datasets import DatasetError
-
-                    raise DatasetError(
-                        f"{entry.path}: a broken link (its target {os.readlink(entry.path)} does "
-                        "not exist); restore the file or remove the link"
-                    ) from None
-                h.update(
-                    f"{os.path.relpath(entry.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
-                )
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    here = _folder_id(entry.path)
+                    if here in above:
+                        raise DatasetError(
+                            f"{entry.path}: a link loop (it leads back to a folder above it, "
+                            f"{os.readlink(entry.path)}); remove the link"
+                        )
+                    stack.append((Path(entry.path), above | {here}))
+                    continue
+                st = entry.stat()
+            except FileNotFoundError:
+                raise DatasetError(
+                    f"{entry.path}: a broken link (its target {os.readlink(entry.path)} does "
+                    "not exist); restore the file or remove the link"
+                ) from None
+            except OSError as exc:  # ELOOP: links that point at each other
+                raise DatasetError(
+                    f"{entry.path}: cannot be read ({exc.strerror}); a link loop? remove the link"
+                ) from None
+            h.update(
+                f"{os.path.relpath(entry.path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+            )
     return h.hexdigest()
+
+
+def _folder_id(path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino

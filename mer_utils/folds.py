@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -356,13 +357,44 @@ def _is_string(statement: ast.stmt) -> bool:
     )
 
 
+TEST_FIELDS = ("subject", "clip", "sample", "true", "pred")
+RESULT_FIELDS = ("fold", "n_train", "n_val", "n_test", "info", "counts", "test", "leak")
+RESULT_FIELDS += ("smote_info", "weights", "seconds")
+
+
+def result_digest(result: dict) -> str:
+    """SHA-256 of a fold result as stored: a hand edit of its predictions breaks it."""
+    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+
+
+def check_result(result: Any) -> None:
+    """Raise ``ValueError`` saying what is wrong when ``result`` is not a fold result's shape."""
+    if not isinstance(result, dict):
+        raise ValueError(f"the result is {type(result).__name__}, not an object")
+    missing = [k for k in RESULT_FIELDS if k not in result]
+    if missing:
+        raise ValueError(f"the result lacks {', '.join(missing)}")
+    test = result.get("test")
+    if not isinstance(test, dict) or not all(isinstance(test.get(k), list) for k in TEST_FIELDS):
+        raise ValueError(f"the result has no test predictions ({', '.join(TEST_FIELDS)})")
+    if len({len(test[k]) for k in TEST_FIELDS}) != 1 or len(test["true"]) != result.get("n_test"):
+        raise ValueError("the result's test lists differ in length or from n_test")
+    labels = test["true"] + test["pred"]
+    if not all(type(v) is int and 0 <= v < len(CLASSES) for v in labels):
+        raise ValueError(f"the result's labels are not class codes 0..{len(CLASSES) - 1}")
+    if not isinstance(result["counts"], dict) or not isinstance(result["info"] or {}, dict):
+        raise ValueError("the result's counts or info are not objects")
+
+
 class FoldStore:
     """Finished folds on disk, one JSON file per fold key under ``<results dir>/folds/``.
 
     A page that is interrupted keeps the folds it finished; re-run, it fits only the rest. On a
     Dask cluster the runner fits folds as separate tasks and puts them here, and the pages then
-    only gather them. Files are written atomically; an unreadable or foreign file is ignored
-    (logged) and its fold refitted.
+    only gather them. Files are written atomically with the digest of their result; an
+    unreadable or foreign file, one of another shape, one whose result no longer matches its
+    digest (edited by hand) and, under the runner's ``--force``, one written before the run
+    started (:data:`mer_utils.config.REFIT_ENV`) are ignored (logged) and their fold refitted.
     """
 
     def __init__(self, results_dir: str | Path):
@@ -375,14 +407,23 @@ class FoldStore:
         path = self.path(key)
         try:
             stored = json.loads(path.read_text())
-            if stored.get("key") != key or "result" not in stored:
+            if not isinstance(stored, dict) or stored.get("key") != key:
                 raise ValueError("not this fold's file")
+            check_result(stored.get("result"))
+            if stored.get("digest") != result_digest(stored["result"]):
+                raise ValueError("its result does not match its digest (edited?)")
+            before = os.environ.get(config.REFIT_ENV)
+            if before and float(stored.get("written", 0)) < float(before):
+                logger.info("fold store: %s predates this --force run; the fold is refitted", path)
+                return None
             return stored["result"]
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             logger.warning("fold store: %s unusable (%s); the fold is refitted", path, exc)
             return None
 
     def put(self, key: str, result: dict) -> Path:
-        return atomic.write_json(self.path(key), {"key": key, "result": result})
+        result = json.loads(json.dumps(result, default=atomic.json_default))  # as read back
+        stored = {"key": key, "result": result, "digest": result_digest(result)}
+        return atomic.write_json(self.path(key), stored | {"written": time.time()})

@@ -42,7 +42,7 @@ from typing import Callable
 
 import nbformat
 
-from . import atomic
+from . import atomic, config
 from .fingerprints import REPO, fingerprint, read_marker, rendered
 from .processes import bind_to_parent, exit_status, kernel_environment, now
 
@@ -116,6 +116,7 @@ def _papermill(
 ) -> None:
     import papermill as pm
 
+    timeout = config.cell_timeout(parameters.get("profile"))
     for attempt in range(1, attempts + 1):
         try:
             pm.execute_notebook(
@@ -126,10 +127,16 @@ def _papermill(
                 kernel_name="python3",
                 progress_bar=False,
                 log_output=False,
+                execution_timeout=timeout,
             )
             return
         except pm.PapermillExecutionError:
             raise  # a cell raised: running it again would only repeat the error
+        except TimeoutError:  # nbclient's CellTimeoutError
+            raise PageTimeout(
+                f"a cell ran longer than the profile's cell_timeout_s ({timeout} s; "
+                f"profiles.yaml, {parameters.get('profile')}): stopped"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - the kernel did not start (port race, ...)
             if attempt == attempts or not _no_cell_ran(output):
                 raise
@@ -138,6 +145,10 @@ def _papermill(
                 "starting it once more",
                 file=sys.stderr,
             )
+
+
+class PageTimeout(RuntimeError):
+    """A cell of a page ran longer than its profile's ``cell_timeout_s``."""
 
 
 def _no_cell_ran(partial: Path) -> bool:
@@ -289,6 +300,7 @@ def run_jobs(
 ) -> dict[str, dict]:
     """Execute ``jobs`` respecting their ``after`` order; return each job's outcome.
 
+    ``force`` re-runs every page and has them refit every stored fold (:data:`config.REFIT_ENV`).
     Outcomes: ``ok`` (executed), ``cached`` (fingerprint unchanged, not re-run), ``failed``,
     ``skipped`` (a page in its ``after`` failed or was skipped: its output is replaced by a note
     saying so, never left from an earlier run looking current). Pages in a job's ``soft`` are
@@ -297,6 +309,9 @@ def run_jobs(
     the summary pages read it. Without ``executor`` a :class:`LocalExecutor` of ``n_workers`` is
     used. Ctrl-C (or SIGTERM) kills the running pages and raises :class:`Interrupted`.
     """
+    refit = os.environ.get(config.REFIT_ENV)
+    if force:  # --force re-runs everything: folds stored before now are refitted too
+        os.environ[config.REFIT_ENV] = str(time.time())
     own = executor is None
     executor = executor or LocalExecutor(n_workers)
     outcome: dict[str, dict] = {}
@@ -399,6 +414,10 @@ def run_jobs(
     finally:
         if own:
             executor.close()
+        if force:
+            os.environ.pop(config.REFIT_ENV, None)
+            if refit is not None:
+                os.environ[config.REFIT_ENV] = refit
     assert {j.key for j in jobs} == set(outcome)
     return outcome
 

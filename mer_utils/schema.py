@@ -179,7 +179,13 @@ class Fold(Key):
     val_subjects: str
     note: str
     """How the split was made where it departs from the rule (e.g. a stratification
-    fallback); empty otherwise."""
+    fallback), and :data:`LACKS` where the training part holds no clip of a class; empty
+    otherwise."""
+
+
+LACKS = "training part lacks class"
+"""How a fold's note names the classes its training part lacks (e.g. a LOSO fold whose test
+subject holds every clip of a class)."""
 
 
 @dataclasses.dataclass

@@ -364,7 +364,7 @@ def contents(root: str | Path) -> dict:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((Path(entry.path), rel + "/"))
                     continue
-                if not prefix and entry.name in (MARKER, PARTIAL):
+                if not prefix and entry.name in (MARKER, PARTIAL) or system_file(entry.name):
                     continue
                 size = entry.stat().st_size
                 total += size
@@ -375,6 +375,30 @@ def contents(root: str | Path) -> dict:
                     ).hexdigest()
     digest = hashlib.sha256("".join(sorted(entries)).encode()).hexdigest()
     return {"files": len(entries), "bytes": total, "digest": digest, "annotations": annotations}
+
+
+SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
+"""Files a file browser leaves in any folder it shows (and ``._*``, macOS metadata): no part
+of a stand-in, so :func:`contents` does not count them."""
+
+
+def system_file(name: str) -> bool:
+    return name in SYSTEM_FILES or name.startswith("._")
+
+
+def newer_files(root: str | Path, than: float, most: int = 3) -> list[str]:
+    """Up to ``most`` files under ``root`` (relative paths) changed after the time ``than``."""
+    found = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = Path(folder, name)
+            if name in (MARKER, PARTIAL) or system_file(name):
+                continue
+            if path.lstat().st_mtime > than:
+                found.append(str(path.relative_to(root)))
+                if len(found) >= most:
+                    return sorted(found)
+    return sorted(found)
 
 
 def _fields_digest(marker: Mapping) -> str:
@@ -413,9 +437,11 @@ def check_marker(root: str | Path) -> tuple[dict | None, str | None]:
         return marker, f"the folder cannot be read ({exc})"
     was = marker["contents"]
     if (now["files"], now["bytes"], now["digest"]) != (was["files"], was["bytes"], was["digest"]):
+        newer = newer_files(root, (Path(root) / MARKER).stat().st_mtime)
         return marker, (
             f"files added, removed or resized: {now['files']} files, {now['bytes']} bytes, the "
             f"marker records {was['files']} files, {was['bytes']} bytes"
+            + (f"; changed since the marker: {', '.join(newer)}" if newer else "")
         )
     changed = sorted(
         name

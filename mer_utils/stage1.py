@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from mer_utils import atomic, datasets, faces
+from mer_utils import atomic, config, datasets, faces
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ def load_clips(
     """
     snapshot = _snapshot_path(cache_dir, dataset, data_id, profile, annotation)
     table_of = functools.cache(lambda: datasets.load(dataset, dataset_dir, annotation=annotation))
-    clips = _read_snapshot(snapshot) if snapshot is not None else None
+    clips = _read_snapshot(snapshot, _params_of(profile)) if snapshot is not None else None
     if clips is None:
         clips = for_profile(
             table_of(), profile, cache_dir=cache_dir, progress=progress, dataset_dir=dataset_dir
@@ -277,13 +277,18 @@ def _snapshot_path(cache_dir, dataset, data_id, profile, annotation) -> Path | N
     parameters and the annotation file chosen."""
     if cache_dir is None or not data_id:
         return None
-    prof = _profile(profile)
-    params = stage_params(
-        prof["size"], prof["n_frames"], keyframe_size=prof.get("keyframe_size", faces.KEYFRAME_SIZE)
+    text = json.dumps(
+        [dataset, data_id, _params_of(profile), annotation], sort_keys=True, default=str
     )
-    text = json.dumps([dataset, data_id, params, annotation], sort_keys=True, default=str)
     return (
         Path(cache_dir) / "sets" / f"{dataset}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+    )
+
+
+def _params_of(profile: str | dict) -> dict:
+    prof = _profile(profile)
+    return stage_params(
+        prof["size"], prof["n_frames"], keyframe_size=prof.get("keyframe_size", faces.KEYFRAME_SIZE)
     )
 
 
@@ -304,20 +309,18 @@ def _write_snapshot(path: Path, clips: ClipSet) -> None:
     )
 
 
-def _read_snapshot(path: Path) -> ClipSet | None:
-    """The snapshot at ``path``, or None (absent; unreadable ones are logged and recomputed)."""
+def _read_snapshot(path: Path, params: dict) -> ClipSet | None:
+    """The snapshot at ``path``, or None (absent; an unreadable one, or one whose contents do
+    not have the shapes and types of stage 1 under ``params``, is logged and recomputed)."""
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             X, keyframes, landmarks = z["X"], z["keyframes"], z["landmarks"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        log.warning("stage 1: unreadable snapshot %s (%s): recomputed", path, exc)
-        return None
-    rows = _rows_frame(meta["rows"])
-    if len(rows) != len(X):
-        log.warning("stage 1: snapshot %s does not match its rows: recomputed", path)
+        rows = _check_snapshot(meta, X, keyframes, landmarks, params)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        log.warning("stage 1: unusable snapshot %s (%s): recomputed", path, exc)
         return None
     log.info("stage 1: %d clips from the snapshot %s", len(X), path.name)
     return ClipSet(
@@ -330,6 +333,26 @@ def _read_snapshot(path: Path) -> ClipSet | None:
         keyframes=keyframes,
         landmarks=landmarks,
     )
+
+
+def _check_snapshot(meta, X, keyframes, landmarks, params: dict) -> pd.DataFrame:
+    """The snapshot's rows; ``ValueError`` naming what does not fit stage 1 under ``params``."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("rows"), list):
+        raise ValueError("no list of rows")
+    if not isinstance(meta.get("excluded"), list) or not isinstance(meta.get("params"), dict):
+        raise ValueError("no excluded clips or parameters")
+    n, t, s, k = len(meta["rows"]), params["n_frames"], params["size"], params["keyframe_size"]
+    for name, arr, dtype, shape in (
+        ("X", X, np.uint8, (n, t, s, s, 1)),
+        ("keyframes", keyframes, np.uint8, (n, 2, k, k)),
+        ("landmarks", landmarks, np.float32, (n, 68, 2)),
+    ):
+        if arr.dtype != dtype or arr.shape != shape:
+            raise ValueError(f"{name} {arr.dtype}{arr.shape}, expected {np.dtype(dtype)}{shape}")
+    rows = _rows_frame(meta["rows"])
+    if set(rows["label"]) - set(config.CLASSES) or rows[["subject", "clip"]].isna().any().any():
+        raise ValueError("rows without a subject, a clip or one of the classes")
+    return rows
 
 
 def for_profile(

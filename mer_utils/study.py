@@ -177,7 +177,9 @@ def parser() -> argparse.ArgumentParser:
         help="a Dask distributed scheduler (tcp://host:8786): method pages' folds "
         f"run on its workers (default: ${SCHEDULER_ENV}; none: this machine)",
     )
-    p.add_argument("--force", action="store_true", help="re-run pages even when up to date")
+    p.add_argument(
+        "--force", action="store_true", help="re-run every page and refit every stored fold"
+    )
     p.add_argument("--list", action="store_true", help="print the plan and exit")
     p.add_argument(
         "--write-toc", action="store_true", help="write _toc.yml from the registries and exit"

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from pybtex.plugin import register_plugin
 from pybtex.richtext import Tag, Text
@@ -66,7 +66,20 @@ def repository_url() -> str:
         url = url[: -len(".git")]
     if url and urlparse(url).scheme not in ("http", "https"):
         raise ValueError(f"{URL_ENV}={url!r}: expected an http(s) URL of the repository")
+    bad = sorted({c for c in url if c in UNSAFE or not c.isprintable() or c.isspace()})
+    if bad:  # it lands in every page's links: no quote, bracket or space may end an attribute
+        raise ValueError(f"{URL_ENV}={url!r}: characters {bad} do not belong in a repository URL")
     return url
+
+
+UNSAFE = set("\"'<>`{}|\\^")
+"""Characters a repository URL never needs and an HTML attribute or a template must not get."""
+
+
+def repository_branch() -> str:
+    """The branch handed to this build (default ``main``), percent-encoded for a URL: a branch
+    name may hold characters (a quote, ``<``) that must not reach a page's HTML as they are."""
+    return quote(os.environ.get(BRANCH_ENV, "").strip() or DEFAULT_BRANCH, safe="/")
 
 
 def _provider(url: str) -> str:
@@ -85,7 +98,7 @@ def configure_repository(app: Sphinx, config) -> None:
     if url:
         opts.update(
             repository_url=url,
-            repository_branch=os.environ.get(BRANCH_ENV, "").strip() or DEFAULT_BRANCH,
+            repository_branch=repository_branch(),
             repository_provider=_provider(url),
             path_to_docs="",
             **dict.fromkeys(buttons, True),
@@ -141,6 +154,7 @@ def edit_url(app: Sphinx, pagename: str, templatename: str, context: dict, doctr
 def edit_link(url: str, branch: str, path: str) -> str:
     """The web editor's address of ``path`` on ``branch`` (a folder: its listing)."""
     provider = _provider(url)
+    branch, path = quote(unquote(branch), safe="/"), quote(path, safe="/")
     if provider == "gitlab":
         return f"{url}/-/{'tree' if '.' not in path else 'edit'}/{branch}/{path}"
     if provider == "bitbucket":

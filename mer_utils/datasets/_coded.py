@@ -9,6 +9,7 @@ from ._common import (
     DatasetError,
     Report,
     checked_apex,
+    inside,
     is_blank,
     label_key,
     map_label,
@@ -51,6 +52,8 @@ def read(name: str, root: Path, info: dict, annotation) -> tuple[list[dict], Rep
         if onset is None:
             raise DatasetError(f"{where}: onset frame is missing")
         folder = root / info["clip_path"].format(frames_dir=frames_dir, subject=subject, clip=clip)
+        if not inside(root, folder, report, str(path), row):
+            continue
         frames = list_frames(folder, info["frame_extensions"])
         if frames is None:
             raise DatasetError(f"{where}: frames folder {folder} does not exist")

@@ -95,6 +95,8 @@ def map_label(name: str, emotion: Any, where: str = "") -> str | None:
     :class:`DatasetError` for an empty label or one that labels.yaml does not list.
     """
     mapping = label_table(name)
+    if isinstance(emotion, Formula):
+        raise DatasetError(f"{where + ': ' if where else ''}label: {emotion.problem()}")
     key = label_key(emotion) if not is_blank(emotion) else ""
     if key not in mapping:
         prefix = f"{where}: " if where else ""
@@ -124,11 +126,13 @@ class Report:
         """Count a row left out on purpose (e.g. ``label others``); logged in the summary."""
         self.dropped[reason] += 1
 
-    def skip(self, file: str, row: Any, reason: str) -> None:
-        """Count and log a row skipped because the dataset itself is incomplete."""
-        logger.warning("%s: skipped %s: %s", file, row_text(row), reason)
+    def skip(self, file: str, row: Any, reason: str, detail: str = "") -> None:
+        """Count and log a row skipped because the dataset itself is incomplete or faulty."""
+        more = f" ({detail})" if detail else ""
+        logger.warning("%s: skipped %s: %s%s", file, row_text(row), reason, more)
         self.dropped[reason] += 1
-        self.skipped.append({"file": file, "row": row, "reason": reason})
+        entry = {"file": file, "row": row, "reason": reason}
+        self.skipped.append(entry | ({"detail": detail} if detail else {}))
 
     def exclude(self, file: str, row: Any, reason: str, detail: str = "") -> None:
         """Count and list a row left out by an explicit list (e.g. a benchmark's clip list)."""
@@ -183,8 +187,20 @@ def is_blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+class Formula(str):
+    """A spreadsheet cell holding a formula without a cached value (see ``_sheets``)."""
+
+    def problem(self) -> str:
+        return (
+            f"a formula ({self}) without a cached value: open and save the file in a "
+            "spreadsheet program, or enter the value"
+        )
+
+
 def int_cell(value: Any) -> int | None:
     """Return an integer cell value, None for a missing mark ('/', '?', blank); raise ValueError."""
+    if isinstance(value, Formula):
+        raise ValueError(value.problem())
     if is_blank(value):
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -205,7 +221,7 @@ def int_cell(value: Any) -> int | None:
 
 def number_in(value: Any) -> int | None:
     """Return the number in a subject-like cell (``1``, ``'01'``, ``'sub01'``, ``'s15'``)."""
-    if is_blank(value):
+    if is_blank(value) or isinstance(value, Formula):
         return None
     if isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, bool):
         return int(value) if float(value).is_integer() else None
@@ -261,6 +277,22 @@ def subdirs(folder: Path, report: Report, pattern: re.Pattern | None = None) -> 
             report.ignored.append(str(d))
         dirs = [d for d in dirs if pattern.match(d.name)]
     return sorted(dirs, key=lambda d: natural_key(d.name))
+
+
+OUTSIDE = "path outside the dataset folder"
+"""The reason a row is skipped whose frames path leaves the dataset folder (:func:`inside`)."""
+
+
+def inside(root: Path, path: Path, report: Report, file: str, row: Any) -> bool:
+    """True when ``path`` (built from cells of an annotation file) resolves, links followed,
+    inside the dataset folder ``root``; else the row is a counted, listed skip naming the path
+    (a ``Filename`` of ``../../elsewhere`` must not read, or digest-escape, foreign files)."""
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
+        report.skip(file, row, OUTSIDE, f"{path} is not inside {root}")
+        return False
 
 
 def natural_key(text: str) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -105,6 +106,7 @@ def read_image(path: str) -> np.ndarray:
     with its end-of-image marker, a BMP must be as long as its header says.
     """
     try:
+        regular_file(path, "frame")
         with open(path, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
@@ -122,6 +124,17 @@ def read_image(path: str) -> np.ndarray:
     if image is None:
         raise DatasetError(f"{path}: frame cannot be decoded (corrupt or not an image)")
     return image
+
+
+def regular_file(path: str | os.PathLike, what: str) -> None:
+    """Raise :class:`DatasetError` when ``path`` (links followed) is there but not a regular
+    file: opening a FIFO named like a frame would wait forever for a writer."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(path)
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise DatasetError(f"{path}: {what} is {kind}, not a regular file")
 
 
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
@@ -154,6 +167,8 @@ def parse_video_ref(ref: str) -> tuple[str, int] | None:
 
 
 def video_frame_count(path: Path) -> int:
+    if os.path.exists(path):
+        regular_file(path, "video")
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
@@ -167,6 +182,7 @@ def decode_video(path: str, indices: list[int]) -> dict[int, np.ndarray]:
     """Decode the 0-based ``indices`` (sorted) of one video: one seek, then forward reads."""
     if not os.path.exists(path):
         raise DatasetError(f"{path}: video does not exist")
+    regular_file(path, "video")
     capture = cv2.VideoCapture(path)
     try:
         if not capture.isOpened():

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ._common import DatasetError, int_cell, is_blank, norm, number_in
+from ._common import DatasetError, Formula, int_cell, is_blank, norm, number_in
 
 logger = logging.getLogger("mer_utils.datasets")
 
@@ -47,14 +47,38 @@ def read_workbook(path: Path) -> dict[str, pd.DataFrame]:
     """Read every sheet of a spreadsheet as raw cells (no header, dtype object)."""
     try:
         with pd.ExcelFile(path) as book:
-            return {
+            sheets = {
                 str(sheet): book.parse(sheet, header=None, dtype=object)
                 for sheet in book.sheet_names
             }
+            if book.engine == "openpyxl":
+                mark_formulas(path, sheets)
+            return sheets
     except Exception as exc:  # openpyxl / xlrd / zipfile raise many types for a bad file
         raise DatasetError(
             f"{path}: cannot read the annotation spreadsheet ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def mark_formulas(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """Put a :class:`~._common.Formula` where a cell holds a formula without a cached value (a
+    file written by a program that does not compute formulas): read as values, such a cell is
+    blank, and "onset frame is missing" would hide what is wrong."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, data_only=False)
+    try:
+        for name, table in sheets.items():
+            if name not in book.sheetnames:
+                continue
+            for line in book[name].iter_rows():
+                for cell in line:
+                    i, j = cell.row - 1, cell.column - 1
+                    if cell.data_type == "f" and i < table.shape[0] and j < table.shape[1]:
+                        if is_blank(table.iat[i, j]):
+                            table.iat[i, j] = Formula(cell.value)
+    finally:
+        book.close()
 
 
 def locate_header(table: pd.DataFrame, keys: Sequence[str]) -> int | None:
@@ -115,6 +139,8 @@ def coded_frame(value: Any, what: str, where: str) -> int | None:
 
 
 def subject(value: Any, info: dict, where: str) -> str:
+    if isinstance(value, Formula):
+        raise DatasetError(f"{where}: subject: {value.problem()}")
     number = number_in(value)
     if number is None:
         raise DatasetError(f"{where}: subject {value!r} carries no subject number")

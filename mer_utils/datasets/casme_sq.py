@@ -43,6 +43,7 @@ from ._common import (
     DatasetError,
     Report,
     checked_apex,
+    inside,
     is_blank,
     label_key,
     map_label,
@@ -260,6 +261,8 @@ def casme_sq_row(
         return None
     subject = subjects[participant]
     video = videos.find(subject, f"{number_in(subject):02d}_{codes[stem]}", where)
+    if not inside(videos.root, video, report, file, row):  # a link leading out of the folder
+        return None
     if offset == 0:
         if apex == 0:
             report.skip(file, row, "offset and apex not coded")

@@ -11,6 +11,7 @@ import seaborn as sns
 
 from .. import config, faces
 from . import privacy
+from .escape import mpl
 from .style import PALETTE, WIDTH, close, count, markdown, rgb
 from .style import table as html_table
 
@@ -72,7 +73,7 @@ def skipped_table(table: pd.DataFrame):
     ]
     if not rows:
         return markdown("The loader skipped and corrected no row.")
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows).fillna("")  # a skip without a detail
     out["file"] = out["file"].map(lambda f: Path(str(f)).name)
     return html_table(out.astype(str))
 
@@ -244,7 +245,9 @@ def onset_apex_figure(table: pd.DataFrame, magnify: float = 8.0, crop: bool = Tr
         gray = [faces.to_gray(img).astype(np.float32) for img in (apex, onset)]
         diff = np.abs(gray[0] - gray[1]) * magnify
         row_axes[0].imshow(rgb(onset), cmap="gray")
-        row_axes[0].set_title(f"{label}: onset ({row['subject']} {row['clip']})", fontsize=9)
+        row_axes[0].set_title(
+            f"{label}: onset ({mpl(row['subject'])} {mpl(row['clip'])})", fontsize=9
+        )
         row_axes[1].imshow(rgb(apex), cmap="gray")
         row_axes[1].set_title(f"apex (frame {int(row['onset']) + k}, {rule})", fontsize=9)
         row_axes[2].imshow(np.clip(diff, 0, 255).astype(np.uint8), cmap="inferno", vmin=0, vmax=255)

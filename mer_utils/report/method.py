@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chance, config, intervals, protocols
-from ..schema import CONFUSION_COLUMNS
+from ..schema import CONFUSION_COLUMNS, LACKS
 from .style import (
     PROTOCOLS,
     WIDTH,
@@ -86,9 +86,30 @@ def runs_table(res):
 
 
 def verdicts(res) -> str:
-    """One sentence, computed from the runs: under which protocols this method is above chance."""
+    """One sentence, computed from the runs: under which protocols this method is above chance
+    (and one more where folds trained without a class, :func:`lacking`)."""
     if res.empty:
         return ""
+    return _verdict(res) + lacking(res)
+
+
+def lacking(res) -> str:
+    """A sentence naming the folds whose training part held no clip of a class, or ''."""
+    f = res.folds
+    if f.empty or "note" not in f:
+        return ""
+    hit = f[f["note"].fillna("").astype(str).str.contains(LACKS, regex=False)]
+    if hit.empty:
+        return ""
+    per = hit.groupby("protocol").size()
+    where = ", ".join(f"{n} under `{p}`" for p, n in per.items())
+    return (
+        f" {len(hit)} folds ({where}) trained without any clip of a class (listed in the fold "
+        "records' note): those folds cannot predict that class."
+    )
+
+
+def _verdict(res) -> str:
     names = _protocols(res)
     ps = chance.holm([intervals.score_interval(res.where(protocol=p), "uf1")["p"] for p in names])
     above = [p for p, q in zip(names, ps) if q < chance.ALPHA]

@@ -10,6 +10,7 @@ import seaborn as sns
 from .. import config
 from . import privacy
 from .dataset import class_table
+from .escape import mpl
 from .style import PALETTE, WIDTH, close, count, markdown, rgb, table
 
 REGION_COLOURS = {
@@ -48,7 +49,7 @@ def pipeline_figure(examples: list[dict]) -> plt.Figure:
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(name, fontsize=10)
-        axes[r, 0].set_ylabel(f"{ex['label']}\n{ex['clip']}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{ex['label']}\n{mpl(ex['clip'])}", fontsize=8)
     fig.tight_layout()
     return close(fig)
 
@@ -70,7 +71,7 @@ def montage(clips, index: int | None = None):
         ax.set_title(f"t={t}", fontsize=9)
         ax.axis("off")
     row = clips.rows.iloc[index]
-    fig.suptitle(f"{row['subject']}/{row['clip']} ({row['label']})", fontsize=9)
+    fig.suptitle(mpl(f"{row['subject']}/{row['clip']} ({row['label']})"), fontsize=9)
     fig.tight_layout()
     return close(fig)
 
@@ -86,7 +87,7 @@ def flow_figure(examples: list[dict]) -> plt.Figure:
     for r, ex in enumerate(examples):
         size = ex["onset"].shape[0]
         titles = (
-            f"{ex['label']}: onset\n{ex['clip']}",
+            f"{ex['label']}: onset\n{mpl(ex['clip'])}",
             f"apex ({ex['apex_rule']})",
             f"flow x {ex['scale']:.1f}",
         )
