@@ -232,7 +232,9 @@ def test_notebook_exercises_are_markdown_cells_at_the_end(path):
 
 
 def _mer_exercises():
-    spec = importlib.util.spec_from_file_location("mer_exercises", REPO / "book/_ext/mer_exercises.py")
+    spec = importlib.util.spec_from_file_location(
+        "mer_exercises", REPO / "book/_ext/mer_exercises.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
