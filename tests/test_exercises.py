@@ -264,6 +264,14 @@ def test_exercise_labels_of_per_dataset_pages_are_unique_in_the_book(path):
     assert ext.per_page_labels("book/summary/leakage", text) == text
 
 
+def test_no_markdown_cell_of_a_template_swallows_a_code_cell():
+    """A fence that does not close (e.g. a backtick fence whose info string holds backticks, as
+    an admonition title with code in it) turns the rest of a template into one markdown cell:
+    its code cells would silently never run."""
+    swallowed = [where for file, where, text in SOURCES if "```{code-cell}" in text]
+    assert not swallowed, f"markdown cells holding code cells: {swallowed}"
+
+
 def test_course_links_every_exercise_of_the_method_pages():
     text = (REPO / "book/course.md").read_text("utf-8")
     linked = set(re.findall(r"\{ref\}`[^`<]*<([^`>]+)>`", text)) | set(
