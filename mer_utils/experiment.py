@@ -1,14 +1,16 @@
 """Stages 2-3 and the evaluation: one method under each protocol on one dataset -> records.
 
-:func:`run_protocols` is what a method page calls. For every protocol of the run, and every
-repeat the profile asks for, it describes the run (:class:`~mer_utils.folds.RunSpec`), makes its
-samples and folds (:func:`mer_utils.folds.prepare`), takes every finished fold from the fold store
-or fits it (:func:`mer_utils.folds.fit_fold`: resampling of the training part, training with
-model selection on the validation part, prediction of the test part), and :func:`assemble`\\ s
-the folds into the run's tables (:mod:`mer_utils.schema`): one record with the scores of the
-pooled test predictions (:mod:`mer_utils.metrics`), the majority baseline of the same folds, the
-permutation chance level of the same predictions (:mod:`mer_utils.chance`), one row per fold and
-one confusion matrix per test subject. :mod:`mer_utils.results` stores them.
+A method page shows its four steps as calls a reader can change and re-run:
+:func:`runs_to_make` (the method, built once, and one :class:`Planned` run per repeat of every
+protocol), then for each run :func:`split` (its samples and folds, :func:`mer_utils.folds.prepare`),
+:func:`fit` (every fold taken from the fold store or fitted, :func:`mer_utils.folds.fit_fold`:
+resampling of the training part, training with model selection on the validation part,
+prediction of the test part) and :func:`score`, which :func:`assemble`\\ s the folds into the
+run's tables (:mod:`mer_utils.schema`): one record with the scores of the pooled test predictions
+(:mod:`mer_utils.metrics`), the majority baseline of the same folds, the permutation chance level
+of the same predictions (:mod:`mer_utils.chance`), one row per fold and one confusion matrix per
+test subject, and stores them (:mod:`mer_utils.results`). :func:`run_protocols` is the same four
+steps in one call.
 
 Seeds: split seeds depend on the run seed and the repeat only (every method sees the same
 splits); the model is built once per call with the run seed, so every fold starts from the same
@@ -24,6 +26,7 @@ import json
 import logging
 import platform
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -71,29 +74,130 @@ def run_protocols(
     from the folder when None). With ``results_dir`` every run is written to the results tables
     (replacing an earlier run with the same key) and its pooled test predictions to a file beside
     them. Protocols the method's entry skips (``skip_protocols``) are left out.
+
+    It is the four steps a method page shows, one run after another: :func:`runs_to_make`, then
+    for each run :func:`split`, :func:`fit` and :func:`score`.
     """
+    out = []
+    for planned in runs_to_make(clips, method, protocols_, profile, seed, data_kind, data_id):
+        plan = split(planned)
+        fitted = fit(planned, plan, results_dir, progress)
+        out.append(score(planned, plan, fitted, results_dir))
+    return results.Results.of_runs(out)
+
+
+# ----------------------------------------------------------------------------- the page's steps
+@dataclass
+class Planned:
+    """One run a method page makes: one repeat of one protocol (:attr:`spec`).
+
+    ``same_as`` is the earlier run whose computation this one repeats (e.g. ``paper-leaky`` of a
+    method that resamples nothing is its ``paper`` run: nothing to leak); such a run is not
+    split or fitted again, its record is that run's, relabelled. ``result`` holds the run once
+    :func:`score` made it, ``seconds`` the time its steps took so far.
+    """
+
+    spec: RunSpec
+    same_as: "Planned | None" = None
+    result: results.Run | None = None
+    seconds: float = 0.0
+
+    @property
+    def protocol(self) -> str:
+        return self.spec.protocol
+
+    @property
+    def repeat(self) -> int:
+        return self.spec.repeat
+
+
+def runs_to_make(
+    clips: Any,
+    method: str,
+    protocols_: list[str],
+    profile: dict | str,
+    seed: int,
+    data_kind: str,
+    data_id: str | None = None,
+) -> list[Planned]:
+    """The runs of a method page, in order: every repeat of every protocol of ``protocols_``
+    that the method does not skip, the method built once with the run ``seed`` (every fold then
+    starts from the same initial weights). Arguments as :func:`run_protocols`."""
     source = _source(clips, data_kind, data_id)
     data = folds.check_clips(clips)
     profile_name, prof = resolve_profile(profile, data.dataset)
     skipped = set(config.method(method).get("skip_protocols", {}))
-    wanted = [p for p in protocols_ if p not in skipped]
     obj = methods.make_method(method, clips, data.X, prof, seed)
-    store = FoldStore(results_dir) if results_dir is not None else None
-    done: dict[tuple, results.Run] = {}
+    first: dict[tuple, Planned] = {}
     out = []
-    for protocol in wanted:
+    for protocol in (p for p in protocols_ if p not in skipped):
         for repeat in range(repeats_of(protocol, prof)):
-            same = _equivalent_run(protocol, repeat, obj.switches)
             spec = RunSpec(data, obj, protocol, repeat, profile_name, prof, seed, source)
-            if same in done:  # e.g. paper-leaky of a method that resamples nothing = paper
-                run_ = done[same].relabelled(protocol)
-            else:
-                run_ = run(spec, progress, store)
-                done[same] = run_
-            if results_dir is not None:
-                run_ = results.write_run(results_dir, run_)
-            out.append(run_)
-    return results.Results.of_runs(out)
+            same = _equivalent_run(protocol, repeat, obj.switches)
+            planned = Planned(spec, same_as=first.get(same))
+            first.setdefault(same, planned)
+            out.append(planned)
+    return out
+
+
+def split(planned: Planned) -> folds.Plan | None:
+    """The samples of a run (the clips, their resampled copies under ``paper-leaky``, or
+    windows) and its folds (:func:`mer_utils.folds.prepare`); None for a run that repeats an
+    earlier one (:attr:`Planned.same_as`)."""
+    if planned.same_as is not None:
+        return None
+    start = time.perf_counter()
+    plan = folds.prepare(planned.spec)
+    planned.seconds += time.perf_counter() - start
+    return plan
+
+
+def fit(
+    planned: Planned,
+    plan: folds.Plan | None,
+    results_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[dict] | None:
+    """Every fold of a run: taken from the fold store under ``results_dir`` when it holds it,
+    else fitted (:func:`mer_utils.folds.fit_fold`: resampling of the training part, training with
+    model selection on the validation part, prediction of the test part) and stored."""
+    if plan is None:
+        return None
+    start = time.perf_counter()
+    spec = planned.spec
+    store = FoldStore(results_dir) if results_dir is not None else None
+    fitted = _fit_folds(spec, plan, store, progress)
+    planned.seconds += time.perf_counter() - start
+    return fitted
+
+
+def score(
+    planned: Planned,
+    plan: folds.Plan | None,
+    fitted: list[dict] | None,
+    results_dir: str | Path | None = None,
+) -> results.Run:
+    """The run's tables from its folds (:func:`assemble`: the record with its scores, baseline
+    and permutation chance level, one row per fold, one confusion matrix per test subject),
+    written to the results tables under ``results_dir`` when it is given."""
+    if planned.same_as is not None:
+        source = planned.same_as.result
+        if source is None:
+            raise ValueError(
+                f"{planned.protocol} r{planned.repeat} repeats an earlier run that was not "
+                "scored yet: score the runs in order"
+            )
+        out = source.relabelled(planned.protocol)
+    else:
+        start = time.perf_counter()
+        out = assemble(planned.spec, plan, fitted)
+        planned.seconds += time.perf_counter() - start
+        out.record.seconds = round(planned.seconds, 3)
+        _log(planned.spec, out)
+    if results_dir is not None:
+        out = results.write_run(results_dir, out)
+    planned.result = out
+    return out
 
 
 def _equivalent_run(protocol: str, repeat: int, switches: dict) -> tuple:
@@ -116,6 +220,15 @@ def run(spec: RunSpec, progress: bool = False, store: FoldStore | None = None) -
     it, else fitted and put there), then its tables (:func:`assemble`)."""
     start = time.perf_counter()
     plan = folds.prepare(spec)
+    fitted = _fit_folds(spec, plan, store, progress)
+    out = assemble(spec, plan, fitted)
+    out.record.seconds = round(time.perf_counter() - start, 3)
+    _log(spec, out)
+    return out
+
+
+def _fit_folds(spec: RunSpec, plan: folds.Plan, store: FoldStore | None, progress: bool):
+    """Every fold of a run, from ``store`` when it holds it, else fitted (and stored)."""
     fitted = []
     desc = f"{spec.data.dataset} {spec.method.name} {spec.protocol} r{spec.repeat}"
     for f in _progress(range(len(plan.folds)), progress, desc):
@@ -126,8 +239,10 @@ def run(spec: RunSpec, progress: bool = False, store: FoldStore | None = None) -
             if store is not None:
                 store.put(key, result)
         fitted.append(result)
-    out = assemble(spec, plan, fitted)
-    out.record.seconds = round(time.perf_counter() - start, 3)
+    return fitted
+
+
+def _log(spec: RunSpec, out: results.Run) -> None:
     logger.info(
         "%s %s %s r%d: accuracy %.3f uf1 %.3f (baseline %.3f, chance %.3f) in %.1f s",
         spec.data.dataset,
@@ -140,7 +255,6 @@ def run(spec: RunSpec, progress: bool = False, store: FoldStore | None = None) -
         out.record.chance_uf1,
         out.record.seconds,
     )
-    return out
 
 
 def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run:

@@ -14,6 +14,7 @@ runs) are not executed here.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 import signal
 import time
@@ -41,7 +42,19 @@ EXERCISE_PAGES = (
 )
 """The method pages, each of which ends with 2-4 exercises."""
 
-NOTEBOOKS_WITH_EXERCISES = ("notebooks/classifier.md", "notebooks/leakage.md")
+RESULT_PAGES = ("notebooks/evaluation.md", "notebooks/benchmark.md")
+"""The result pages with exercises beside the method pages' (the leakage page is both)."""
+
+NOTEBOOKS_WITH_EXERCISES = (
+    "notebooks/classifier.md",
+    "notebooks/leakage.md",
+    "notebooks/evaluation.md",
+    "notebooks/benchmark.md",
+)
+
+PER_DATASET_TEMPLATES = ("notebooks/evaluation.md",)
+"""Templates executed once per dataset: their exercise labels are made unique per page by the
+book's extension book/_ext/mer_exercises.py."""
 
 GLOSSARY_TERMS = (
     "micro-expression",
@@ -174,7 +187,7 @@ def _time_limit(seconds: int, what: str):
 
 
 # ----------------------------------------------------------------------------- structure
-@pytest.mark.parametrize("page", EXERCISE_PAGES)
+@pytest.mark.parametrize("page", EXERCISE_PAGES + RESULT_PAGES)
 def test_every_method_page_ends_with_exercises_and_hidden_solutions(page):
     found = [d for d in DIRECTIVES if _file(d) == page]
     exercises = [d for d in found if d.kind == "exercise"]
@@ -216,6 +229,47 @@ def test_notebook_exercises_are_markdown_cells_at_the_end(path):
     assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), (
         f"{path}: committed with outputs"
     )
+
+
+def _mer_exercises():
+    spec = importlib.util.spec_from_file_location(
+        "mer_exercises", REPO / "book/_ext/mer_exercises.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", PER_DATASET_TEMPLATES)
+def test_exercise_labels_of_per_dataset_pages_are_unique_in_the_book(path):
+    """sphinx-exercise skips an exercise whose label another page used: the labels of a template
+    executed for every dataset get the page's dataset appended, exercise and solution alike."""
+    ext = _mer_exercises()
+    labels = {d.label for d in DIRECTIVES if _file(d) == path}
+    assert labels and all(label.startswith(ext.PER_DATASET) for label in labels), (
+        f"{path}: exercise labels {sorted(labels)} do not all start with {ext.PER_DATASET}"
+    )
+    text = "\n".join(cell.source for cell in templates.read(path).cells)
+    pages = {}
+    for dataset in ("casme2", "casme_sq"):
+        rendered = ext.per_page_labels(f"book/datasets/{dataset}/20-evaluation", text)
+        found = _directives(path, rendered)
+        pages[dataset] = {d.label for d in found}
+        for d in found:  # every solution still names its exercise
+            if d.kind == "solution":
+                assert d.argument in pages[dataset], f"{dataset}: {d.argument} not relabelled"
+        assert {x.removesuffix("-" + dataset.replace("_", "-")) for x in pages[dataset]} == labels
+    assert not pages["casme2"] & pages["casme_sq"]
+    assert ext.per_page_labels("book/method/stage2", text) == text  # other pages: unchanged
+    assert ext.per_page_labels("book/summary/leakage", text) == text
+
+
+def test_no_markdown_cell_of_a_template_swallows_a_code_cell():
+    """A fence that does not close (e.g. a backtick fence whose info string holds backticks, as
+    an admonition title with code in it) turns the rest of a template into one markdown cell:
+    its code cells would silently never run."""
+    swallowed = [where for file, where, text in SOURCES if "```{code-cell}" in text]
+    assert not swallowed, f"markdown cells holding code cells: {swallowed}"
 
 
 def test_course_links_every_exercise_of_the_method_pages():

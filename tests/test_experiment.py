@@ -116,6 +116,38 @@ def test_same_seed_same_records(tmp_path):
     assert runs[0][0]["split_seed"] != runs[0][1]["split_seed"]  # repeats draw new splits
 
 
+def test_the_page_steps_are_run_protocols_and_compute_a_repeated_run_once(tmp_path):
+    """A method page calls runs_to_make, split, fit and score (notebooks/method.md): they give
+    the records of run_protocols, and a run equal to an earlier one (paper-leaky of a method
+    that resamples nothing) is neither split nor fitted again."""
+    clips = toy_clips(n_subjects=4, per_subject=10, T=4)
+    prof = _profile(epochs=2, patience=2, repeats={"paper": 2, "paper-leaky": 2})
+    wanted = ["paper", "paper-leaky"]
+    planned = experiment.runs_to_make(clips, "MER-3DCNNST", wanted, prof, 0, "stand-in")
+    assert [(r.protocol, r.repeat) for r in planned] == [
+        ("paper", 0),
+        ("paper", 1),
+        ("paper-leaky", 0),
+        ("paper-leaky", 1),
+    ]
+    assert [r.same_as for r in planned[2:]] == planned[:2]
+    with pytest.raises(ValueError, match="score the runs in order"):
+        experiment.score(planned[2], None, None)
+    made = []
+    for run in planned:
+        plan = experiment.split(run)
+        fitted = experiment.fit(run, plan, tmp_path / "steps")
+        assert (plan is None) == (fitted is None) == (run.same_as is not None)
+        made.append(experiment.score(run, plan, fitted, tmp_path / "steps"))
+    whole = _run(clips, "MER-3DCNNST", wanted, prof, results_dir=tmp_path / "one").metrics
+    steps = results.Results.of_runs(made).metrics
+    skip = ["seconds", "timestamp", "predictions_file"]
+    pd.testing.assert_frame_equal(steps.drop(columns=skip), whole.drop(columns=skip))
+    assert (steps["seconds"] > 0).tolist() == [True, True, False, False]  # a copy took no time
+    augmenting = experiment.runs_to_make(clips, "MER-DA3DCNNST", wanted, prof, 0, "stand-in")
+    assert all(r.same_as is None for r in augmenting)  # its paper-leaky run is another run
+
+
 def test_restored_model_trains_like_a_new_one():
     clips = toy_clips(n_subjects=3, per_subject=6, T=4, S=8)
     X, y = clips.X, clips.rows["label"].map(CLASSES.index).to_numpy()

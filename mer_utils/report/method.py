@@ -265,3 +265,25 @@ def skipped(method: str):
         return markdown("")
     lines = [f"- `{p}`: {why}" for p, why in skip.items()]
     return markdown("Not run under:\n\n" + "\n".join(lines))
+
+
+def planned_table(planned: list):
+    """The runs a method page makes (:func:`mer_utils.experiment.runs_to_make`): one row per
+    repeat of each protocol, with the seed of its splits and what it computes."""
+    if not planned:
+        return markdown("No runs: this method is not run under any protocol of this build.")
+    rows = []
+    for run in planned:
+        same = run.same_as
+        rows.append(
+            {
+                "protocol": run.protocol,
+                "repeat": str(run.repeat),
+                "split seed": str(protocols.split_seed(run.spec.seed, run.repeat)),
+                "what is split": protocols.info(run.protocol)["title"],
+                "computed": "yes"
+                if same is None
+                else f"no: the same run as {same.protocol} r{same.repeat} (nothing to resample)",
+            }
+        )
+    return table(pd.DataFrame(rows))
