@@ -40,7 +40,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import chance, metrics, protocols
+from . import chance, metrics, protocols, verdicts
 from .config import CLASSES
 from .schema import CONFUSION_COLUMNS
 
@@ -135,16 +135,13 @@ def runs(res) -> dict:
     ``kind`` ``"repeats"`` (``values``: repeat -> {score: value}, ``ratio``: mean n_test /
     n_train, ``n_test``: mean test samples per repeat) or ``"subjects"`` (``confusions``:
     array (R, S, K, K), ``subjects``, ``repeats``, ``n_test``: test samples per repeat); both
-    with ``runs`` (R), ``groups`` (per repeat: the confusion matrices the permutation test
-    shuffles within, and its seed) and ``constant`` (every run predicted one class only).
+    with ``runs`` (R), ``n_clips`` and ``constant`` (every run predicted one class only).
     """
     m = res.metrics.sort_values("repeat")
     protocol = _single(m, "protocol")
     info = protocols.info(protocol)
-    groups = [(chance_groups(res, r, info), chance_seed(r)) for r in m.to_dict("records")]
     common = {
         "runs": len(m),
-        "groups": groups,
         "constant": bool(m["constant_prediction"].all()),
         "n_clips": int(m["n_test_clips"].mean()),
     }
@@ -188,34 +185,6 @@ def _cm(unit: dict) -> np.ndarray:
     return np.array([unit[c] for c in CONFUSION_COLUMNS], dtype=float).reshape(K, K)
 
 
-def chance_seed(record: dict) -> int:
-    """The permutation seed of a run (:data:`mer_utils.chance.STREAM`)."""
-    return protocols.seed_for(int(record["seed"]), int(record["repeat"]), chance.STREAM)
-
-
-def chance_groups(res, record: dict, info: dict) -> list[np.ndarray]:
-    """The confusion matrices a run's labels are shuffled within: one per test subject where
-    the protocol is subject-independent, else the run's one test part."""
-    units = res.confusions
-    mine = units[
-        (units["method"] == record["method"])
-        & (units["dataset"] == record["dataset"])
-        & (units["protocol"] == record["protocol"])
-        & (units["repeat"] == record["repeat"])
-        & (units["seed"] == record["seed"])
-        & (units["data_id"] == record["data_id"])
-        & (units["profile_id"] == record["profile_id"])
-    ]
-    cms = [_cm(u) for u in mine.to_dict("records")]
-    if info["subject_independent"]:
-        return cms
-    if int(record["n_folds"]) != 1:
-        raise ValueError(
-            f"{record['protocol']}: shuffling within the test part needs one test part per run"
-        )
-    return [np.sum(cms, axis=0)]
-
-
 def _single(df: pd.DataFrame, column: str) -> str:
     values = set(df[column])
     if len(values) != 1:
@@ -227,8 +196,10 @@ def score_interval(res, score: str) -> dict:
     """The row a table shows for one (dataset, method, protocol) and ``score``: ``mean`` (or the
     pooled score), ``low``, ``high``, ``interval`` (how it was obtained and what it covers),
     ``tested`` (test samples x runs), ``n_test``, ``n_clips``, ``runs``, ``constant`` (all runs
-    equal), and, for the scores of :data:`mer_utils.chance.SCORES`, ``chance`` (the 95th
-    percentile of the shuffled mean score) and ``p`` (the permutation p-value, uncorrected)."""
+    equal), and, for the scores of :data:`mer_utils.chance.SCORES`, the run's verdict
+    (:func:`mer_utils.verdicts.test`): ``chance`` (the 95th percentile of the shuffled mean
+    score), ``p`` (uncorrected), ``p_adj`` (over the family), ``detectable``, ``verdict``,
+    ``family`` and ``n_perm``."""
     r = runs(res)
     if r["kind"] == "repeats":
         values = [r["values"][k][score] for k in sorted(r["values"])]
@@ -258,10 +229,15 @@ def score_interval(res, score: str) -> dict:
         "constant_prediction": r["constant"],
         "chance": float("nan"),
         "p": float("nan"),
+        "p_adj": float("nan"),
+        "detectable": float("nan"),
+        "verdict": "",
     }
     if score in chance.SCORES:
-        test = chance.test_mean(r["groups"])
-        out["chance"], out["p"] = test[f"chance_{score}"], test[f"p_{score}"]
+        test = verdicts.test(res)
+        for name in ("chance", "p", "p_adj", "detectable", "verdict"):
+            out[name] = test[f"{name}_{score}"]
+        out["family"], out["n_perm"] = test["family"], test["n_perm"]
     return out
 
 
@@ -329,7 +305,7 @@ def paired_differences(res, score: str, methods: Sequence[str] | None = None) ->
         names = [v for v in (methods or present) if v in present]
         prepared = {v: runs(group.where(method=v)) for v in names}
         alone = {
-            v: chance.test_mean(prepared[v]["groups"])[f"p_{score}"]
+            v: verdicts.test(group.where(method=v))[f"p_{score}"]
             if score in chance.SCORES
             else float("nan")
             for v in names
