@@ -106,9 +106,7 @@ def n_permutations(family_size: int, alpha: float = ALPHA) -> int:
     return int(min(MAX_PERMUTATIONS, max(N_PERMUTATIONS, need)))
 
 
-def relabellings(
-    labels: np.ndarray, groups: np.ndarray, n_perm: int, seed: int
-) -> np.ndarray:
+def relabellings(labels: np.ndarray, groups: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
     """``n_perm`` relabellings of units (clips): array (n_perm, n_units) of labels, each row the
     ``labels`` permuted within every group of ``groups`` (a subject, or one group for all)."""
     labels, groups = np.asarray(labels), np.asarray(groups)

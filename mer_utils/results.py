@@ -222,9 +222,7 @@ class Results:
                 ([u for r in runs for u in r.units], schema.Unit),
             )
         ]
-        sources = {
-            tuple(str(getattr(r.record, k)) for k in KEY): r.predictions for r in runs
-        }
+        sources = {tuple(str(getattr(r.record, k)) for k in KEY): r.predictions for r in runs}
         return cls(*frames, sources=sources)
 
     @classmethod
@@ -293,9 +291,7 @@ class Results:
         n = [int(tested.get(k, 0)) for k in _keys(metrics)]
         metrics["n_test"] = n
         metrics["n_test_clips"] = n
-        return Results(
-            metrics, self.folds, units, sources=self.sources, subject_prefix=f"{part}/"
-        )
+        return Results(metrics, self.folds, units, sources=self.sources, subject_prefix=f"{part}/")
 
     def groups(self, by: Iterable[str]):
         """``(values, Results)`` per group of ``metrics`` rows, in the rows' order."""

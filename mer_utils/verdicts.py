@@ -88,7 +88,9 @@ def _compute(res, m: pd.DataFrame) -> dict:
         for i, (subject, clip, true) in enumerate(
             zip(samples["subject"], samples["clip"], samples["true"])
         ):
-            ident = (subject, clip) if clip != "(synthetic)" else (subject, f"{record['repeat']}:{i}")
+            ident = (
+                (subject, clip) if clip != "(synthetic)" else (subject, f"{record['repeat']}:{i}")
+            )
             if ident not in units:
                 units[ident] = len(labels)
                 labels.append(int(true))

@@ -21,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML, Markdown
 
-from .. import config, protocols
+from .. import chance, config, protocols
 
 PALETTE = "colorblind"
 """seaborn's colour-blind safe palette, used by every chart of the book."""
@@ -153,6 +153,26 @@ def with_interval(row: dict, digits: int = 2) -> str:
         text = f"all {row['runs']} {what}: {score(row['mean'], digits)}"
         return text + (" (constant prediction)" if row.get("constant_prediction") else "")
     return interval(row["mean"], row["low"], row["high"], digits)
+
+
+def verdict(row: dict, name: str = "UF1") -> str:
+    """The verdict of a score row (:func:`mer_utils.intervals.score_interval`): ``above chance``,
+    or ``not above chance`` with the smallest score the test would have called above chance
+    (``needs UF1 > 0.59``)."""
+    if _missing(row.get("p_adj")):
+        return "–"
+    if row["p_adj"] < chance.ALPHA:
+        return "above chance"
+    need = row.get("detectable")
+    return "not above chance" + ("" if _missing(need) else f" (needs {name} > {score(need)})")
+
+
+ADJUSTED = (
+    "permutation p-value (one relabelling of the test clips shared by every repeat) times the "
+    "size of its family: the protocols this profile runs the method under on this dataset "
+    "(Bonferroni); the same value on every page that shows the run"
+)
+"""The legend of an adjusted p-value column."""
 
 
 def tested(row: dict) -> str:
