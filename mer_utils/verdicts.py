@@ -124,8 +124,14 @@ def _samples(res, record: dict) -> pd.DataFrame:
     subject then numbered within their class (exact for one run, an approximation across runs)."""
     got = res.predictions(record)
     if got is not None:
-        return got[["subject", "clip", "true", "pred"]].astype(
-            {"subject": str, "clip": str, "true": int, "pred": int}
+        code = {c: i for i, c in enumerate(CLASSES)} | {str(i): i for i in range(K)}
+        return pd.DataFrame(
+            {
+                "subject": got["subject"].astype(str),
+                "clip": got["clip"].astype(str),
+                "true": got["true"].astype(str).map(code),
+                "pred": got["pred"].astype(str).map(code),
+            }
         )
     units = res.confusions
     mine = units[np.logical_and.reduce([units[k].astype(str) == str(record[k]) for k in KEY])]
