@@ -32,14 +32,20 @@ What the test could have seen (``detectable``)
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from . import chance, config, grid, protocols
+from . import atomic, chance, config, grid, protocols
 from .config import CLASSES
 from .schema import CONFUSION_COLUMNS, KEY
 
 K = len(CLASSES)
+VERSION = 1
+"""Raise when the test changes: verdicts stored under another version are not read."""
 _CACHE: dict[tuple, dict] = {}
 
 
@@ -65,8 +71,31 @@ def test(res) -> dict:
         tuple(tuple(str(r[k]) for k in KEY) for r in m.to_dict("records")),
     )
     if key not in _CACHE:
-        _CACHE[key] = _compute(res, m)
+        stored = _stored(res, key)
+        got = json.loads(stored.read_text()) if stored and stored.exists() else None
+        if got is None:
+            got = _compute(res, m)
+            if stored is not None:
+                atomic.write_json(stored, got)
+        _CACHE[key] = got
     return dict(_CACHE[key])
+
+
+def _stored(res, key: tuple) -> Path | None:
+    """Where the verdict of runs read from a results folder is kept:
+    ``<results dir>/verdicts/<digest of the runs, the test's settings and VERSION>.json``, so
+    that every page after the first reads it instead of relabelling again."""
+    folders = {v for k, v in res.sources.items() if isinstance(v, Path)}
+    if len(folders) != 1:
+        return None
+    folder = folders.pop()
+    content = hashlib.sha256()  # a re-run under the same key rewrites its predictions
+    for name in sorted(str(f) for f in res.metrics["predictions_file"]):
+        path = folder / name
+        content.update(path.read_bytes() if path.is_file() else name.encode())
+    settings = (VERSION, chance.N_PERMUTATIONS, chance.RESOLUTION, chance.MAX_PERMUTATIONS)
+    text = json.dumps([settings, key, content.hexdigest()], default=str)
+    return folder / "verdicts" / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.json"
 
 
 def _compute(res, m: pd.DataFrame) -> dict:
