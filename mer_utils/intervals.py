@@ -267,8 +267,9 @@ def score_interval(res, score: str) -> dict:
     ``family`` and ``n_perm``.
 
     Every interval covers the test subjects' sampling and, with several runs, the runs'
-    variation: repeated splits take the larger of the repeats' spread and what resampling each
-    split's test subjects gives (:func:`repeat_interval`), cross-validation resamples subjects
+    variation: repeated splits take the wider of the repeats' corrected t interval and the normal
+    interval of what resampling each split's test subjects gives (:func:`repeat_interval`),
+    cross-validation resamples subjects
     and repeats together (:func:`bootstrap_interval`). Where every resample of an accuracy or a
     recall scores the same (all of its clips right, or all wrong) the interval is the exact
     binomial one of its test samples (:func:`proportion_interval`)."""
