@@ -30,8 +30,14 @@ import numpy as np
 
 from . import metrics
 
-N_PERMUTATIONS = 1000
-"""Shuffles per test (the smallest possible p-value is 1 / 1001)."""
+N_PERMUTATIONS = 1999
+"""The fewest relabellings per test (the smallest possible p-value is then 1 / 2000)."""
+RESOLUTION = 20
+"""How far below the corrected level ``ALPHA / family size`` the smallest possible p-value lies:
+a score clearly above chance can then pass the correction, and the Monte Carlo error of a
+p-value near the corrected level stays small (:func:`n_permutations`)."""
+MAX_PERMUTATIONS = 99999
+"""At most this many relabellings per test (time: a family of 250 reaches it)."""
 LEVEL = 0.95
 """The chance level shown beside a score: this quantile of the shuffled scores."""
 ALPHA = 0.05
@@ -91,29 +97,104 @@ def test(groups: list[np.ndarray], seed: int = 0, n_perm: int = N_PERMUTATIONS) 
     return out
 
 
-def test_mean(runs: list[tuple[list[np.ndarray], int]], n_perm: int = N_PERMUTATIONS) -> dict:
-    """The permutation test of the MEAN score of several runs (repeats, seeds of a protocol).
+def n_permutations(family_size: int, alpha: float = ALPHA) -> int:
+    """Relabellings for a test of a family of ``family_size``: enough that the smallest possible
+    p-value, ``1 / (1 + n)``, is :data:`RESOLUTION` times below the corrected level
+    ``alpha / family_size``, and never fewer than :data:`N_PERMUTATIONS` nor more than
+    :data:`MAX_PERMUTATIONS`."""
+    need = int(np.ceil(RESOLUTION * max(1, int(family_size)) / alpha)) - 1
+    return int(min(MAX_PERMUTATIONS, max(N_PERMUTATIONS, need)))
 
-    ``runs`` holds, per run, its per-group confusion matrices and its shuffle seed; the k-th
-    shuffles of all runs are averaged. Returns ``chance_<score>``, ``p_<score>`` and
-    ``score_<score>`` (the observed mean).
+
+def relabellings(labels: np.ndarray, groups: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
+    """``n_perm`` relabellings of units (clips): array (n_perm, n_units) of labels, each row the
+    ``labels`` permuted within every group of ``groups`` (a subject, or one group for all)."""
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_perm, len(labels)), dtype=np.int16)
+    for g in sorted(set(groups.tolist())):
+        idx = np.flatnonzero(groups == g)
+        out[:, idx] = rng.permuted(np.broadcast_to(labels[idx], (n_perm, len(idx))), axis=1)
+    return out
+
+
+def shared_test(
+    labels: np.ndarray,
+    groups: np.ndarray,
+    runs: list[tuple[np.ndarray, np.ndarray]],
+    n_perm: int,
+    seed: int,
+    k: int = 3,
+    chunk: int = 2000,
+) -> dict:
+    """The permutation test of the MEAN score of several runs (repeats, seeds) with ONE
+    relabelling shared by all of them.
+
+    ``labels`` and ``groups`` give every unit (a clip) its label and the group its label is
+    permuted within; ``runs`` holds, per run, the unit index and the prediction of each test
+    sample. Relabelling ``j`` gives every sample of unit ``u`` the label ``perm[j, u]`` in every
+    run where the unit is tested, so runs that test the same clips are shuffled alike (the mean
+    of correlated runs is not tested against the narrower mean of independent shuffles).
+    Returns ``score_<s>`` (observed mean), ``p_<s>``, ``chance_<s>`` and ``null_<s>`` (the
+    shuffled means, in the order of the relabellings) for :data:`SCORES`.
     """
-    draws = [shuffled_scores(groups, n_perm, seed) for groups, seed in runs]
+    labels = np.asarray(labels, dtype=np.int16)
+    perm = relabellings(labels, groups, n_perm, seed)
+    observed = {s: [] for s in SCORES}
+    null = {s: np.zeros(n_perm) for s in SCORES}
+    counted = {s: np.zeros(n_perm) for s in SCORES}
+    for unit, pred in runs:
+        unit, pred = np.asarray(unit, dtype=int), np.asarray(pred, dtype=int)
+        if not len(unit):
+            continue
+        own = metrics.from_confusion(_confusions(labels[unit][None], pred, k)[0])
+        for s in SCORES:
+            observed[s].append(float(own[s]))
+        for start in range(0, n_perm, chunk):
+            block = perm[start : start + chunk][:, unit]
+            got = metrics.from_confusion(_confusions(block, pred, k))
+            for s in SCORES:
+                v = np.asarray(got[s], dtype=float)
+                ok = ~np.isnan(v)
+                null[s][start : start + chunk] += np.where(ok, v, 0.0)
+                counted[s][start : start + chunk] += ok
+    if not observed[SCORES[0]]:
+        raise ValueError("no test samples to shuffle")
     out = {}
     for s in SCORES:
-        observed = float(
-            np.mean(
-                [
-                    metrics.from_confusion(np.sum([np.asarray(g) for g in groups], axis=0))[s]
-                    for groups, _ in runs
-                ]
-            )
-        )
-        null = np.mean([d[s] for d in draws], axis=0)
-        out[f"score_{s}"] = observed
-        out[f"chance_{s}"] = float(np.quantile(null, LEVEL))
-        out[f"p_{s}"] = p_value(observed, null)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shuffled = null[s] / counted[s]
+        obs = float(np.nanmean(observed[s]))
+        out[f"score_{s}"] = obs
+        out[f"chance_{s}"] = float(np.nanquantile(shuffled, LEVEL))
+        out[f"p_{s}"] = p_value(obs, shuffled[~np.isnan(shuffled)])
+        out[f"null_{s}"] = shuffled
     return out
+
+
+def _confusions(true: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(B, K, K) confusion matrices of B label vectors (B, n) against one prediction vector."""
+    b = true.shape[0]
+    codes = true.astype(np.int64) * k + pred[None, :] + (np.arange(b) * k * k)[:, None]
+    return np.bincount(codes.ravel(), minlength=b * k * k).reshape(b, k, k)
+
+
+def detectable(null: np.ndarray, alpha_adjusted: float) -> float:
+    """The smallest score the test would call above chance at ``alpha_adjusted``: a score above
+    the returned value gets ``p <= alpha_adjusted`` against the shuffled scores ``null``. NaN
+    where no score could (too few relabellings)."""
+    null = np.sort(np.asarray(null, dtype=float)[~np.isnan(null)])[::-1]
+    allowed = int(np.floor(alpha_adjusted * (1 + len(null)) + 1e-9)) - 1  # shuffles >= score
+    if allowed < 0:
+        return float("nan")
+    return float(null[min(allowed, len(null) - 1)])
+
+
+def bonferroni(p: float, family_size: int) -> float:
+    """``min(1, m p)``: the p-value of one test of a family of ``m``, adjusted so that the family
+    makes a false "above chance" claim with probability at most :data:`ALPHA`. It needs no other
+    test of the family, so every page that shows the test shows the same adjusted p-value."""
+    return float("nan") if np.isnan(p) else float(min(1.0, p * max(1, int(family_size))))
 
 
 def holm(p_values) -> np.ndarray:

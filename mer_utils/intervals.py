@@ -13,7 +13,10 @@ Repeated random splits (``interval: splits``: ``paper``, ``paper-windows``, ``pa
     t* interval of Nadeau & Bengio (2003, "Inference for the generalization error", Machine
     Learning 52): the variance of the mean is ``(1/J + n_test/n_train) s^2`` instead of
     ``s^2 / J`` for J repeats, with Student's t on J - 1 degrees of freedom. It covers the
-    variation of splits and of training.
+    variation of splits and of training. Two or three repeats can agree by chance (small test
+    parts, a model that predicts one class): the interval is never narrower than what
+    resampling each split's test subjects gives (:func:`within_variance`), so it is not of zero
+    width where the test subjects disagree.
 
 Cross-validation over subjects (``interval: subjects``: ``kfold``, ``loso``)
     Every clip is tested once per repeat. What varies from one study to the next is mostly
@@ -23,6 +26,12 @@ Cross-validation over subjects (``interval: subjects``: ``kfold``, ``loso``)
     the mean over repeats of each repeat's pooled score, and the bootstrap resamples the repeats
     too (:func:`bootstrap_interval`), so the interval covers the training's variation as well as
     the subjects'. With one repeat it covers the subjects only, and the tables say so.
+
+Where every resample of an accuracy or a recall scores the same (all of its clips right, or all
+wrong) the interval is the exact binomial one of its test samples
+(:func:`proportion_interval`). An interval that spans [0, 1], or one of zero width, comes with a
+``note`` that says why (how few splits, test samples or subjects stand behind it), which the
+tables print beside it (:func:`mer_utils.report.style.interval`).
 
 Differences between methods are *paired* where the protocol is (``paired`` in
 ``protocols.yaml``): every method is evaluated on the same splits (the split seeds depend only
@@ -40,7 +49,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import chance, metrics, protocols
+from . import chance, metrics, protocols, verdicts
 from .config import CLASSES
 from .schema import CONFUSION_COLUMNS
 
@@ -56,6 +65,7 @@ def repeat_interval(
     test_train_ratio: float,
     level: float = LEVEL,
     bounds: tuple[float, float] = (0.0, 1.0),
+    within: float = 0.0,
 ) -> tuple[float, float, float]:
     """(mean, low, high) of repeated-split scores with the corrected resampled t interval.
 
@@ -63,16 +73,64 @@ def repeat_interval(
     (a score cannot leave [0, 1], a difference of scores [-1, 1]): with few repeats Student's t
     is wide. With a single value the interval is (nan, nan): one split says nothing about its
     own spread.
-    """
-    from scipy import stats
 
+    ``within`` is the variance that test sampling alone gives one split's score
+    (:func:`within_variance`). A split's score varies at least that much from split to split,
+    so the interval is never narrower than the normal one of that variance: two or three
+    repeats that happen to agree no longer give an interval of zero width, and repeats that
+    disagree keep their (wider) t interval.
+    """
     x = np.asarray(values, dtype=float)
     mean = float(x.mean()) if len(x) else float("nan")
     if len(x) < 2:
         return mean, float("nan"), float("nan")
-    var = (1.0 / len(x) + float(test_train_ratio)) * x.var(ddof=1)
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * float(np.sqrt(var))
+    half = max(_halves(x, test_train_ratio, within, level))
     return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
+
+
+def _halves(x: np.ndarray, ratio: float, within: float, level: float) -> tuple[float, float]:
+    """Half widths of the corrected t interval of the repeats' spread and of the normal
+    interval of the test-sampling variance ``within`` (J = len(x) >= 2 repeats)."""
+    from scipy import stats
+
+    c = 1.0 / len(x) + float(ratio)
+    t = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * float(np.sqrt(c * x.var(ddof=1)))
+    z = float(stats.norm.ppf(0.5 + level / 2)) * float(np.sqrt(c * within))
+    return t, z
+
+
+def within_variance(
+    units: Sequence[np.ndarray], score: str, n_boot: int = N_BOOT, seed: int = 0
+) -> float:
+    """The variance of one split's ``score`` that test sampling alone gives: per repeat, the
+    bootstrap variance of its score when the test part's units (its test subjects' confusion
+    matrices, (S, K, K)) are resampled with replacement; the mean over the repeats (0 where no
+    repeat has two units)."""
+    out = []
+    for i, cms in enumerate(units):
+        cms = np.asarray(cms, dtype=float)
+        if len(cms) < 2:
+            continue
+        boot = _bootstrap_scores(cms[None, None], score, n_boot, seed + i)[0]
+        boot = boot[np.isfinite(boot)]
+        if len(boot) > 1:
+            out.append(float(boot.var(ddof=1)))
+    return float(np.mean(out)) if out else 0.0
+
+
+def proportion_interval(k: float, n: float, level: float = LEVEL) -> tuple[float, float]:
+    """Clopper-Pearson (exact binomial) interval of ``k`` successes in ``n`` trials: the
+    interval of an accuracy or a recall where every resample scores the same (all clips right,
+    or all wrong), so that a percentile bootstrap has no spread to show."""
+    from scipy import stats
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    k = min(max(round(k), 0), round(n))
+    a = 1 - level
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == round(n) else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi
 
 
 def repeat_p_value(differences: Sequence[float], test_train_ratio: float) -> float:
@@ -132,19 +190,17 @@ def _bootstrap_scores(stacks: np.ndarray, score: str, n_boot: int, seed: int) ->
 def runs(res) -> dict:
     """What the intervals and tests need from the runs of ONE (dataset, method, protocol).
 
-    ``kind`` ``"repeats"`` (``values``: repeat -> {score: value}, ``ratio``: mean n_test /
-    n_train, ``n_test``: mean test samples per repeat) or ``"subjects"`` (``confusions``:
+    ``kind`` ``"repeats"`` (``values``: repeat -> {score: value}, ``units``: repeat -> its test
+    subjects' confusion matrices (S, K, K), ``ratio``: mean n_test / n_train, ``n_test``: mean
+    test samples per repeat) or ``"subjects"`` (``confusions``:
     array (R, S, K, K), ``subjects``, ``repeats``, ``n_test``: test samples per repeat); both
-    with ``runs`` (R), ``groups`` (per repeat: the confusion matrices the permutation test
-    shuffles within, and its seed) and ``constant`` (every run predicted one class only).
+    with ``runs`` (R), ``n_clips`` and ``constant`` (every run predicted one class only).
     """
     m = res.metrics.sort_values("repeat")
     protocol = _single(m, "protocol")
     info = protocols.info(protocol)
-    groups = [(chance_groups(res, r, info), chance_seed(r)) for r in m.to_dict("records")]
     common = {
         "runs": len(m),
-        "groups": groups,
         "constant": bool(m["constant_prediction"].all()),
         "n_clips": int(m["n_test_clips"].mean()),
     }
@@ -155,9 +211,14 @@ def runs(res) -> dict:
             int(r["repeat"]): {s: _float(r[s]) for s in metrics.RECORD_SCORES}
             for r in m.to_dict("records")
         }
+        by_repeat: dict[int, list] = {r: [] for r in values}
+        for u in res.confusions.to_dict("records"):
+            by_repeat.setdefault(int(u["repeat"]), []).append(_cm(u))
+        units = {r: np.array(by_repeat[r]).reshape(-1, K, K) for r in values}
         return {
             "kind": "repeats",
             "values": values,
+            "units": units,
             "ratio": ratio,
             "n_test": float(m["n_test"].mean()),
             **common,
@@ -188,34 +249,6 @@ def _cm(unit: dict) -> np.ndarray:
     return np.array([unit[c] for c in CONFUSION_COLUMNS], dtype=float).reshape(K, K)
 
 
-def chance_seed(record: dict) -> int:
-    """The permutation seed of a run (:data:`mer_utils.chance.STREAM`)."""
-    return protocols.seed_for(int(record["seed"]), int(record["repeat"]), chance.STREAM)
-
-
-def chance_groups(res, record: dict, info: dict) -> list[np.ndarray]:
-    """The confusion matrices a run's labels are shuffled within: one per test subject where
-    the protocol is subject-independent, else the run's one test part."""
-    units = res.confusions
-    mine = units[
-        (units["method"] == record["method"])
-        & (units["dataset"] == record["dataset"])
-        & (units["protocol"] == record["protocol"])
-        & (units["repeat"] == record["repeat"])
-        & (units["seed"] == record["seed"])
-        & (units["data_id"] == record["data_id"])
-        & (units["profile_id"] == record["profile_id"])
-    ]
-    cms = [_cm(u) for u in mine.to_dict("records")]
-    if info["subject_independent"]:
-        return cms
-    if int(record["n_folds"]) != 1:
-        raise ValueError(
-            f"{record['protocol']}: shuffling within the test part needs one test part per run"
-        )
-    return [np.sum(cms, axis=0)]
-
-
 def _single(df: pd.DataFrame, column: str) -> str:
     values = set(df[column])
     if len(values) != 1:
@@ -226,30 +259,57 @@ def _single(df: pd.DataFrame, column: str) -> str:
 def score_interval(res, score: str) -> dict:
     """The row a table shows for one (dataset, method, protocol) and ``score``: ``mean`` (or the
     pooled score), ``low``, ``high``, ``interval`` (how it was obtained and what it covers),
+    ``note`` (why an interval is as it is, where a reader would ask: see :func:`_notes`),
     ``tested`` (test samples x runs), ``n_test``, ``n_clips``, ``runs``, ``constant`` (all runs
-    equal), and, for the scores of :data:`mer_utils.chance.SCORES`, ``chance`` (the 95th
-    percentile of the shuffled mean score) and ``p`` (the permutation p-value, uncorrected)."""
+    equal), and, for the scores of :data:`mer_utils.chance.SCORES`, the run's verdict
+    (:func:`mer_utils.verdicts.test`): ``chance`` (the 95th percentile of the shuffled mean
+    score), ``p`` (uncorrected), ``p_adj`` (over the family), ``detectable``, ``verdict``,
+    ``family`` and ``n_perm``.
+
+    Every interval covers the test subjects' sampling and, with several runs, the runs'
+    variation: repeated splits take the wider of the repeats' corrected t interval and the normal
+    interval of what resampling each split's test subjects gives (:func:`repeat_interval`),
+    cross-validation resamples subjects
+    and repeats together (:func:`bootstrap_interval`). Where every resample of an accuracy or a
+    recall scores the same (all of its clips right, or all wrong) the interval is the exact
+    binomial one of its test samples (:func:`proportion_interval`)."""
     r = runs(res)
     if r["kind"] == "repeats":
-        values = [r["values"][k][score] for k in sorted(r["values"])]
-        values = [v for v in values if not np.isnan(v)]  # a class absent from a test part
-        mean, lo, hi = repeat_interval(values, r["ratio"])
+        keys = [k for k in sorted(r["values"]) if not np.isnan(r["values"][k][score])]
+        values = [r["values"][k][score] for k in keys]  # a class absent from a test part: NaN
+        within = within_variance([r["units"][k] for k in keys], score)
+        mean, lo, hi = repeat_interval(values, r["ratio"], within=within)
+        spread_driven = False
+        if len(values) > 1:
+            t_half, z_half = _halves(np.asarray(values), r["ratio"], within, LEVEL)
+            spread_driven = t_half >= z_half
         how = f"corrected t over {r['runs']} splits"
         tested = f"{r['n_test']:.0f} x {r['runs']}"
-        constant = len(set(np.round(values, 12))) == 1 and r["runs"] > 1
+        constant = len(set(np.round(values, 12))) == 1 and len(values) > 1
+        units = [r["units"][k] for k in keys]
+        scored = len(values)
     else:
         mean, lo, hi = bootstrap_interval(r["confusions"], score)
+        spread_driven = False
         how = f"bootstrap over {len(r['subjects'])} subjects" + (
             f" and {r['runs']} seeds" if r["runs"] > 1 else " (one seed)"
         )
         tested = f"{r['n_test']}" + (f" x {r['runs']}" if r["runs"] > 1 else "")
         per_run = metrics.from_confusion(r["confusions"].sum(axis=1))[score]
         constant = r["runs"] > 1 and len(set(np.round(np.atleast_1d(per_run), 12))) == 1
+        units = list(r["confusions"])
+        scored = r["runs"]
+    behind = _samples_behind(units, score)
+    if _degenerate(lo, hi) and _is_proportion(score) and behind > 0:
+        lo, hi = proportion_interval(mean * behind, behind)
     out = {
         "mean": mean,
         "low": lo,
         "high": hi,
         "interval": how,
+        "note": _notes(
+            r, score, lo, hi, behind, scored, constant, spread_driven, len(units[0]) if units else 0
+        ),
         "tested": tested,
         "n_test": r["n_test"],
         "n_clips": r["n_clips"],
@@ -258,11 +318,64 @@ def score_interval(res, score: str) -> dict:
         "constant_prediction": r["constant"],
         "chance": float("nan"),
         "p": float("nan"),
+        "p_adj": float("nan"),
+        "detectable": float("nan"),
+        "verdict": "",
     }
     if score in chance.SCORES:
-        test = chance.test_mean(r["groups"])
-        out["chance"], out["p"] = test[f"chance_{score}"], test[f"p_{score}"]
+        test = verdicts.test(res)
+        for name in ("chance", "p", "p_adj", "detectable", "verdict"):
+            out[name] = test[f"{name}_{score}"]
+        out["family"], out["n_perm"] = test["family"], test["n_perm"]
     return out
+
+
+def _is_proportion(score: str) -> bool:
+    """A share of test samples (accuracy, one class's recall): a binomial count."""
+    return score == "accuracy" or score.startswith("recall_") and score[7:] in CLASSES
+
+
+def _degenerate(lo: float, hi: float) -> bool:
+    return not (np.isnan(lo) or np.isnan(hi)) and hi - lo < 1e-9
+
+
+def _samples_behind(units: Sequence[np.ndarray], score: str) -> float:
+    """Test samples one run's ``score`` is computed from (mean over the runs): the samples of
+    the class for a recall, all test samples otherwise."""
+    if not len(units):
+        return 0.0
+    if score.startswith("recall_") and score[7:] in CLASSES:
+        c = CLASSES.index(score[7:])
+        return float(np.mean([np.asarray(u)[:, c, :].sum() for u in units]))
+    return float(np.mean([np.asarray(u).sum() for u in units]))
+
+
+def _notes(r, score, lo, hi, behind, scored, constant, spread_driven, subjects) -> str:
+    """Why an interval is as it is, where a reader would ask: an interval that spans [0, 1]
+    (from how few splits, test samples or subjects), one of zero width (every test subject
+    scored the same), a score that only some splits could compute (a class absent from the
+    others' test parts), runs that all scored the same and runs that predicted one class."""
+    notes = []
+    what = "splits" if r["kind"] == "repeats" else "seeds"
+    n = f"{behind:.0f}" if behind == round(behind) else f"{behind:.1f}"
+    n += " test sample" + ("" if behind == 1 else "s")
+    n += " of the class" if score.startswith("recall_") else ""
+    if 1 <= scored < r["runs"]:
+        notes.append(f"{scored} of {r['runs']} splits test the class")
+    if not np.isnan(lo) and lo <= 0.005 and hi >= 0.995:
+        if spread_driven and scored <= 3:
+            notes.append(f"{scored} splits that disagree, {n} each")
+        elif r["kind"] == "repeats":
+            notes.append(f"{n} per split")
+        else:
+            notes.append(f"{n}, {subjects} subjects")
+    elif _degenerate(lo, hi):
+        notes.append(f"all {subjects} test subjects score the same")
+    if constant and r["runs"] > 1:
+        notes.append(f"same in {'both' if scored == 2 else f'all {scored}'} {what}")
+    if r["constant"]:
+        notes.append("constant prediction")
+    return "; ".join(notes)
 
 
 def summary(res, score: str, by: Iterable[str] = ("dataset", "method", "protocol")) -> pd.DataFrame:
@@ -329,7 +442,7 @@ def paired_differences(res, score: str, methods: Sequence[str] | None = None) ->
         names = [v for v in (methods or present) if v in present]
         prepared = {v: runs(group.where(method=v)) for v in names}
         alone = {
-            v: chance.test_mean(prepared[v]["groups"])[f"p_{score}"]
+            v: verdicts.test(group.where(method=v))[f"p_{score}"]
             if score in chance.SCORES
             else float("nan")
             for v in names

@@ -175,10 +175,36 @@ class Results:
     """The three run tables, filtered alike: ``metrics`` (one row per run), ``folds`` and
     ``confusions`` (the rows of those runs)."""
 
-    def __init__(self, metrics: pd.DataFrame, folds: pd.DataFrame, confusions: pd.DataFrame):
+    def __init__(
+        self,
+        metrics: pd.DataFrame,
+        folds: pd.DataFrame,
+        confusions: pd.DataFrame,
+        sources: dict | None = None,
+        subject_prefix: str = "",
+    ):
         self.metrics = metrics.reset_index(drop=True)
         self.folds = folds.reset_index(drop=True)
         self.confusions = confusions.reset_index(drop=True)
+        self.sources = dict(sources or {})
+        """Run key -> its predictions (a DataFrame) or the results folder they are stored in."""
+        self.subject_prefix = subject_prefix
+        """Set by :meth:`part`: only test subjects whose name starts with it count."""
+
+    def predictions(self, record: dict) -> pd.DataFrame | None:
+        """The per-sample test predictions of one run (a row of ``metrics``), restricted to the
+        subjects of :meth:`part`; None where they were not kept (tables built by hand)."""
+        key = tuple(str(record[k]) for k in KEY)
+        found = self.sources.get(key)
+        if found is None:
+            return None
+        if not isinstance(found, pd.DataFrame):
+            if pd.isna(record.get("predictions_file")) or not record.get("predictions_file"):
+                return None
+            found = predictions(found, record)
+        if self.subject_prefix:
+            found = found[found["subject"].astype(str).str.startswith(self.subject_prefix)]
+        return found
 
     @classmethod
     def none(cls) -> "Results":
@@ -196,7 +222,8 @@ class Results:
                 ([u for r in runs for u in r.units], schema.Unit),
             )
         ]
-        return cls(*frames)
+        sources = {tuple(str(getattr(r.record, k)) for k in KEY): r.predictions for r in runs}
+        return cls(*frames, sources=sources)
 
     @classmethod
     def concat(cls, parts: Iterable["Results"]) -> "Results":
@@ -214,7 +241,13 @@ class Results:
                 warnings.filterwarnings("ignore", "The behavior of DataFrame concatenation")
                 return pd.concat(frames, ignore_index=True)
 
-        return cls(*(joined(t) for t in ("metrics", "folds", "confusions")))
+        sources = {k: v for p in parts for k, v in p.sources.items()}
+        prefixes = {p.subject_prefix for p in parts}
+        return cls(
+            *(joined(t) for t in ("metrics", "folds", "confusions")),
+            sources=sources,
+            subject_prefix=prefixes.pop() if len(prefixes) == 1 else "",
+        )
 
     def __len__(self) -> int:
         return len(self.metrics)
@@ -231,6 +264,8 @@ class Results:
             chosen,
             self.folds[[k in keys for k in _keys(self.folds)]],
             self.confusions[[k in keys for k in _keys(self.confusions)]],
+            sources={k: v for k, v in self.sources.items() if k in keys},
+            subject_prefix=self.subject_prefix,
         )
 
     def where(self, **values) -> "Results":
@@ -256,7 +291,7 @@ class Results:
         n = [int(tested.get(k, 0)) for k in _keys(metrics)]
         metrics["n_test"] = n
         metrics["n_test_clips"] = n
-        return Results(metrics, self.folds, units)
+        return Results(metrics, self.folds, units, sources=self.sources, subject_prefix=f"{part}/")
 
     def groups(self, by: Iterable[str]):
         """``(values, Results)`` per group of ``metrics`` rows, in the rows' order."""
@@ -293,7 +328,13 @@ def load(
             tables[name] = pd.DataFrame(columns=schema.columns(cls))
             continue
         tables[name] = schema.validate(_read_rows(path), cls, str(path))
-    out = Results(tables["metrics.csv"], tables["folds.csv"], tables["confusions.csv"])
+    stored = Path(results_dir)
+    out = Results(
+        tables["metrics.csv"],
+        tables["folds.csv"],
+        tables["confusions.csv"],
+        sources={k: stored for k in _keys(tables["metrics.csv"])},
+    )
     m = out.metrics
     mask = pd.Series(True, index=m.index)
     if profile is not None:

@@ -156,14 +156,106 @@ def test_repeated_cross_validation_covers_the_seeds_too():
 
 
 def test_runs_that_all_score_the_same_are_flagged():
-    res = _results("paper", "A", [0.625] * 5)
+    """Runs that all scored the same keep an interval (the test subjects' sampling) in the
+    one format of the tables, with a note saying so."""
+    cms = {"s1": [[3, 1, 0], [0, 2, 0], [0, 0, 0]], "s2": [[1, 0, 1], [0, 0, 1], [0, 0, 1]]}
+    res = _results("paper", "A", [0.625] * 5, cms)
     got = intervals.score_interval(res, "accuracy")
     assert got["constant"] and got["runs"] == 5
     from mer_utils.report.style import with_interval
 
-    assert with_interval(got) == "all 5 repeats: 0.62"
-    got["constant_prediction"] = True
-    assert with_interval(got) == "all 5 repeats: 0.62 (constant prediction)"
+    assert got["low"] < 0.625 < got["high"]
+    assert with_interval(got) == (
+        f"0.62 [{got['low']:.2f}, {got['high']:.2f}] (same in all 5 splits)"
+    )
+    res.metrics["constant_prediction"] = True
+    got = intervals.score_interval(res, "accuracy")
+    assert with_interval(got).endswith("(same in all 5 splits; constant prediction)")
+
+
+# ----------------------------------------------------------------------------- degenerate cases
+TWO_SUBJECTS = {"s1": [[3, 1, 0], [0, 2, 0], [0, 0, 0]], "s2": [[1, 0, 1], [0, 0, 1], [0, 0, 1]]}
+
+
+def test_repeated_splits_that_agree_still_cover_the_test_subjects():
+    """Two splits with the same score gave a zero-width corrected t interval although their
+    test subjects scored differently; the interval now covers what resampling them gives."""
+    res = _results("paper", "A", [0.6, 0.6], TWO_SUBJECTS)
+    got = intervals.score_interval(res, "uf1")
+    assert got["high"] - got["low"] > 0.05
+    assert got["low"] < 0.6 < got["high"]
+    units = intervals.runs(res)["units"]
+    within = intervals.within_variance(list(units.values()), "uf1")
+    assert within > 0
+    # the floor only ever widens: repeats that disagree keep their corrected t interval
+    plain = intervals.repeat_interval([0.5, 0.7, 0.6], 0.125)
+    floored = intervals.repeat_interval([0.5, 0.7, 0.6], 0.125, within=within)
+    assert floored[1] <= plain[1] and floored[2] >= plain[2]
+    assert intervals.repeat_interval([0.5, 0.7, 0.6], 0.125, within=1e-6) == plain
+
+
+def test_cross_validation_seeds_that_agree_keep_the_subjects_interval():
+    """Seeds of a cross-validation that scored alike used to print "all 3 seeds: x" with no
+    interval, although the bootstrap over subjects has one."""
+    subjects = {
+        f"s{i}": [[2, 1, 0], [0, 1, 1], [1, 0, 1]] if i % 2 else [[3, 0, 0], [0, 2, 0], [0, 0, 1]]
+        for i in range(8)
+    }
+    from mer_utils.report.style import with_interval
+
+    res = _results("kfold", "A", [0.7, 0.7, 0.7], subjects)
+    got = intervals.score_interval(res, "accuracy")
+    assert got["constant"] and got["high"] - got["low"] > 0.05
+    text = with_interval(got)
+    assert text.startswith(f"{got['mean']:.2f} [") and text.endswith("(same in all 3 seeds)")
+
+
+def test_a_recall_that_every_subject_gets_right_has_an_exact_binomial_interval():
+    """Every clip of the class right in every subject: the percentile bootstrap had no spread
+    and printed 1.00 [1.00, 1.00]; the interval is now Clopper-Pearson's for those clips."""
+    subjects = {f"s{i}": [[2, 0, 0], [1, 1, 0], [0, 1, 1]] for i in range(5)}  # 10 negatives
+    got = intervals.score_interval(_results("kfold", "A", [0.7], subjects), "recall_negative")
+    assert got["mean"] == 1.0 and got["high"] == 1.0
+    assert got["low"] == pytest.approx(0.025 ** (1 / 10))  # exact: (alpha / 2)^(1 / n)
+    assert intervals.proportion_interval(0, 10)[0] == 0.0
+    lo, hi = intervals.proportion_interval(3, 10)
+    assert lo == pytest.approx(stats.beta.ppf(0.025, 3, 8))
+    assert hi == pytest.approx(stats.beta.ppf(0.975, 4, 7))
+
+
+def test_an_interval_of_zero_to_one_says_why():
+    from mer_utils.report.style import with_interval
+
+    res = _results("paper", "A", [0.9, 0.3], TWO_SUBJECTS)  # two splits that disagree
+    text = with_interval(intervals.score_interval(res, "uf1"))
+    assert text == "0.60 [0.00, 1.00] (2 splits that disagree, 10 test samples each)"
+    one_clip = {f"s{i}": [[2, 0, 0], [0, 2, 0], [0, 0, 0]] for i in range(4)}
+    one_clip["s0"] = [[2, 0, 0], [0, 2, 0], [1, 0, 0]]  # the only surprise clip, missed
+    res = _results("kfold", "A", [0.9, 0.9], one_clip)
+    res.confusions.loc[
+        (res.confusions["repeat"] == 1) & (res.confusions["subject"] == "s0"),
+        ["surprise_as_negative", "surprise_as_surprise"],
+    ] = [0, 1]  # the second seed gets it right
+    text = with_interval(intervals.score_interval(res, "recall_surprise"))
+    assert text.startswith("0.50 [0.00, 1.00] (1 test sample of the class, 4 subjects")
+
+
+def test_a_recall_tested_by_some_splits_only_says_so():
+    res = _results("paper", "A", [0.6] * 5, TWO_SUBJECTS)
+    res.metrics.loc[res.metrics["repeat"] > 0, "recall_surprise"] = np.nan
+    got = intervals.score_interval(res, "recall_surprise")
+    from mer_utils.report.style import with_interval
+
+    assert with_interval(got) == "0.60 (one run; 1 of 5 splits test the class)"
+
+
+def test_an_interval_is_never_printed_with_equal_ends_unless_it_has_zero_width():
+    from mer_utils.report.style import interval
+
+    assert interval(0.621, 0.6205, 0.6235) == "0.621 [0.621, 0.624]"
+    assert interval(0.62, 0.62, 0.62) == "0.62 [0.62, 0.62]"
+    assert interval(0.5, 0.0, 1.0, note="2 splits") == "0.50 [0.00, 1.00] (2 splits)"
+    assert interval(0.5, None, None) == "0.50 (one run)"
 
 
 def test_reference_tables_are_optional_and_complete():

@@ -329,3 +329,63 @@ def test_the_smoke_comparison_fails_when_an_expectation_is_off():
     one = json.loads(json.dumps(expected))
     one[cnn]["test_samples"] += 1
     assert compare_smoke(one, expected)
+
+
+def _html_rows(shown) -> list[dict]:
+    """The rows of the HTML table a report function returns, as {column: text}."""
+    from bs4 import BeautifulSoup
+
+    found = BeautifulSoup(shown.data, "html.parser").find("table")
+    head = [th.get_text(strip=True) for th in found.find("thead").find_all("th")]
+    return [
+        dict(zip(head, (td.get_text(strip=True) for td in tr.find_all(["td", "th"]))))
+        for tr in found.find("tbody").find_all("tr")
+    ]
+
+
+def test_every_page_shows_the_same_verdict_for_a_run(smoke_run):
+    """One verdict per run (mer_utils.verdicts): the method page, the evaluation page, the
+    results and leakage pages' marks, the findings page's cells and the scale check show, for
+    the same runs, the same adjusted p-value and the same verdict, whatever runs each holds."""
+    from mer_utils import chance, report, verdicts
+    from mer_utils.report.style import pvalue, short, verdict
+
+    book = smoke_run["book"]
+    res = results.load(book / "results", profile="smoke")
+    truth = verdicts.table(res)
+    assert not truth.empty
+    want = {}
+    for r in truth.to_dict("records"):
+        row = {"p_adj": r["p_adj_uf1"], "detectable": r["detectable_uf1"]}
+        want[(r["method"], r["protocol"])] = (pvalue(r["p_adj_uf1"]), verdict(row))
+        assert r["family"] / (1 + r["n_perm"]) < chance.ALPHA  # the best p-value can pass
+    seen = 0
+    for method in set(res.metrics["method"]):
+        for row in _html_rows(report.method.runs_table(res.where(method=method))):
+            assert (row["p (adj.)"], row["verdict"]) == want[(method, row["protocol"])]
+            seen += 1
+    for row in _html_rows(report.evaluation.chance_table(res, "uf1")):
+        assert (row["p (adj.)"], row["verdict"]) == want[(row["method"], row["protocol"])]
+    methods = {short(m): m for m in res.metrics["method"]}
+    for row in _html_rows(report.results.protocol_table(res, "uf1")):
+        cell = row[config.dataset_info(DATASET)["display"]]
+        if cell == "–":
+            continue
+        above = want[(methods[row["method"]], row["protocol"])][1] == "above chance"
+        assert cell.endswith("*") == above, (row, cell)
+    shown = report.leakage.survival_table(res, "uf1")
+    for row in _html_rows(shown):
+        for protocol in set(res.metrics["protocol"]) & set(row):
+            if row[protocol] == "–":
+                continue
+            above = want[(methods[row["method"]], protocol)][1] == "above chance"
+            assert row[protocol].endswith("*") == above, (row, protocol)
+    for protocol in set(res.metrics["protocol"]):  # a page holding one protocol's runs only
+        for row in _html_rows(report.evaluation.chance_table(res.where(protocol=protocol))):
+            assert row["p (adj.)"] == want[(row["method"], protocol)][0]
+    scale = results.load(book / "results", profile="smoke-scale")
+    both = results.Results.concat([res.where(method=list(set(scale.metrics["method"]))), scale])
+    rows = report.scale.rows(both)
+    for r in rows[rows["profile"] == "smoke"].to_dict("records"):
+        assert (pvalue(r["p_adj"]), verdict(r)) == want[(r["method"], r["protocol"])]
+    assert seen == len(truth)

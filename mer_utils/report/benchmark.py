@@ -12,6 +12,7 @@ from IPython.display import Markdown
 
 from .. import chance, config, intervals, reference
 from .style import (
+    ADJUSTED,
     markdown,
     ordered,
     pvalue,
@@ -19,6 +20,7 @@ from .style import (
     source_label,
     table,
     tested,
+    verdict,
     with_interval,
 )
 
@@ -35,7 +37,8 @@ def column_name(column: str) -> str:
 def measured(res) -> pd.DataFrame:
     """One row per (column, method, protocol): UF1 and UAR pooled over all folds with their
     intervals (bootstrap over the column's test subjects, and the seeds), the permutation
-    chance level of UF1, and its p-value Holm-corrected over every row of the page."""
+    chance level of UF1, and its adjusted p-value (:mod:`mer_utils.verdicts`; a part of the
+    composite is tested as a dataset of its own)."""
     if res.empty:
         return pd.DataFrame()
     rows = []
@@ -54,11 +57,11 @@ def measured(res) -> pd.DataFrame:
                     "uf1": uf1,
                     "uar": uar,
                     "p": uf1["p"],
+                    "p_adj": uf1["p_adj"],
                     "kind": ", ".join(sorted(set(group.metrics["data_kind"]))),
                 }
             )
     out = pd.DataFrame(rows)
-    out["p_holm"] = chance.holm(out["p"].to_numpy())
     return ordered(out, columns=("method", "protocol")).reset_index(drop=True)
 
 
@@ -75,8 +78,8 @@ def measured_table(got: pd.DataFrame, column: str):
             "chance UF1": [score(r["chance"]) for r in mine["uf1"]],
             "UAR": [with_interval(r) for r in mine["uar"]],
             "test clips": [tested(r) for r in mine["uf1"]],
-            "p (Holm)": mine["p_holm"].map(pvalue),
-            "verdict": mine["p_holm"].map(chance.verdict),
+            "p (adj.)": mine["p_adj"].map(pvalue),
+            "verdict": [verdict(r) for r in mine["uf1"]],
         }
     )
     return table(
@@ -87,7 +90,7 @@ def measured_table(got: pd.DataFrame, column: str):
             "bootstrap over the test subjects and the seeds]",
             "chance UF1": "95th percentile of the same predictions scored against labels "
             "shuffled within each test subject",
-            "p (Holm)": f"permutation p-value, Holm-corrected over the {len(got)} rows of the page",
+            "p (adj.)": ADJUSTED,
         },
     )
 
@@ -167,12 +170,12 @@ def summary(got: pd.DataFrame) -> Markdown:
     if got.empty:
         return markdown("No run of this study on the composite in this build.")
     whole = got[got["column"] == "composite"]
-    above = whole[whole["p_holm"] < chance.ALPHA]
+    above = whole[whole["p_adj"] < chance.ALPHA]
     kinds = source_label(got["kind"])
     if above.empty:
         first = (
             f"On the whole composite ({kinds}), no method of this study scores above the "
-            f"permutation chance level (Holm-corrected over the {len(got)} rows of this page)."
+            "permutation chance level (p adjusted over each method's protocols)."
         )
     else:
         named = ", ".join(
@@ -181,7 +184,7 @@ def summary(got: pd.DataFrame) -> Markdown:
         )
         first = (
             f"On the whole composite ({kinds}), above the permutation chance level "
-            f"(Holm-corrected over the {len(got)} rows of this page): {named}."
+            f"(p adjusted over each method's protocols): {named}."
         )
     return markdown(first)
 

@@ -1,7 +1,8 @@
 """A dataset's evaluation page: every method under every protocol, against chance, the
 differences the data can resolve, and the confusion matrices.
 
-Every verdict is corrected for the number of tests the page makes (Holm), and every sentence
+Every verdict against chance is the run's one verdict (:mod:`mer_utils.verdicts`, the same on
+every page), comparisons are corrected for the number the page makes (Holm), and every sentence
 of interpretation is computed here from the same numbers the tables show.
 """
 
@@ -14,6 +15,7 @@ import pandas as pd
 from .. import chance, intervals, protocols
 from .method import heatmap, summed_confusion
 from .style import (
+    ADJUSTED,
     METHODS,
     PROTOCOLS,
     SCORE_NAMES,
@@ -28,6 +30,7 @@ from .style import (
     short,
     table,
     tested,
+    verdict,
     with_interval,
 )
 
@@ -36,18 +39,17 @@ NO_RUNS = "No runs of this dataset in this build."
 
 def rows(res, score_: str = "uf1") -> pd.DataFrame:
     """One row per (method, protocol): :func:`mer_utils.intervals.score_interval` of ``score_``,
-    its Holm-corrected p-value over all rows (``p_holm``), and the majority baseline."""
+    its verdict (``p_adj``, ``verdict``: :mod:`mer_utils.verdicts`), and the majority baseline."""
     if res.empty:
         return pd.DataFrame()
     out = ordered(intervals.summary(res, score_, by=("dataset", "method", "protocol")))
-    out["p_holm"] = chance.holm(out["p"].to_numpy())
     return out.reset_index(drop=True)
 
 
 def chance_table(res, score_: str = "uf1"):
     """Does a method recognise anything? Each method's ``score_`` under each protocol beside the
-    permutation chance level of the same predictions, with the p-value corrected over every
-    row of the table (Holm) and the verdict it allows."""
+    permutation chance level of the same predictions, with the adjusted p-value and the verdict
+    of each run (:mod:`mer_utils.verdicts`)."""
     got = rows(res, score_)
     if got.empty:
         return markdown(NO_RUNS)
@@ -58,8 +60,8 @@ def chance_table(res, score_: str = "uf1"):
             "protocol": got["protocol"],
             name: [with_interval(r) for r in got.to_dict("records")],
             f"chance {name}": got["chance"].map(score),
-            "p (Holm)": got["p_holm"].map(pvalue),
-            "verdict": got["p_holm"].map(chance.verdict),
+            "p (adj.)": got["p_adj"].map(pvalue),
+            "verdict": [verdict(r, name) for r in got.to_dict("records")],
         }
     )
     return table(
@@ -70,7 +72,7 @@ def chance_table(res, score_: str = "uf1"):
             f"chance {name}": "95th percentile of the same predictions scored against shuffled "
             "labels (shuffled within each test subject where the protocol is "
             "subject-independent, else within each test part)",
-            "p (Holm)": f"permutation p-value, Holm-corrected over the {len(got)} rows",
+            "p (adj.)": ADJUSTED,
         },
     )
 
@@ -117,7 +119,7 @@ def interpretation(res) -> object:
     n_tests = len(got)
     for protocol in [p for p in PROTOCOLS if p in set(got["protocol"])]:
         part = got[got["protocol"] == protocol]
-        above = list(part.loc[part["p_holm"] < chance.ALPHA, "method"])
+        above = list(part.loc[part["p_adj"] < chance.ALPHA, "method"])
         kind = (
             "subject-independent"
             if protocols.info(protocol)["subject_independent"]
@@ -243,8 +245,7 @@ def _above_chance(res, score_: str) -> dict:
     got = rows(res, score_)
     out = {}
     for protocol, part in got.groupby("protocol", sort=False):
-        adjusted = chance.holm(part["p"].to_numpy())
-        for m, p in zip(part["method"], adjusted):
+        for m, p in zip(part["method"], part["p_adj"]):
             out[(protocol, m)] = bool(p < chance.ALPHA)
     return out
 
@@ -323,11 +324,12 @@ def first_result(res) -> object:
     protocol = indep[-1] if indep else got["protocol"].iloc[-1]
     part = got[got["protocol"] == protocol]
     best = part.loc[part["mean"].idxmax()]
-    above = int((part["p_holm"] < chance.ALPHA).sum())
+    above = int((part["p_adj"] < chance.ALPHA).sum())
     kind = set(res.metrics["data_kind"])
     return markdown(
         f"**In short** ({'/'.join(sorted(kind))} data): under `{protocol}`, {above} of "
-        f"{len(part)} methods are above their permutation chance level (Holm over the page); "
+        f"{len(part)} methods are above their permutation chance level (p adjusted over each "
+        "method's protocols); "
         f"the highest UF1 is {short(best['method'])}'s, {with_interval(best.to_dict())} "
         f"against a chance level of {score(best['chance'])}."
     )

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import chance, config, protocols, reconstruction, reference
 from ..datasets import display_name
 from . import evaluation, leakage, scale
-from .style import close, markdown, score, short, source_label, table, with_interval
+from .style import close, markdown, score, short, source_label, table, verdict, with_interval
 
 
 def _independent(res) -> str | None:
@@ -146,15 +146,15 @@ def chance_cells(res) -> tuple[str, object]:
     if cv is None:
         return "This build ran no subject-independent cross-validation.", markdown("")
     got = evaluation.rows(res.where(protocol=cv), "uf1")
-    got["above"] = got["p_holm"] < chance.ALPHA
+    got["above"] = got["p_adj"] < chance.ALPHA
     paper = got[got["method"].isin(config.paper_methods())]
     others = got[~got["method"].isin(config.paper_methods())]
     lifted = paper[(paper["mean"] > paper["baseline"]) & ~paper["above"]]
     text = (
         f"**Subject-independently, {_count(int(paper['above'].sum()), len(paper))} of the "
         f"{len(paper)} runs of the paper's variants ({paper['method'].nunique()} variants x "
-        f"{paper['dataset'].nunique()} datasets) are above their permutation chance level** under `{cv}` (UF1, Holm over "
-        f"{len(got)} tests). "
+        f"{paper['dataset'].nunique()} datasets) are above their permutation chance level** "
+        f"under `{cv}` (UF1, each p adjusted over the protocols of its method and dataset). "
     )
     for m in dict.fromkeys(others["method"]):
         part = others[others["method"] == m]
@@ -198,7 +198,7 @@ def chance_cells(res) -> tuple[str, object]:
     evidence = table(
         pd.DataFrame(rows),
         caption=f"UF1 under `{cv}`, measured on {kinds}",
-        legend={"*": "above its permutation chance level (Holm over the table)"},
+        legend={"*": "above its permutation chance level (as on every page)"},
     )
     return text, evidence
 
@@ -262,7 +262,7 @@ def benchmark(res) -> tuple[str, object]:
         return "This build ran nothing on the MEGC 2019 composite.", markdown("")
     got = page.measured(mine)
     whole = got[got["column"] == "composite"]
-    above = whole[whole["p_holm"] < chance.ALPHA]
+    above = whole[whole["p_adj"] < chance.ALPHA]
     kinds = source_label(mine.metrics["data_kind"])
     rows_published = [r for r in reference.megc_published() if r.get("composite")]
     published = [r["composite"][0] for r in rows_published]
@@ -272,7 +272,7 @@ def benchmark(res) -> tuple[str, object]:
         f"{int(mine.metrics['n_test'].max())} test clips of "
         f"{mine.confusions['subject'].nunique()} subjects here), measured on {kinds}, "
         f"{_count(len(above), len(whole))} of the {len(whole)} method and protocol runs are above "
-        "their permutation chance level (UF1, Holm over the benchmark page's rows)"
+        "their permutation chance level (UF1, as on the benchmark page)"
         + (
             ": "
             + ", ".join(
@@ -297,7 +297,7 @@ def benchmark(res) -> tuple[str, object]:
             "protocol": r["protocol"],
             "UF1 (whole composite)": with_interval(r["uf1"]),
             "chance UF1": score(r["uf1"]["chance"]),
-            "verdict": chance.verdict(r["p_holm"]),
+            "verdict": verdict(r["uf1"]),
         }
         for r in whole.to_dict("records")
     ]

@@ -211,7 +211,7 @@ def f1_accuracy_table():
 def survival_table(res, score_: str = "uf1"):
     """For every dataset and paper variant: ``score_`` measured under each protocol of the run,
     from the reconstructed one to the subject-independent one, mean [95 % interval], with a mark
-    where it is above its permutation chance level (Holm over the table)."""
+    where it is above its permutation chance level (its one verdict, as on every page)."""
     paper = res.where(method=list(config.paper_methods()))
     got = evaluation.rows(paper, score_)
     if got.empty:
@@ -227,7 +227,7 @@ def survival_table(res, score_: str = "uf1"):
                     "–"
                     if hit.empty
                     else with_interval(hit.iloc[0].to_dict())
-                    + (" *" if hit["p_holm"].iloc[0] < chance.ALPHA else "")
+                    + (" *" if hit["p_adj"].iloc[0] < chance.ALPHA else "")
                 )
             out.append(row)
     kinds = source_label(res.metrics["data_kind"])
@@ -235,7 +235,8 @@ def survival_table(res, score_: str = "uf1"):
         pd.DataFrame(out),
         caption=f"{SCORE_NAMES[score_]} measured here ({kinds}), by protocol",
         legend={
-            "*": f"above its permutation chance level (Holm over the {len(got)} cells)",
+            "*": "above its permutation chance level (p adjusted over the method's protocols on "
+            "the dataset, as on every page)",
             **{p: protocols.info(p)["title"] for p in present},
         },
     )

@@ -10,6 +10,7 @@ import pandas as pd
 from .. import chance, config, intervals, protocols
 from ..schema import CONFUSION_COLUMNS, LACKS
 from .style import (
+    ADJUSTED,
     PROTOCOLS,
     WIDTH,
     close,
@@ -19,6 +20,7 @@ from .style import (
     score,
     table,
     tested,
+    verdict,
     with_interval,
 )
 
@@ -32,38 +34,34 @@ def _protocols(res) -> list[str]:
 
 def runs_table(res):
     """One row per protocol: UF1 and accuracy with their 95 % intervals, UF1's permutation
-    chance level and p-value (Holm-corrected over the protocols of the table), the majority
+    chance level, adjusted p-value and verdict (:mod:`mer_utils.verdicts`), the majority
     baseline of the same splits, and the test samples behind the numbers."""
     if res.empty:
         return markdown("No runs: this method was not run under any protocol of this build.")
-    rows, ps = [], []
+    rows = []
     for protocol in _protocols(res):
         group = res.where(protocol=protocol)
         u = intervals.score_interval(group, "uf1")
         a = intervals.score_interval(group, "accuracy")
-        ps.append(u["p"])
         rows.append(
             {
                 "protocol": protocol,
                 "UF1": with_interval(u),
                 "chance UF1": score(u["chance"]),
-                "p": u["p"],
+                "p (adj.)": pvalue(u["p_adj"]),
+                "verdict": verdict(u),
                 "accuracy": with_interval(a),
                 "majority acc.": score(group.metrics["baseline_accuracy"].mean()),
                 "test samples": tested(u),
             }
         )
-    adjusted = chance.holm(ps)
-    for row, p in zip(rows, adjusted):
-        row["p"] = pvalue(p)
-        row["verdict"] = chance.verdict(p)
     out = pd.DataFrame(rows)
     out = out[
         [
             "protocol",
             "UF1",
             "chance UF1",
-            "p",
+            "p (adj.)",
             "verdict",
             "accuracy",
             "majority acc.",
@@ -77,7 +75,9 @@ def runs_table(res):
             "cross-validation, [95 % interval]",
             "chance UF1": "95th percentile of UF1 with the labels shuffled "
             "(within test subjects where the protocol is subject-independent)",
-            "p": f"permutation p-value, Holm-corrected over the {len(rows)} protocols",
+            "p (adj.)": ADJUSTED,
+            "verdict": "adjusted p below 0.05; otherwise the smallest UF1 this test would have "
+            "called above chance",
             "majority acc.": "always answering the training part's most frequent class",
             "test samples": "per run x runs (distinct test clips in brackets where the "
             "samples are not clips)",
@@ -111,13 +111,16 @@ def lacking(res) -> str:
 
 def _verdict(res) -> str:
     names = _protocols(res)
-    ps = chance.holm([intervals.score_interval(res.where(protocol=p), "uf1")["p"] for p in names])
-    above = [p for p, q in zip(names, ps) if q < chance.ALPHA]
+    got = [intervals.score_interval(res.where(protocol=p), "uf1") for p in names]
+    above = [p for p, g in zip(names, got) if g["p_adj"] < chance.ALPHA]
     if not above:
         return (
             f"Under none of its {len(names)} protocols is this method's UF1 above its permutation "
-            "chance level (Holm-corrected): on these data it shows no sign of recognising the "
-            "classes, whatever its accuracy."
+            "chance level (adjusted over its family): on these data it shows no sign of "
+            "recognising the classes, whatever its accuracy. The tests would have called a UF1 "
+            "above chance from "
+            + ", ".join(f"{score(g['detectable'])} (`{p}`)" for p, g in zip(names, got))
+            + "."
         )
     independent = [p for p in above if protocols.info(p)["subject_independent"]]
     text = f"Its UF1 is above its permutation chance level under {_list(above)}"

@@ -17,6 +17,7 @@ from .. import chance, config, intervals, protocols, reference
 from ..datasets import display_name
 from . import evaluation
 from .style import (
+    ADJUSTED,
     METHODS,
     PROTOCOLS,
     SCORE_NAMES,
@@ -80,15 +81,15 @@ def measured_table(res, dataset: str, protocol: str = "paper"):
                 + ("" if config.method(method)["paper"] else " (beyond the paper)"),
                 "accuracy (%)": with_interval(pct, digits=1),
                 "chance acc. (%)": f"{100 * acc['chance']:.1f}",
-                "p": acc["p"],
+                "p": acc["p_adj"],
                 "F1 (weighted)": with_interval(f1w),
                 "F1 (macro)": with_interval(f1m),
                 "test samples": tested(acc),
             }
         )
     out = pd.DataFrame(rows)
-    out["p"] = [pvalue(p) for p in chance.holm(out["p"].to_numpy())]
-    out = out.rename(columns={"p": "p (Holm)"})
+    out["p"] = [pvalue(p) for p in out["p"]]
+    out = out.rename(columns={"p": "p (adj.)"})
     kinds = source_label(mine.metrics["data_kind"])
     return table(
         out,
@@ -98,8 +99,7 @@ def measured_table(res, dataset: str, protocol: str = "paper"):
         legend={
             "chance acc.": "95th percentile of the accuracy of the same predictions with "
             "shuffled labels",
-            "p (Holm)": f"permutation p-value of the accuracy, Holm-corrected over the {len(out)} "
-            "rows",
+            "p (adj.)": "of the accuracy: " + ADJUSTED,
             "F1 (weighted)": "the F1 the paper's numbers behave like (see the reconstruction page)",
         },
     )
@@ -166,15 +166,13 @@ def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Fi
 # ----------------------------------------------------------------------------- protocols
 def protocol_table(res, score_: str = "uf1"):
     """Every method (rows) on every dataset (columns) under every protocol (row groups):
-    ``score_`` with a mark where it is above its permutation chance level, Holm-corrected within
-    each dataset's column, as on that dataset's evaluation page (over the whole table, the
-    smallest p-value 1000 permutations can give, 1/1001, could not pass the correction). The
-    intervals are on each dataset's evaluation page and in the CSV below."""
+    ``score_`` with a mark where the run is above its permutation chance level (its one verdict,
+    :mod:`mer_utils.verdicts`, as on every other page). The intervals are on each dataset's
+    evaluation page and in the CSV below."""
     got = evaluation.rows(res, score_)
     if got.empty:
         return markdown("No runs in this build.")
-    holm = got.groupby("dataset")["p"].transform(lambda p: chance.holm(p.to_numpy()))
-    got["above"] = holm < chance.ALPHA
+    got["above"] = got["p_adj"] < chance.ALPHA
     datasets = [d for d in config.datasets() if d in set(got["dataset"])]
     out = []
     for protocol in [p for p in PROTOCOLS if p in set(got["protocol"])]:
@@ -195,7 +193,8 @@ def protocol_table(res, score_: str = "uf1"):
     return table(
         pd.DataFrame(out),
         legend={
-            "*": "above its permutation chance level (Holm over the cells of its dataset's column)",
+            "*": "above its permutation chance level (p adjusted over the method's protocols "
+            "on the dataset, as on every page)",
             "cells": f"{SCORE_NAMES[score_]}, mean over repeated splits or pooled over a "
             "cross-validation; intervals on each dataset's evaluation page",
         },
@@ -221,7 +220,9 @@ def full_table(res, path: str | Path) -> Path:
                     "high",
                     "chance",
                     "p",
-                    "p_holm",
+                    "p_adj",
+                    "detectable",
+                    "n_perm",
                     "baseline",
                     "tested",
                     "interval",

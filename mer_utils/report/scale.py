@@ -9,7 +9,18 @@ import pandas as pd
 
 from .. import chance, config, intervals
 from ..datasets import display_name
-from .style import markdown, pvalue, score, short, signed, table, tested, with_interval
+from .style import (
+    ADJUSTED,
+    markdown,
+    pvalue,
+    score,
+    short,
+    signed,
+    table,
+    tested,
+    verdict,
+    with_interval,
+)
 
 
 def settings(profile: str) -> dict | None:
@@ -18,8 +29,8 @@ def settings(profile: str) -> dict | None:
 
 
 def rows(res) -> pd.DataFrame:
-    """One row per (profile, method, protocol): UF1 with interval, chance, Holm-corrected p over
-    all rows, what the method reads and the test samples."""
+    """One row per (profile, method, protocol): UF1 with interval, chance, the run's adjusted p
+    and verdict (:mod:`mer_utils.verdicts`), what the method reads and the test samples."""
     out = []
     for (prof, method, protocol), group in res.groups(["profile", "method", "protocol"]):
         got = intervals.score_interval(group, "uf1")
@@ -32,10 +43,7 @@ def rows(res) -> pd.DataFrame:
                 **got,
             }
         )
-    df = pd.DataFrame(out)
-    if not df.empty:
-        df["p_holm"] = chance.holm(df["p"].to_numpy())
-    return df
+    return pd.DataFrame(out)
 
 
 def comparison_table(res):
@@ -50,8 +58,8 @@ def comparison_table(res):
             "reads": got["reads"],
             "UF1": [with_interval(r) for r in got.to_dict("records")],
             "chance UF1": got["chance"].map(score),
-            "p (Holm)": got["p_holm"].map(pvalue),
-            "verdict": got["p_holm"].map(chance.verdict),
+            "p (adj.)": got["p_adj"].map(pvalue),
+            "verdict": [verdict(r) for r in got.to_dict("records")],
             "test samples": [tested(r) for r in got.to_dict("records")],
         }
     )
@@ -60,7 +68,7 @@ def comparison_table(res):
         legend={
             "reads": "frames per clip and their size (the 3D CNN), or the key frames' size (the "
             "flow baseline)",
-            "p (Holm)": f"permutation p-value, Holm-corrected over the {len(out)} rows",
+            "p (adj.)": ADJUSTED,
         },
     )
 
@@ -89,18 +97,17 @@ def statement(res, book_profile: str) -> str:
             if a.empty or b.empty:
                 continue
             a, b = a.iloc[0], b.iloc[0]
-            verdict_a = "above" if a["p_holm"] < chance.ALPHA else "not above"
-            verdict_b = "above" if b["p_holm"] < chance.ALPHA else "not above"
+            verdict_a, verdict_b = verdict(a.to_dict()), verdict(b.to_dict())
             lines.append(
                 f"- {short(method)}, `{protocol}`: UF1 {score(a['mean'])} reading {a['reads']} "
-                f"({verdict_a} chance) and {score(b['mean'])} reading {b['reads']} "
-                f"({verdict_b} chance)."
+                f"({verdict_a}) and {score(b['mean'])} reading {b['reads']} ({verdict_b})."
             )
     if not lines:
         return f"The scale check on {ds} has no runs to set beside the {book_profile} profile's."
     return (
         f"On {ds}, the same methods and splits at the `{book_profile}` profile and at the "
-        f"paper's scale (`{scale}`), Holm over {len(got)} tests:\n\n" + "\n".join(lines)
+        f"paper's scale (`{scale}`), each p adjusted over its method's protocols:\n\n"
+        + "\n".join(lines)
     )
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML, Markdown
 
-from .. import config, protocols
+from .. import chance, config, protocols
 
 PALETTE = "colorblind"
 """seaborn's colour-blind safe palette, used by every chart of the book."""
@@ -138,24 +138,48 @@ def pvalue(p) -> str:
     return "<0.001" if p < 0.001 else f"{float(p):.3f}"
 
 
-def interval(mean, low, high, digits: int = 2, sign: bool = False) -> str:
-    """``0.62 [0.48, 0.76]``; without an interval (one run) ``0.62 (one run)``."""
+def interval(mean, low, high, digits: int = 2, sign: bool = False, note: str = "") -> str:
+    """The one way the book writes a score with its interval: ``0.62 [0.48, 0.76]``, then
+    ``note`` in brackets where there is one (why the interval is as it is:
+    ``0.54 [0.00, 1.00] (2 splits that disagree, 7 test samples each)``); without an interval
+    (one run) ``0.62 (one run)``. An interval that is not of zero width is never printed as one:
+    where its ends round to the same text, they get up to two more decimals."""
     fmt = signed if sign else score
     if _missing(mean):
         return "–"
+    tail = f" ({note})" if note else ""
     if _missing(low) or _missing(high):
-        return f"{fmt(mean, digits)} (one run)"
-    return f"{fmt(mean, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+        return f"{fmt(mean, digits)} (one run{'; ' + note if note else ''})"
+    d = digits
+    while d < digits + 2 and high > low and fmt(low, d) == fmt(high, d):
+        d += 1
+    return f"{fmt(mean, d)} [{fmt(low, d)}, {fmt(high, d)}]{tail}"
 
 
 def with_interval(row: dict, digits: int = 2) -> str:
-    """A score row of :func:`mer_utils.intervals.score_interval` as text: the interval, or for
-    runs that all scored the same, ``all 5 repeats: 0.62 (constant prediction)``."""
-    if row.get("constant"):
-        what = "repeats" if "splits" in str(row.get("interval", "")) else "seeds"
-        text = f"all {row['runs']} {what}: {score(row['mean'], digits)}"
-        return text + (" (constant prediction)" if row.get("constant_prediction") else "")
-    return interval(row["mean"], row["low"], row["high"], digits)
+    """A score row of :func:`mer_utils.intervals.score_interval` as text (:func:`interval`, with
+    the row's ``note``): ``0.62 [0.51, 0.73] (same in all 5 splits; constant prediction)``."""
+    return interval(row["mean"], row["low"], row["high"], digits, note=row.get("note") or "")
+
+
+def verdict(row: dict, name: str = "UF1") -> str:
+    """The verdict of a score row (:func:`mer_utils.intervals.score_interval`): ``above chance``,
+    or ``not above chance`` with the smallest score the test would have called above chance
+    (``needs UF1 > 0.59``)."""
+    if _missing(row.get("p_adj")):
+        return "–"
+    if row["p_adj"] < chance.ALPHA:
+        return "above chance"
+    need = row.get("detectable")
+    return "not above chance" + ("" if _missing(need) else f" (needs {name} > {score(need)})")
+
+
+ADJUSTED = (
+    "permutation p-value (one relabelling of the test clips shared by every repeat) times the "
+    "size of its family: the protocols this profile runs the method under on this dataset "
+    "(Bonferroni); the same value on every page that shows the run"
+)
+"""The legend of an adjusted p-value column."""
 
 
 def tested(row: dict) -> str:
@@ -206,7 +230,7 @@ def _unbroken(match: re.Match) -> str:
     return f'<td class="nowrap">{match.group(1)}</td>' if len(text) <= UNBROKEN else match.group(0)
 
 
-UNBROKEN = 24  # "0.24 [0.22, 0.26]", "MER-DACWB3DCNNST", "all 5 repeats: 0.625" stay on one line
+UNBROKEN = 24  # "0.24 [0.22, 0.26]", "MER-DACWB3DCNNST", "0.625 [0.618, 0.631]" stay on one line
 SHORT_CELL = re.compile(r"<td>([^<]*)</td>")
 
 
