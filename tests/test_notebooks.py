@@ -194,6 +194,7 @@ def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     assert "cannot come from its stated protocol" in findings and "chance" in findings
     intro = (html / "intro.html").read_text()
     assert "What this study found" in intro and "headline.png" in intro
+    assert "CC BY 4.0" in intro and "MIT licence" in intro  # the licence footer on every page
     page = (html / "datasets" / DATASET / "13-MER-DACWB3DCNNST.html").read_text()
     assert "<table" in page and "stand-in" in page
     placeholder = (html / "datasets" / "casme2" / "10-MER-3DCNNST.html").read_text()
