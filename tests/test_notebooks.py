@@ -159,6 +159,29 @@ def test_a_second_run_reuses_every_up_to_date_page(smoke_run):
     assert {p: p.stat().st_mtime_ns for p in _executed(book)} == before
 
 
+def test_a_downloaded_page_reruns_with_one_parameter_changed(smoke_run, tmp_path):
+    """The reader's command of issue 28 on a page of the build, copied into a fresh folder:
+    ``papermill PAGE out.ipynb -p seed 1 -p results_dir rr -y "protocols: [kfold]"``. Before,
+    papermill's new injected cell dropped the page's values and the page fell back to the
+    template's defaults (another dataset, a stand-in folder that no longer exists)."""
+    page = smoke_run["book"] / "datasets" / DATASET / "15-FLOW-LINEAR.ipynb"
+    here = tmp_path / "download"
+    here.mkdir()
+    shutil.copy(page, here / "page.ipynb")
+    papermill = Path(sys.executable).with_name("papermill")
+    command = ["page.ipynb", "out.ipynb", "-p", "seed", "1", "-p", "results_dir", "rr"]
+    proc = subprocess.run(
+        [str(papermill), *command, "-y", "protocols: [kfold]"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = results.load(here / "rr", profile="smoke").metrics
+    assert set(table["dataset"]) == {DATASET} and set(table["method"]) == {"FLOW-LINEAR"}
+    assert set(table["protocol"]) == {"kfold"} and set(table["seed"]) == {1}
+
+
 def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     site = smoke_run["tmp"] / "site"
     site.mkdir()
