@@ -71,7 +71,7 @@ TEMPLATE_HEADER = (
 )
 PAGE_HEADER = (
     "# This page's parameters, as the study ran it. `papermill PAGE.ipynb OUT.ipynb -p NAME VALUE`\n"
-    "# changes one (lists with -y, e.g. -y \"protocols: [kfold]\") and keeps the others."
+    '# changes one (lists with -y, e.g. -y "protocols: [kfold]") and keeps the others.'
 )
 PREPARE = (
     "# The data this page reads: a missing stand-in folder is generated from the page's profile\n"

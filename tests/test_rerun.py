@@ -25,7 +25,11 @@ def _page(tmp: Path) -> Path:
         params,
         nbformat.v4.new_code_cell(f"import json; json.dump([a, b], open({str(out)!r}, 'w'))"),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp / "template.ipynb"
     nbformat.write(nb, path)
     return path
@@ -54,9 +58,10 @@ def test_the_templates_defaults_name_an_existing_kind_of_folder():
     nb = templates.render("notebooks/method.md", "FLOW-LINEAR")
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     first = next(i for i, t in enumerate(tags) if "parameters" in t)
-    assert nb.cells[first + 1].metadata["mer"]["prepare"] and "ensure_data" in nb.cells[
-        first + 1
-    ].source
+    assert (
+        nb.cells[first + 1].metadata["mer"]["prepare"]
+        and "ensure_data" in nb.cells[first + 1].source
+    )
 
 
 TINY = {"frame_scale": 0.5, "amplitude": 3.0, "subjects": 2, "max_clip_frames": 6}
