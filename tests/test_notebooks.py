@@ -8,6 +8,7 @@ separate kernels) and then checks the values the notebooks recorded, not only th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -180,6 +181,34 @@ def test_a_downloaded_page_reruns_with_one_parameter_changed(smoke_run, tmp_path
     table = results.load(here / "rr", profile="smoke").metrics
     assert set(table["dataset"]) == {DATASET} and set(table["method"]) == {"FLOW-LINEAR"}
     assert set(table["protocol"]) == {"kfold"} and set(table["seed"]) == {1}
+
+
+def test_a_launched_page_runs_on_the_smoke_stand_ins(smoke_run, tmp_path):
+    """What a launch button opens (an executed page with its launch cell, mer_utils.launch),
+    run where no build of the study is: the cell moves to a work folder of its own, switches to
+    the smoke stand-ins and kfold, and the page generates its stand-in and runs."""
+    from mer_utils import launch
+
+    page = smoke_run["book"] / "datasets" / DATASET / "15-FLOW-LINEAR.ipynb"
+    here = tmp_path / "colab"
+    here.mkdir()
+    nb = launch.with_launch(nbformat.read(page, 4), "https://github.com/o/r", "0" * 40)
+    nbformat.write(nb, here / "page.ipynb")
+    papermill = Path(sys.executable).with_name("papermill")
+    env = {**os.environ, "MER_LAUNCH_DIR": str(tmp_path / "work")}
+    proc = subprocess.run(  # results_dir: the published page's, which is not here
+        [str(papermill), "page.ipynb", "out.ipynb", "-p", "results_dir", "book/results"],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    work = tmp_path / "work"
+    standin = sources.standin_root(sources.STANDINS, config.profile("smoke")["standin"])
+    assert sources.is_standin(work / standin / config.dataset_info(DATASET)["folder"])
+    table = results.load(work / "results", profile="smoke").metrics
+    assert set(table["protocol"]) == {"kfold"} and set(table["method"]) == {"FLOW-LINEAR"}
 
 
 def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
