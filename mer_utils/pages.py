@@ -194,11 +194,6 @@ def write_generated(book: Path = BOOK) -> list[Path]:
     written = []
     for name, rows in (("methods.md", methods), ("protocols.md", protocols)):
         written.append(atomic.write_text(folder / name, "\n".join(rows) + "\n"))
-    run = folder / RUN_SUMMARY  # the manifest replaces it with the run's measurements
-    if not run.exists():
-        written.append(
-            atomic.write_text(run, "This build has not recorded a run of the study yet.\n")
-        )
     summary = folder / "findings.md"  # the findings page replaces it with the computed summary
     if not summary.exists():
         written.append(
@@ -207,5 +202,10 @@ def write_generated(book: Path = BOOK) -> list[Path]:
                 ":::{note}\nThe findings are computed by the page {doc}`summary/findings` when "
                 "the book is built; this build has not run it.\n:::\n",
             )
+        )
+    run = folder / RUN_SUMMARY  # the manifest replaces it with the run's measurements
+    if not run.exists():
+        written.append(
+            atomic.write_text(run, "This build has not recorded a run of the study yet.\n")
         )
     return written
