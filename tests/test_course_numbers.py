@@ -91,3 +91,17 @@ def test_the_glossary_defines_the_statistics_the_pages_use():
         "weighted F1",
     ):
         assert f"\n{term}\n" in glossary, term
+
+
+def test_the_intro_and_course_counts_match_the_code():
+    from mer_utils import config, flow
+    from mer_utils.standins import REFERENCE_FACE_PX
+
+    intro = _text(REPO / "book" / "intro.md")
+    amplitude = config.profile("quick")["standin"]["amplitude"]
+    assert f"{amplitude:g} pixels at its peak on a face {REFERENCE_FACE_PX:g} pixels tall" in intro
+    course = _text(REPO / "book" / "course.md")
+    n_features = len(flow.feature_names())
+    assert f"logistic regression on {n_features} features" in course
+    classifier = _text(REPO / "notebooks" / "classifier.md")
+    assert "0.6 million weights" in course and "591875" in classifier.replace("{,}", "")
