@@ -19,7 +19,7 @@ PUBLISH ?=
 BOOK_REPOSITORY_URL ?=
 BOOK_REPOSITORY_BRANCH ?= main
 
-.PHONY: book test lint bench run check-book clean-book clean
+.PHONY: book test lint bench run check-book clean-book clean launch-branch
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,23 @@ book: run
 	BOOK_REPOSITORY_URL="$(BOOK_REPOSITORY_URL)" BOOK_REPOSITORY_BRANCH="$(BOOK_REPOSITORY_BRANCH)" \
 	  $(BIN)/jupyter-book build . -W --keep-going
 	@if [ -n "$(PUBLISH)" ]; then $(BIN)/python -m mer_utils.study --check-publish; fi
+
+# What the book's launch buttons (Binder, Colab) open, for the publishing workflow after
+# `make book`: the built commit plus every executed per-dataset page with its launch cell
+# (mer_utils/launch.py), committed in a separate work tree and pushed to LAUNCH_BRANCH. The
+# book itself is left as it is. Build the book with BOOK_LAUNCH_BRANCH set to show the buttons.
+LAUNCH_BRANCH ?= launch
+LAUNCH_TREE := .cache/launch-tree
+launch-branch: $(STAMP)
+	@test -n "$(BOOK_REPOSITORY_URL)" || { echo "make launch-branch: BOOK_REPOSITORY_URL is not set" >&2; exit 2; }
+	rm -rf $(LAUNCH_TREE) && git worktree prune
+	git worktree add --detach $(LAUNCH_TREE) HEAD
+	$(BIN)/python -m mer_utils.launch book $(LAUNCH_TREE) \
+	  --repository "$(BOOK_REPOSITORY_URL)" --commit "$$(git rev-parse HEAD)"
+	cd $(LAUNCH_TREE) && git add -f book/datasets && \
+	  git -c user.name=mer-book -c user.email=mer-book@users.noreply.github.com commit -q \
+	    -m "The book's executed pages with launch cells, built from $$(git rev-parse --short HEAD)" && \
+	  git push -f origin HEAD:refs/heads/$(LAUNCH_BRANCH)
 
 # Check the built pages as a reader sees them (tests/test_book_html.py): truncated or too wide
 # tables, oversized images, scientific notation, machine paths, a CDN MathJax. Unlike

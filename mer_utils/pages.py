@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,7 +113,54 @@ def write_manifest(
         ],
         "other_pages": other_pages(jobs, book),
     }
+    write_run_summary(manifest, REPO / results_dir, book)
     return atomic.write_json(REPO / results.manifest_path(results_dir), manifest)
+
+
+RUN_SUMMARY = "run.md"
+"""``<book>/generated/run.md``: the latest run's measured time and counts, which the course
+page includes (no time or count on that page is typed by hand)."""
+
+
+def run_summary(manifest: dict, records: int | None) -> str:
+    """One paragraph of the run's measurements: wall time, pages executed and reused, the sum
+    of the executed pages' own times, records in the results table, CPU cores."""
+    pages = manifest["pages"]
+    ran = [p for p in pages if p.get("status") == "ok"]
+    reused = [p for p in pages if p.get("status") == "cached"]
+    other = len(pages) - len(ran) - len(reused)
+    wall = manifest.get("wall_seconds")
+    page_seconds = sum(p.get("seconds") or 0 for p in ran)
+    text = (
+        f"Measured by the run that built this book (`{manifest['command']}`, profile "
+        f"`{manifest['profile']}`, {os.cpu_count()} CPU cores): "
+    )
+    if wall is not None:
+        text += f"the runner took **{wall / 60:.0f} minutes** ({wall:.0f} s wall clock) for "
+    text += f"{len(pages)} pages: {len(ran)} executed ({page_seconds:.0f} s of page time"
+    text += f"), {len(reused)} reused from an earlier run"
+    text += f", {other} not finished" if other else ""
+    text += "."
+    if records is not None:
+        text += f" The results table holds {records} records."
+    if reused:
+        text += (
+            " Reused pages cost no time in this run: a first build of the same profile takes"
+            " longer (`make book` on a clean clone; the README states a recorded one)."
+        )
+    return text + "\n"
+
+
+def write_run_summary(manifest: dict, results_dir: Path, book: Path = BOOK) -> Path:
+    """Write :func:`run_summary` to ``<book>/generated/run.md``."""
+    metrics = Path(results_dir) / "metrics.csv"
+    records = None
+    if metrics.is_file():
+        with open(metrics, newline="") as fh:
+            records = max(sum(1 for _ in fh) - 1, 0)
+    return atomic.write_text(
+        REPO / book / "generated" / RUN_SUMMARY, run_summary(manifest, records)
+    )
 
 
 def write_generated(book: Path = BOOK) -> list[Path]:
@@ -154,5 +202,10 @@ def write_generated(book: Path = BOOK) -> list[Path]:
                 ":::{note}\nThe findings are computed by the page {doc}`summary/findings` when "
                 "the book is built; this build has not run it.\n:::\n",
             )
+        )
+    run = folder / RUN_SUMMARY  # the manifest replaces it with the run's measurements
+    if not run.exists():
+        written.append(
+            atomic.write_text(run, "This build has not recorded a run of the study yet.\n")
         )
     return written

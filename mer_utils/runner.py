@@ -42,7 +42,7 @@ from typing import Callable
 
 import nbformat
 
-from . import atomic, config
+from . import atomic, config, templates
 from .fingerprints import REPO, fingerprint, read_marker, rendered
 from .processes import bind_to_parent, exit_status, kernel_environment, now
 
@@ -179,6 +179,9 @@ def tidy(notebook: Path, log: Path) -> int:
       other stderr text (Python warnings) stays.
     * papermill's injected-parameters cell is hidden (tag ``remove-cell``) and a one-line note
       of the run parameters the banner does not show takes its place.
+    * the parameters cell is given the page's own values (:func:`templates.own_parameters`), so
+      that the page, downloaded from the book, re-runs as it stands with papermill.
+    * a per-dataset page's title names its dataset (:func:`templates.title_dataset`).
     """
     nb = nbformat.read(notebook, as_version=4)
     moved: list[str] = []
@@ -197,6 +200,10 @@ def tidy(notebook: Path, log: Path) -> int:
             kept_outputs.append(out)
         cell["outputs"] = kept_outputs
     _hide_injected_parameters(nb)
+    templates.own_parameters(nb)
+    templates.title_dataset(
+        nb, nb.metadata.get("papermill", {}).get("parameters", {}).get("dataset")
+    )
     if moved:
         with open(log, "a") as fh:
             fh.writelines(moved)

@@ -6,9 +6,16 @@ runner renders one into the notebook papermill executes:
 1. **The parameters cell is written once.** A template's cell tagged ``parameters`` holds only a
    comment; rendering fills it with the defaults of its page family from ``grid.yaml``
    (a notebook whose parameters cell holds its own assignments keeps them)
-   (``parameters``: ``dataset`` pages, ``method`` pages, ``summary`` pages). The runner then
-   passes every page its own values, which papermill injects after that cell.
-2. **One template for every method.** The method pages come from ``notebooks/method.md``.
+   (``parameters``: ``dataset`` pages, ``method`` pages, ``summary`` pages; a ``dataset_dir``
+   of null there is the default dataset's stand-in folder under the default profile). The
+   runner then passes every page its own values, which papermill injects after that cell, and
+   writes them into the executed page's parameters cell (:func:`own_parameters`): a page
+   downloaded from the book describes itself, and ``papermill page.ipynb out.ipynb -p seed 1``
+   changes one value and keeps the others.
+2. **A page makes its data.** After the parameters cell of a dataset or method page, a hidden
+   cell calls :func:`mer_utils.standins.ondemand.ensure_data`: a stand-in folder that is missing
+   (the page runs on another machine) is generated from the page's profile.
+3. **One template for every method.** The method pages come from ``notebooks/method.md``.
    Rendering for a method keeps only the cells whose ``when`` (cell metadata) holds for the
    method's entry in ``methods.yaml`` (``flow``, ``cnn``, ``resampling``) and fills
    ``{{title}}``, ``{{introduction}}``, ``{{resampling.heading}}``... from that entry.
@@ -48,18 +55,64 @@ def defaults(kind: str, method: str | None = None) -> dict:
     """The parameters a page of family ``kind`` declares, with their defaults."""
     params = config.load("grid")["parameters"]
     out = dict(params["summary" if kind == "summary" else "dataset"])
+    if "dataset_dir" in out and out["dataset_dir"] is None:
+        from .sources import STANDINS, standin_root
+
+        folder = config.dataset_info(out["dataset"]).get("folder") or ""
+        standin = config.profile(out["profile"]).get("standin")
+        out["dataset_dir"] = str(standin_root(STANDINS, standin) / folder)
     if kind == "method":
         out["method"] = method or next(iter(config.methods()))
     return out
 
 
-def parameters_source(values: dict) -> str:
+TEMPLATE_HEADER = (
+    "# Parameters (defaults: mer_utils/data/grid.yaml; the runner passes each page its own)"
+)
+PAGE_HEADER = (
+    "# This page's parameters, as the study ran it. `papermill PAGE.ipynb OUT.ipynb -p NAME VALUE`\n"
+    '# changes one (lists with -y, e.g. -y "protocols: [kfold]") and keeps the others.'
+)
+PREPARE = (
+    "# The data this page reads: a missing stand-in folder is generated from the page's profile\n"
+    "from mer_utils.standins.ondemand import ensure_data\n\n"
+    "ensure_data(dataset, dataset_dir, data_kind, profile)"
+)
+"""The hidden cell after a dataset or method page's parameters cell."""
+
+
+def parameters_source(values: dict, header: str = TEMPLATE_HEADER) -> str:
     """The parameters cell: one literal assignment per parameter."""
-    lines = [
-        "# Parameters (defaults: mer_utils/data/grid.yaml; the runner passes each page its own)"
-    ]
+    lines = [header]
     lines += [f"{name} = {value!r}" for name, value in values.items()]
     return "\n".join(lines)
+
+
+def assignments(source: str) -> dict:
+    """The literal assignments of a parameters cell, in order (``name = literal``)."""
+    import ast
+
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                out[target.id] = ast.literal_eval(node.value)
+    return out
+
+
+def own_parameters(nb: nbformat.NotebookNode) -> bool:
+    """Write an executed page's own parameters (papermill's injected values over the
+    template's defaults) into its parameters cell, so that the page re-runs as it stands and
+    papermill, which replaces the injected cell with only the values it is given, changes only
+    those. Returns whether a parameters cell was found."""
+    injected = nb.metadata.get("papermill", {}).get("parameters", {})
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            values = {**assignments(cell.source), **injected}
+            cell.source = parameters_source(values, PAGE_HEADER)
+            return True
+    return False
 
 
 def read(template: str | Path) -> nbformat.NotebookNode:
@@ -86,6 +139,9 @@ def render(template: str, method: str | None = None) -> nbformat.NotebookNode:
                 continue
         if "parameters" in cell.metadata.get("tags", []) and not _has_code(cell.source):
             cell.source = parameters_source(defaults(kind, method))
+            if kind != "summary":
+                cells += [cell, _prepare_cell()]
+                continue
         elif cell.cell_type == "markdown" and entry is not None:
             cell.source = fill(cell.source, entry, template)
         cells.append(cell)
@@ -97,6 +153,42 @@ def render(template: str, method: str | None = None) -> nbformat.NotebookNode:
         "name": "python3",
     }
     return nb
+
+
+def page_title(nb: nbformat.NotebookNode) -> str:
+    """The title of a page: the first level-1 heading of its first markdown cell that has one."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+def title_dataset(nb: nbformat.NotebookNode, dataset: str | None) -> str:
+    """Give a per-dataset page its dataset in its title (``# Evaluation summary — SMIC``), so
+    that no two pages of the book share a title and a link to one names its dataset. Returns
+    the new title (unchanged without a dataset or a title, or when it names it already)."""
+    title = page_title(nb)
+    if not dataset or not title:
+        return title
+    display = config.dataset_info(dataset)["display"]
+    if title.endswith(f" — {display}"):
+        return title
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and f"# {title}" in cell.source.splitlines():
+            lines = cell.source.splitlines()
+            lines[lines.index(f"# {title}")] = f"# {title} — {display}"
+            cell.source = "\n".join(lines)
+            break
+    return f"{title} — {display}"
+
+
+def _prepare_cell() -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(PREPARE)
+    cell.metadata["tags"] = ["remove-cell"]
+    cell.metadata["mer"] = {"prepare": True}
+    return cell
 
 
 def _has_code(source: str) -> bool:

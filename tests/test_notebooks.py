@@ -8,6 +8,7 @@ separate kernels) and then checks the values the notebooks recorded, not only th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -159,6 +160,57 @@ def test_a_second_run_reuses_every_up_to_date_page(smoke_run):
     assert {p: p.stat().st_mtime_ns for p in _executed(book)} == before
 
 
+def test_a_downloaded_page_reruns_with_one_parameter_changed(smoke_run, tmp_path):
+    """The reader's command of issue 28 on a page of the build, copied into a fresh folder:
+    ``papermill PAGE out.ipynb -p seed 1 -p results_dir rr -y "protocols: [kfold]"``. Before,
+    papermill's new injected cell dropped the page's values and the page fell back to the
+    template's defaults (another dataset, a stand-in folder that no longer exists)."""
+    page = smoke_run["book"] / "datasets" / DATASET / "15-FLOW-LINEAR.ipynb"
+    here = tmp_path / "download"
+    here.mkdir()
+    shutil.copy(page, here / "page.ipynb")
+    papermill = Path(sys.executable).with_name("papermill")
+    command = ["page.ipynb", "out.ipynb", "-p", "seed", "1", "-p", "results_dir", "rr"]
+    proc = subprocess.run(
+        [str(papermill), *command, "-y", "protocols: [kfold]"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = results.load(here / "rr", profile="smoke").metrics
+    assert set(table["dataset"]) == {DATASET} and set(table["method"]) == {"FLOW-LINEAR"}
+    assert set(table["protocol"]) == {"kfold"} and set(table["seed"]) == {1}
+
+
+def test_a_launched_page_runs_on_the_smoke_stand_ins(smoke_run, tmp_path):
+    """What a launch button opens (an executed page with its launch cell, mer_utils.launch),
+    run where no build of the study is: the cell moves to a work folder of its own, switches to
+    the smoke stand-ins and kfold, and the page generates its stand-in and runs."""
+    from mer_utils import launch
+
+    page = smoke_run["book"] / "datasets" / DATASET / "15-FLOW-LINEAR.ipynb"
+    here = tmp_path / "colab"
+    here.mkdir()
+    nb = launch.with_launch(nbformat.read(page, 4), "https://github.com/o/r", "0" * 40)
+    nbformat.write(nb, here / "page.ipynb")
+    papermill = Path(sys.executable).with_name("papermill")
+    env = {**os.environ, "MER_LAUNCH_DIR": str(tmp_path / "work")}
+    proc = subprocess.run(  # results_dir: the published page's, which is not here
+        [str(papermill), "page.ipynb", "out.ipynb", "-p", "results_dir", "book/results"],
+        cwd=here,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    work = tmp_path / "work"
+    standin = sources.standin_root(sources.STANDINS, config.profile("smoke")["standin"])
+    assert sources.is_standin(work / standin / config.dataset_info(DATASET)["folder"])
+    table = results.load(work / "results", profile="smoke").metrics
+    assert set(table["protocol"]) == {"kfold"} and set(table["method"]) == {"FLOW-LINEAR"}
+
+
 def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     site = smoke_run["tmp"] / "site"
     site.mkdir()
@@ -194,6 +246,7 @@ def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
     assert "cannot come from one 10 % split of the clips" in findings and "chance" in findings
     intro = (html / "intro.html").read_text()
     assert "What this study found" in intro and "headline.png" in intro
+    assert "CC BY 4.0" in intro and "MIT licence" in intro  # the licence footer on every page
     page = (html / "datasets" / DATASET / "13-MER-DACWB3DCNNST.html").read_text()
     assert "<table" in page and "stand-in" in page
     placeholder = (html / "datasets" / "casme2" / "10-MER-3DCNNST.html").read_text()

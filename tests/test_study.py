@@ -314,7 +314,7 @@ def test_the_deprecated_variants_option_still_selects_methods(capsys):
 
 
 def test_generated_tables_list_every_method_and_protocol(tmp_path):
-    methods, protocols_, findings = pages.write_generated(book=tmp_path)
+    methods, protocols_, findings, run = pages.write_generated(book=tmp_path)
     text = methods.read_text()
     for name, m in config.methods().items():
         assert f"| {name} | {m['summary']} |" in text
@@ -322,6 +322,7 @@ def test_generated_tables_list_every_method_and_protocol(tmp_path):
     for name, p in config.load("protocols").items():
         assert f"| `{name}` | {p['title']} |" in text
     assert "{doc}`summary/findings`" in findings.read_text()
+    assert run.name == "run.md" and "not recorded a run" in run.read_text()
 
 
 # ----------------------------------------------------------------------------- resume granularity
@@ -446,7 +447,12 @@ def test_the_workflow_uses_the_two_readme_commands_and_nothing_else():
     commands = [
         step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
     ]
-    assert commands == ["make book PUBLISH=1", "make test"]
+    # and the launch branch the book's Binder / Colab buttons open (mer_utils/launch.py)
+    assert commands == [
+        "make book PUBLISH=1",
+        "make launch-branch LAUNCH_BRANCH=launch",
+        "make test",
+    ]
     readme = (REPO / "README.md").read_text()
     assert "make book" in readme and "make test" in readme
     book = workflow["jobs"]["book"]

@@ -10,6 +10,12 @@ its notebook template in ``notebooks/`` instead. Without it (a local ``make book
 invented: the buttons stay off and every page links the repository's README, which the book
 renders (``book/readme.md``).
 
+**Launch buttons** (Binder, Colab) when the build is also handed ``BOOK_LAUNCH_BRANCH``: the
+branch the publishing workflow wrote with ``python -m mer_utils.launch`` (the built commit plus
+every executed per-dataset page with its launch cell). The theme forms the buttons from the
+repository's branch; they are pointed at the launch branch, and shown on the per-dataset pages
+only (the summary pages read the records of a whole run and are not on that branch).
+
 **Bibliography.** ``book/references.bib`` is cited with ``{cite:p}`` / ``{cite:t}``, author-year
 (the referencing style ``mer_author_year``); the list on the references page is labelled the
 same way ("Irawan et al. 2024") and sorted by first author and year (the pybtex style ``mer``).
@@ -51,6 +57,14 @@ log = logging.getLogger(__name__)
 
 URL_ENV = "BOOK_REPOSITORY_URL"
 BRANCH_ENV = "BOOK_REPOSITORY_BRANCH"
+LAUNCH_ENV = "BOOK_LAUNCH_BRANCH"
+LAUNCH_PAGES = "book/datasets/"
+"""The pages the launch branch holds (with their launch cell)."""
+LAUNCH_SERVICES = {
+    "binderhub_url": "https://mybinder.org",
+    "colab_url": "https://colab.research.google.com",
+    "notebook_interface": "classic",
+}
 DEFAULT_BRANCH = "main"
 README_PAGE = "book/readme"
 """The page that renders the repository's README.md (linked when no URL is known)."""
@@ -103,6 +117,8 @@ def configure_repository(app: Sphinx, config) -> None:
             path_to_docs="",
             **dict.fromkeys(buttons, True),
         )
+        if os.environ.get(LAUNCH_ENV, "").strip():
+            opts["launch_buttons"] = dict(LAUNCH_SERVICES)
         # Resolved per page in edit_url(): the page's own source, or its template.
         config.html_context = {
             **(config.html_context or {}),
@@ -116,6 +132,7 @@ def configure_repository(app: Sphinx, config) -> None:
         for key in ("repository_url", "repository_branch", "path_to_docs"):
             opts.pop(key, None)
         opts.update(dict.fromkeys(buttons, False))
+        opts.pop("launch_buttons", None)
         log.info("[mer_book] %s not set: pages link the README instead of a repository", URL_ENV)
     config.html_theme_options = opts
 
@@ -149,6 +166,34 @@ def edit_url(app: Sphinx, pagename: str, templatename: str, context: dict, doctr
     else:
         source = f"{pagename}{context.get('page_source_suffix', '')}"
     context["mer_edit_url"] = edit_link(url, branch, source)
+
+
+def launch_link(url: str, branch: str, launch: str) -> str:
+    """A Binder or Colab address the theme made for ``branch``, pointed at ``launch``."""
+    for before, after in (
+        (f"/{branch}?urlpath=", f"/{launch}?urlpath="),  # Binder
+        (f"/blob/{branch}/", f"/blob/{launch}/"),  # Colab
+    ):
+        if before in url:
+            return url.replace(before, after, 1)
+    return url
+
+
+def launch_targets(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """``html-page-context``, after the theme made its launch buttons: point them at the launch
+    branch; drop them from pages that branch does not hold."""
+    buttons = context.get("header_buttons") or []
+    group = next((b for b in buttons if b.get("label") == "launch-buttons"), None)
+    if group is None:
+        return
+    launch = os.environ.get(LAUNCH_ENV, "").strip()
+    if not launch or not pagename.startswith(LAUNCH_PAGES):
+        buttons.remove(group)
+        return
+    branch = app.config.html_theme_options.get("repository_branch") or DEFAULT_BRANCH
+    for button in group["buttons"]:
+        if button.get("url"):
+            button["url"] = launch_link(button["url"], branch, launch)
 
 
 def edit_link(url: str, branch: str, path: str) -> str:
@@ -308,4 +353,5 @@ def setup(app: Sphinx) -> dict:
     # The theme builds its buttons at priority 500 (an empty list) and 501 (the buttons).
     app.connect("html-page-context", edit_url, priority=499)
     app.connect("html-page-context", readme_button, priority=502)
+    app.connect("html-page-context", launch_targets, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
