@@ -278,7 +278,9 @@ def _judge_csv(where, data: bytes, ids: _Ids | None) -> list[str]:
     for row in _rows(data):
         if row.get("data_kind") == "licensed":
             key = ("licensed", row.get("dataset", "?"))
-        elif ids and "data_id" in row and (verdict := ids.verdict(row["data_id"] or "")) is not None:
+        elif (
+            ids and "data_id" in row and (verdict := ids.verdict(row["data_id"] or "")) is not None
+        ):
             key = (verdict, row.get("dataset", "?"))
         else:
             continue

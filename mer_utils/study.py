@@ -50,6 +50,7 @@ from .datasets import DatasetError
 from .fingerprints import REPO
 from .grid import BOOK, CACHE, data_id, plan, set_data_ids, toc_text
 from .locks import standin_lock
+from .options import OptionError, check_annotations, check_args
 from .pages import write_generated, write_manifest, write_placeholders
 from .processes import RunLock, exit_status, stop_signals
 from .protocols import PROTOCOLS
@@ -150,9 +151,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         nargs="+",
-        default=list(config.methods()),
+        default=None,
         choices=list(config.methods()),
-        help="methods (methods.yaml)",
+        help="methods (methods.yaml; default: all)",
     )
     p.add_argument(
         "--variants",
@@ -248,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
     args = p.parse_args(argv)
-    resolve_paths(args)
-    if args.variants:
-        log.warning("--variants is deprecated: use --methods")
-        args.methods = args.variants
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    resolve_paths(args)
+    try:
+        check_args(args)  # before anything starts: repeats removed, bad options named
+    except OptionError as exc:
+        p.error(str(exc))
     if args.check_publish:
         return check_publishable(args.book_dir)
     if args.write_toc:
@@ -273,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             annotations=_pairs(args.annotation, "--annotation", config.datasets()),
             standin=profile["standin"],
         )
-    except SourceError as exc:
+        check_annotations(_pairs(args.annotation, "--annotation", config.datasets()), sources)
+    except (SourceError, OptionError) as exc:
         p.error(str(exc))
     jobs = plan(
         sources,

@@ -1,0 +1,133 @@
+"""Fault injection, third round (issue 25): the command line and the profile table are checked
+where they are read, before anything starts; repeated values run once."""
+
+from __future__ import annotations
+
+import pytest
+
+from mer_utils import config, grid, study
+
+SMOKE = ["--profile", "smoke", "--datasets", "casme2", "--methods", "MER-3DCNNST"]
+
+
+def _planned(monkeypatch, argv: list[str]) -> list:
+    """The jobs ``study.main(argv + --list)`` plans."""
+    planned = []
+
+    def plan(*args, **kwargs):
+        planned.extend(grid.plan(*args, **kwargs))
+        return planned
+
+    monkeypatch.setattr(study, "plan", plan)
+    assert study.main([*argv, "--list"]) == 0
+    return planned
+
+
+def test_a_protocol_given_twice_runs_once(monkeypatch, caplog):
+    """BAD 3: `--protocols kfold kfold` kept both, and the repeat mapping by index left two
+    confusion stacks at zero; every page now gets the protocol once."""
+    jobs = _planned(
+        monkeypatch,
+        [*SMOKE, "--protocols", "kfold", "kfold", "--methods", "FLOW-LINEAR", "FLOW-LINEAR"],
+    )
+    given = [j.parameters["protocols"] for j in jobs if "protocols" in j.parameters]
+    assert given and all(list(p) == ["kfold"] for p in given)
+    assert len([j for j in jobs if j.method]) == 1  # one method page, not two
+    assert "--protocols: kfold given more than once" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--seed", "-1"], "--seed -1: a seed is a whole number of at least 0"),
+        (
+            ["--variants", "FLOW-LINEAR"],
+            "--methods MER-3DCNNST and --variants FLOW-LINEAR disagree",
+        ),
+        (
+            ["--dataset-dir", "casme2=/a", "--dataset-dir", "casme2=/b"],
+            "--dataset-dir casme2= given twice ('/a' and '/b')",
+        ),
+        (["--data-root", ""], "--data-root is empty"),
+        (["--data-root", "  "], "--data-root is empty"),
+        (
+            ["--annotation", "casme2=/x.xlsx"],
+            "--annotation casme2=/x.xlsx: casme2 reads its stand-in",
+        ),
+    ],
+)
+def test_bad_options_are_refused_before_anything_starts(tmp_path, capsys, extra, message):
+    argv = [
+        *SMOKE,
+        *extra,
+        "--standins-dir",
+        str(tmp_path / "st"),
+        "--book-dir",
+        str(tmp_path / "b"),
+    ]
+    with pytest.raises(SystemExit) as stop:
+        study.main([*argv, "--list"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "st").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_cache_dir_that_is_a_file_is_refused_at_once(tmp_path, capsys):
+    (tmp_path / "cache").write_text("")
+    with pytest.raises(SystemExit):
+        study.main([*SMOKE, "--cache-dir", str(tmp_path / "cache"), "--list"])
+    assert f"--cache-dir {tmp_path / 'cache'}: not a folder" in capsys.readouterr().err
+
+
+def test_the_same_methods_under_both_names_are_accepted(monkeypatch):
+    jobs = _planned(monkeypatch, [*SMOKE, "--variants", "MER-3DCNNST"])
+    assert [j.method for j in jobs if j.method] == ["MER-3DCNNST"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            ("smoke", "repeats", "kfold", "two"),
+            "profiles.yaml: smoke.repeats.kfold: 'two' is not a whole number",
+        ),
+        (("quick", "epochs", None, "8"), "profiles.yaml: quick.epochs: '8' is not a whole number"),
+        (
+            ("smoke", "windows", "stride", 0),
+            "profiles.yaml: smoke.windows.stride: 0 is not a whole number of at least 1",
+        ),
+        (
+            ("smoke", "mixed_precision", None, "no"),
+            "profiles.yaml: smoke.mixed_precision: 'no' is not true or false",
+        ),
+        (
+            ("smoke", "protocols", None, ["kfold", "kfold"]),
+            "profiles.yaml: smoke.protocols: ['kfold', 'kfold'] names one twice",
+        ),
+        (("smoke", "epoch", None, 3), "profiles.yaml: smoke.epoch: unknown key"),
+        (
+            ("smoke", "repeats", "kfolds", 2),
+            "profiles.yaml: smoke.repeats.kfolds: unknown protocol",
+        ),
+    ],
+)
+def test_a_wrong_type_in_the_profile_table_names_the_file_and_key(
+    monkeypatch, capsys, edit, message
+):
+    profiles = {
+        k: {kk: (dict(vv) if isinstance(vv, dict) else vv) for kk, vv in v.items()}
+        for k, v in config.load("profiles").items()
+    }
+    name, key, sub, value = edit
+    if sub is None:
+        profiles[name][key] = value
+    else:
+        profiles[name][key][sub] = value
+    real = config.load
+    monkeypatch.setattr(config, "load", lambda n: profiles if n == "profiles" else real(n))
+    with pytest.raises(config.ConfigError, match="mer_utils/data/profiles.yaml"):
+        config.profile("smoke")
+    with pytest.raises(SystemExit):
+        study.main([*SMOKE, "--list"])
+    assert message in capsys.readouterr().err
