@@ -15,7 +15,7 @@ Writing a run whose key (:data:`mer_utils.schema.KEY`) is already in the tables 
 rows (a re-run never adds a duplicate), atomically and under one lock, so concurrent notebooks
 never lose each other's rows and an interrupted write never leaves a half-written table.
 Reading validates every table against its schema and names the file, row and column of any
-damage. :func:`load` returns a :class:`Results`: the three tables, filtered alike.
+damage, or the two rows of a duplicated row (which would count its data twice). :func:`load` returns a :class:`Results`: the three tables, filtered alike.
 """
 
 from __future__ import annotations
@@ -293,6 +293,7 @@ def load(
             tables[name] = pd.DataFrame(columns=schema.columns(cls))
             continue
         tables[name] = schema.validate(_read_rows(path), cls, str(path))
+        schema.check_unique(tables[name], cls, str(path))
     out = Results(tables["metrics.csv"], tables["folds.csv"], tables["confusions.csv"])
     m = out.metrics
     mask = pd.Series(True, index=m.index)

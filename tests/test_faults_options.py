@@ -4,8 +4,10 @@ where they are read, before anything starts; repeated values run once."""
 from __future__ import annotations
 
 import pytest
+from test_faults_publish import _with_fold
+from test_schema import _run
 
-from mer_utils import config, grid, study
+from mer_utils import config, grid, results, schema, study
 
 SMOKE = ["--profile", "smoke", "--datasets", "casme2", "--methods", "MER-3DCNNST"]
 
@@ -131,3 +133,23 @@ def test_a_wrong_type_in_the_profile_table_names_the_file_and_key(
     with pytest.raises(SystemExit):
         study.main([*SMOKE, "--list"])
     assert message in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- results tables
+@pytest.mark.parametrize("table", ["metrics.csv", "folds.csv", "confusions.csv"])
+def test_a_duplicated_row_in_a_results_table_is_named_on_read(tmp_path, capsys, table):
+    """WEAK: duplicated rows loaded without complaint and doubled the data of pages not re-run."""
+    book = tmp_path / "book"
+    run = _with_fold(_run(dataset="casme2"))
+    results.write_run(book / "results", run)
+    results.write_run(book / "results", _with_fold(_run(dataset="casme2", repeat=1)))
+    path = book / "results" / table
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines, lines[1]]))  # the first row pasted again at the end
+    with pytest.raises(schema.SchemaError, match=rf"{table}: row 4 repeats row 2 \(dataset casme2"):
+        results.load(book / "results")
+    argv = [*SMOKE, "--protocols", "kfold", "--book-dir", str(book)]
+    assert study.main([*argv, "--standins-dir", str(tmp_path / "st")]) == 1
+    err = capsys.readouterr().err
+    assert "The results table is damaged" in err and f"{table}: row 4 repeats row 2" in err
+    assert not (tmp_path / "st").exists()
