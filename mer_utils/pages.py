@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,7 +97,7 @@ def write_manifest(
             else datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
         ),
         "wall_seconds": None if started is None else round(time.time() - started, 1),
-        "command": "python -m mer_utils.study " + " ".join(argv),
+        "command": shown_command(argv),
         "profile": profile_name,
         "profile_parameters": config.profile(profile_name),
         "sources": {n: dataclasses.asdict(s) for n, s in sources.items()},
@@ -113,6 +114,44 @@ def write_manifest(
         "other_pages": other_pages(jobs, book),
     }
     return atomic.write_json(REPO / results.manifest_path(results_dir), manifest)
+
+
+PATH_OPTIONS = (
+    "--book-dir",
+    "--cache-dir",
+    "--standins-dir",
+    "--data-root",
+    "--dataset-dir",
+    "--annotation",
+)
+"""Options of the runner whose value is a path (``NAME=PATH`` for the last two)."""
+
+
+def shown_command(argv: list[str]) -> str:
+    """The command line of a run as the manifest and the reproducibility page show it: every
+    absolute path relative to the repository where it lies inside it, else its last two parts
+    (:func:`mer_utils.report.banners.shown_path`: never the build machine's own folders), and
+    each word quoted for a shell."""
+    from .report.banners import shown_path
+
+    def shown(option: str, value: str) -> str:
+        name, sep, path = value.partition("=") if option in PATH_OPTIONS[-2:] else ("", "", value)
+        if path.startswith("~") or Path(path).is_absolute():
+            path = shown_path(str(Path(path).expanduser()))
+        return f"{name}{sep}{path}"
+
+    words, option = [], None
+    for word in argv:
+        head, eq, value = word.partition("=")
+        if option:
+            words.append(shown(option, word))
+            option = None
+        elif head in PATH_OPTIONS and eq:
+            words.append(f"{head}={shown(head, value)}")
+        else:
+            words.append(word)
+            option = word if word in PATH_OPTIONS else None
+    return " ".join(["python -m mer_utils.study", *(shlex.quote(w) for w in words)])
 
 
 def write_generated(book: Path = BOOK) -> list[Path]:

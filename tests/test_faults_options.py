@@ -3,6 +3,8 @@ where they are read, before anything starts; repeated values run once."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_faults_publish import _with_fold
 from test_schema import _run
@@ -153,3 +155,29 @@ def test_a_duplicated_row_in_a_results_table_is_named_on_read(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert "The results table is damaged" in err and f"{table}: row 4 repeats row 2" in err
     assert not (tmp_path / "st").exists()
+
+
+# ----------------------------------------------------------------------------- what pages show
+def test_the_command_a_page_shows_has_no_path_of_the_build_machine(tmp_path):
+    """WEAK: the reproducibility page printed `--book-dir` as given (an absolute path)."""
+    from mer_utils import pages
+    from mer_utils.fingerprints import REPO
+
+    argv = [
+        *SMOKE,
+        "--book-dir",
+        str(tmp_path / "deep" / "mybook"),
+        f"--cache-dir={tmp_path / 'cache'}",
+        "--dataset-dir",
+        f"casme2={tmp_path / 'data' / 'CASME2'}",
+        f"--annotation=casme2={tmp_path / 'data' / 'CASME2' / 'coding sheet.xlsx'}",
+        "--standins-dir",
+        str(REPO / "data" / "st"),
+    ]
+    manifest = pages.write_manifest([], {}, {}, "smoke", argv, tmp_path / "r", tmp_path / "b")
+    command = json.loads(manifest.read_text())["command"]
+    assert str(tmp_path) not in command and str(REPO) not in command
+    assert "--book-dir .../deep/mybook --cache-dir=.../" in command
+    assert "--dataset-dir casme2=.../data/CASME2" in command
+    assert "'--annotation=casme2=.../CASME2/coding sheet.xlsx'" in command
+    assert "--standins-dir data/st" in command and "--profile smoke" in command
