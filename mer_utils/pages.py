@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import shlex
 import time
 from datetime import datetime, timezone
@@ -113,7 +115,30 @@ def write_manifest(
         ],
         "other_pages": other_pages(jobs, book),
     }
-    return atomic.write_json(REPO / results.manifest_path(results_dir), manifest)
+    path = REPO / results.manifest_path(results_dir)
+    try:
+        return atomic.write_json(path, manifest)
+    except OSError as exc:
+        # The folder cannot take a new file (made read-only, full): rewrite the manifest in
+        # place where it can be, so it never calls finished pages pending, and say so.
+        kept = False
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+                kept = True
+        raise ResultsUnwritable(path.parent, exc, kept=kept) from None
+
+
+class ResultsUnwritable(OSError):
+    """The results folder cannot be written: the runner stops its pages (they could not write
+    their records) with one line; ``kept`` says whether the manifest was rewritten in place
+    (it then tells the truth) or could not be updated at all."""
+
+    def __init__(self, folder: Path, cause: OSError, kept: bool):
+        why = cause.strerror or type(cause).__name__
+        super().__init__(f"{folder}: the results folder cannot be written ({why})")
+        self.kept = kept
+        self.outcome: dict[str, dict] = {}
 
 
 PATH_OPTIONS = (

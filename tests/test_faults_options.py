@@ -4,8 +4,10 @@ where they are read, before anything starts; repeated values run once."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from test_faults import DATASET, standins_dir  # noqa: F401 - a fixture of that module
 from test_faults_publish import _with_fold
 from test_schema import _run
 
@@ -181,3 +183,66 @@ def test_the_command_a_page_shows_has_no_path_of_the_build_machine(tmp_path):
     assert "--dataset-dir casme2=.../data/CASME2" in command
     assert "'--annotation=casme2=.../CASME2/coding sheet.xlsx'" in command
     assert "--standins-dir data/st" in command and "--profile smoke" in command
+
+
+# ----------------------------------------------------------------------------- unwritable results
+class _Instant:
+    """An executor whose pages finish at once (nothing is executed)."""
+
+    workers = 1
+
+    def __init__(self):
+        self.killed = False
+
+    def submit(self, job):
+        import concurrent.futures as cf
+
+        future = cf.Future()
+        future.set_result({"status": "ok", "seconds": 0.0, "error": ""})
+        return future
+
+    def wait(self, futures):
+        return set(futures[:1])
+
+    def kill(self):
+        self.killed = True
+
+    def close(self):
+        pass
+
+
+def test_a_results_folder_that_turns_read_only_mid_run_is_one_line(
+    tmp_path,
+    standins_dir,  # noqa: F811
+    monkeypatch,
+    capsys,
+):
+    """WEAK: a results folder made read-only mid-run ended in a 40-line traceback and a manifest
+    that called finished pages pending. (The test runs as any user, root included: the folder
+    refuses new files through the atomic writer, as a read-only folder does.)"""
+    from mer_utils import atomic, pages
+
+    executor = _Instant()
+    monkeypatch.setattr(study, "_executor", lambda args, sources: executor)
+    real, calls = atomic.write_json, []
+
+    def write_json(path, obj):
+        if Path(path).name == "manifest.json":
+            calls.append(path)
+            if len(calls) > 3:  # from the third page on, the folder takes no new file
+                raise PermissionError(13, "Permission denied")
+        return real(path, obj)
+
+    monkeypatch.setattr(pages.atomic, "write_json", write_json)
+    book = tmp_path / "book"
+    argv = ["--profile", "smoke", "--datasets", DATASET, "--methods", "FLOW-LINEAR"]
+    argv += ["--protocols", "kfold", "--standins-dir", str(standins_dir), "--book-dir", str(book)]
+    assert study.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "Stopped: " in err and "results folder cannot be written (Permission denied)" in err
+    assert "the manifest, rewritten in place, says which" in err and executor.killed
+    manifest = json.loads((book / "results" / "manifest.json").read_text())
+    statuses = [p["status"] for p in manifest["pages"]]
+    assert "pending" not in statuses and statuses.count("ok") == 3
+    assert set(statuses) == {"ok", "interrupted"}
