@@ -84,6 +84,7 @@ def profile(name: str, dataset: str | None = None) -> dict:
     profiles = load("profiles")
     if name not in profiles:
         raise KeyError(f"unknown profile {name!r}; profiles.yaml defines {sorted(profiles)}")
+    check_profiles()
     out = {k: v for k, v in profiles[name].items() if k not in RUNNER_KEYS}
     own = (load("datasets").get(dataset) or {}).get("repeats", {}).get(name) if dataset else None
     if own:
@@ -129,3 +130,108 @@ def datasets(composites: bool = True) -> tuple[str, ...]:
 DATASETS: tuple[str, ...] = datasets()
 """Dataset keys in the book's order: the rows of ``datasets.yaml``, the registry of the dataset
 plug-ins (:mod:`mer_utils.datasets`)."""
+
+
+# ----------------------------------------------------------------------------- profile table
+class ConfigError(ValueError):
+    """A table of ``mer_utils/data`` with a key or value of the wrong type (the message names
+    the file and the key path)."""
+
+
+_INT1, _INT0, _NUM = ("int", 1), ("int", 0), ("number", 0)
+PROFILE_KEYS: dict = {
+    "size": _INT1,
+    "n_frames": _INT1,
+    "epochs": _INT1,
+    "batch_size": _INT1,
+    "patience": _INT0,
+    "learning_rate": ("positive",),
+    "mixed_precision": ("bool",),
+    "cell_timeout_s?": _INT1,
+    "augmentation": {
+        "factor": _NUM,
+        "rotation_degrees": _NUM,
+        "crop_area_fraction": _NUM,
+        "contrast": _NUM,
+        "brightness": _NUM,
+    },
+    "protocols": ("protocols",),
+    "repeats": ("repeats",),
+    "windows": {"per_clip": _INT1, "stride": _INT1},
+    "scale_check?": {"profile": ("profile",), "dataset": ("dataset",), "methods": ("methods",)},
+    "standin": {
+        "frame_scale": ("positive",),
+        "amplitude": _NUM,
+        "subjects?": _INT1,
+        "max_clip_frames?": _INT1,
+        "seed?": _INT0,
+    },
+}
+"""Every key of a profile in ``profiles.yaml`` and the type of its value (``?``: optional)."""
+
+
+def check_profiles() -> None:
+    """Check every profile of ``profiles.yaml`` (and the per-profile ``repeats`` of
+    ``datasets.yaml``) against :data:`PROFILE_KEYS`: a missing or unknown key, or a value of
+    the wrong type, raises :class:`ConfigError` naming the file and the key path
+    (``profiles.yaml: quick.repeats.kfold: 'two' is not a whole number``)."""
+    where = "mer_utils/data/profiles.yaml"
+    profiles = load("profiles")
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{where}: not a table of profiles")
+    for name, values in profiles.items():
+        _check(values, PROFILE_KEYS, f"{where}: {name}")
+    for dataset, info in (load("datasets") or {}).items():
+        for name, repeats in ((info or {}).get("repeats") or {}).items():
+            path = f"mer_utils/data/datasets.yaml: {dataset}.repeats.{name}"
+            if name not in profiles:
+                raise ConfigError(f"{path}: no profile {name!r} in profiles.yaml")
+            _check_value(repeats, ("repeats",), path)
+
+
+def _check(values, spec: dict, path: str) -> None:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a table of keys, got {values!r}")
+    keys = {k.rstrip("?"): k.endswith("?") for k in spec}
+    for key, optional in keys.items():
+        if key not in values and not optional:
+            raise ConfigError(f"{path}.{key}: missing")
+    for key, value in values.items():
+        if key not in keys:
+            raise ConfigError(f"{path}.{key}: unknown key; a profile has {sorted(keys)}")
+        _check_value(value, spec[key + "?" if keys[key] else key], f"{path}.{key}")
+
+
+def _check_value(value, kind, path: str) -> None:
+    if isinstance(kind, dict):
+        return _check(value, kind, path)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    protocols = tuple(load("protocols"))
+    problem = None
+    if kind[0] == "int":
+        if not (isinstance(value, int) and not isinstance(value, bool)) or value < kind[1]:
+            problem = f"is not a whole number of at least {kind[1]}"
+    elif kind[0] == "number" and (not number or value < kind[1]):
+        problem = f"is not a number of at least {kind[1]}"
+    elif kind[0] == "positive" and (not number or value <= 0):
+        problem = "is not a number above 0"
+    elif kind[0] == "bool" and not isinstance(value, bool):
+        problem = "is not true or false"
+    elif kind[0] in ("protocols", "methods"):
+        known = list(protocols) if kind[0] == "protocols" else list(methods())
+        if not isinstance(value, list) or not value or any(v not in known for v in value):
+            problem = f"is not a list of {kind[0]} of {known}"
+        elif len(set(value)) != len(value):
+            problem = "names one twice"
+    elif kind[0] == "repeats":
+        if not isinstance(value, dict):
+            problem = "is not a table protocol -> number of repeats"
+        else:
+            for protocol, n in value.items():
+                if protocol not in protocols:
+                    raise ConfigError(f"{path}.{protocol}: unknown protocol; known: {protocols}")
+                _check_value(n, _INT1, f"{path}.{protocol}")
+    elif kind[0] in ("profile", "dataset") and value not in load(f"{kind[0]}s"):
+        problem = f"is not a {kind[0]} of {kind[0]}s.yaml"
+    if problem:
+        raise ConfigError(f"{path}: {value!r} {problem}")

@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
+import shlex
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +100,7 @@ def write_manifest(
             else datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds")
         ),
         "wall_seconds": None if started is None else round(time.time() - started, 1),
-        "command": "python -m mer_utils.study " + " ".join(argv),
+        "command": shown_command(argv),
         "profile": profile_name,
         "profile_parameters": config.profile(profile_name),
         "sources": {n: dataclasses.asdict(s) for n, s in sources.items()},
@@ -114,7 +117,68 @@ def write_manifest(
         "other_pages": other_pages(jobs, book),
     }
     write_run_summary(manifest, REPO / results_dir, book)
-    return atomic.write_json(REPO / results.manifest_path(results_dir), manifest)
+    path = REPO / results.manifest_path(results_dir)
+    try:
+        return atomic.write_json(path, manifest)
+    except OSError as exc:
+        # The folder cannot take a new file (made read-only, full): rewrite the manifest in
+        # place where it can be, so it never calls finished pages pending, and say so.
+        kept = False
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+                kept = True
+        raise ResultsUnwritable(path.parent, exc, kept=kept) from None
+
+
+class ResultsUnwritable(OSError):
+    """The results folder cannot be written: the runner stops its pages (they could not write
+    their records) with one line; ``kept`` says whether the manifest was rewritten in place
+    (it then tells the truth) or could not be updated at all."""
+
+    def __init__(self, folder: Path, cause: OSError, kept: bool):
+        why = cause.strerror or type(cause).__name__
+        super().__init__(f"{folder}: the results folder cannot be written ({why})")
+        self.kept = kept
+        self.outcome: dict[str, dict] = {}
+
+
+PATH_OPTIONS = (
+    "--book-dir",
+    "--cache-dir",
+    "--standins-dir",
+    "--data-root",
+    "--dataset-dir",
+    "--annotation",
+)
+"""Options of the runner whose value is a path (``NAME=PATH`` for the last two)."""
+
+
+def shown_command(argv: list[str]) -> str:
+    """The command line of a run as the manifest and the reproducibility page show it: every
+    absolute path relative to the repository where it lies inside it, else its last two parts
+    (:func:`mer_utils.report.banners.shown_path`: never the build machine's own folders), and
+    each word quoted for a shell."""
+    from .report.banners import shown_path
+
+    def shown(option: str, value: str) -> str:
+        name, sep, path = value.partition("=") if option in PATH_OPTIONS[-2:] else ("", "", value)
+        if path.startswith("~") or Path(path).is_absolute():
+            path = shown_path(str(Path(path).expanduser()))
+        return f"{name}{sep}{path}"
+
+    words, option = [], None
+    for word in argv:
+        head, eq, value = word.partition("=")
+        if option:
+            words.append(shown(option, word))
+            option = None
+        elif head in PATH_OPTIONS and eq:
+            words.append(f"{head}={shown(head, value)}")
+        else:
+            words.append(word)
+            option = word if word in PATH_OPTIONS else None
+    return " ".join(["python -m mer_utils.study", *(shlex.quote(w) for w in words)])
 
 
 RUN_SUMMARY = "run.md"

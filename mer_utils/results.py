@@ -15,7 +15,7 @@ Writing a run whose key (:data:`mer_utils.schema.KEY`) is already in the tables 
 rows (a re-run never adds a duplicate), atomically and under one lock, so concurrent notebooks
 never lose each other's rows and an interrupted write never leaves a half-written table.
 Reading validates every table against its schema and names the file, row and column of any
-damage. :func:`load` returns a :class:`Results`: the three tables, filtered alike.
+damage, or the two rows of a duplicated row (which would count its data twice). :func:`load` returns a :class:`Results`: the three tables, filtered alike.
 """
 
 from __future__ import annotations
@@ -328,6 +328,7 @@ def load(
             tables[name] = pd.DataFrame(columns=schema.columns(cls))
             continue
         tables[name] = schema.validate(_read_rows(path), cls, str(path))
+        schema.check_unique(tables[name], cls, str(path))
     stored = Path(results_dir)
     out = Results(
         tables["metrics.csv"],

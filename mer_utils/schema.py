@@ -210,6 +210,10 @@ CONFUSION_COLUMNS: tuple[str, ...] = tuple(f"{t}_as_{p}" for t in CLASSES for p 
 TABLES: dict[str, type] = {"metrics.csv": Record, "folds.csv": Fold, "confusions.csv": Unit}
 """Each table of the results folder and the dataclass that describes its rows."""
 
+UNIQUE: dict[type, tuple[str, ...]] = {Record: KEY, Fold: (*KEY, "fold"), Unit: (*KEY, "subject")}
+"""The columns that identify a row of each table: a run has one record, one row per fold and
+one row per test subject. A repeated row would count its data twice."""
+
 PREDICTION_COLUMNS: tuple[str, ...] = ("subject", "clip", "sample", "fold", "true", "pred")
 """Columns of a run's predictions file: one row per test sample, pooled over its folds."""
 
@@ -276,6 +280,26 @@ def validate(df: pd.DataFrame, cls: type, path: str) -> pd.DataFrame:
         elif base is bool and not nullable:
             typed[name] = typed[name].astype(bool)
     return typed
+
+
+def check_unique(df: pd.DataFrame, cls: type, path: str) -> None:
+    """Raise :class:`SchemaError` naming the file and both rows (1-based, the header is row 1)
+    when two rows of ``df`` share their :data:`UNIQUE` columns (a row pasted twice, or two
+    tables merged by hand): read as they are, they would double the data."""
+    columns = list(UNIQUE[cls])
+    if df.empty or not all(c in df.columns for c in columns):
+        return
+    shown = ["dataset", "method", "protocol", "repeat", *columns[len(KEY) :]]
+    first: dict[tuple, int] = {}
+    for i, key in enumerate(df[columns].astype(str).itertuples(index=False, name=None)):
+        if key in first:
+            row = dict(zip(columns, key))
+            named = ", ".join(f"{c} {row[c]}" for c in shown)
+            raise SchemaError(
+                f"{path}: row {i + 2} repeats row {first[key] + 2} ({named}): a duplicated row "
+                "would count its data twice; delete one of them"
+            )
+        first[key] = i
 
 
 def _parse(cell: Any, base: type, nullable: bool):

@@ -50,7 +50,8 @@ from .datasets import DatasetError
 from .fingerprints import REPO
 from .grid import BOOK, CACHE, data_id, plan, set_data_ids, toc_text
 from .locks import standin_lock
-from .pages import write_generated, write_manifest, write_placeholders
+from .options import OptionError, check_annotations, check_args
+from .pages import ResultsUnwritable, write_generated, write_manifest, write_placeholders
 from .processes import RunLock, exit_status, stop_signals
 from .protocols import PROTOCOLS
 from .publish import PUBLISH_LICENSED_ENV, check_publishable
@@ -150,9 +151,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         nargs="+",
-        default=list(config.methods()),
+        default=None,
         choices=list(config.methods()),
-        help="methods (methods.yaml)",
+        help="methods (methods.yaml; default: all)",
     )
     p.add_argument(
         "--variants",
@@ -250,11 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
     args = p.parse_args(argv)
-    resolve_paths(args)
-    if args.variants:
-        log.warning("--variants is deprecated: use --methods")
-        args.methods = args.variants
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    resolve_paths(args)
+    try:
+        check_args(args)  # before anything starts: repeats removed, bad options named
+    except OptionError as exc:
+        p.error(str(exc))
     if args.check_publish:
         return check_publishable(args.book_dir)
     if args.write_toc:
@@ -275,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             annotations=_pairs(args.annotation, "--annotation", config.datasets()),
             standin=profile["standin"],
         )
-    except SourceError as exc:
+        check_annotations(_pairs(args.annotation, "--annotation", config.datasets()), sources)
+    except (SourceError, OptionError) as exc:
         p.error(str(exc))
     jobs = plan(
         sources,
@@ -393,21 +396,31 @@ def _run(args, argv, profile, sources, jobs, results_dir, kept: results.Results)
     write_generated(book=args.book_dir)
 
     def manifest(outcomes: dict[str, dict]) -> None:
-        write_manifest(
-            jobs,
-            outcomes,
-            sources,
-            args.profile,
-            argv,
-            results_dir=results_dir,
-            book=args.book_dir,
-            started=started,
-        )
+        try:
+            write_manifest(
+                jobs,
+                outcomes,
+                sources,
+                args.profile,
+                argv,
+                results_dir=results_dir,
+                book=args.book_dir,
+                started=started,
+            )
+        except ResultsUnwritable as exc:
+            exc.outcome = dict(outcomes)
+            raise
 
-    manifest({})
+    try:
+        manifest({})
+    except ResultsUnwritable as exc:
+        print(f"No page was run: {exc}", file=sys.stderr)
+        return 1
     executor = _executor(args, sources)
     try:
         outcome = run_jobs(jobs, executor=executor, force=args.force, on_update=manifest)
+    except ResultsUnwritable as exc:
+        return _unwritable(exc, executor, args, jobs, manifest)
     except Interrupted as stop:
         done = sum(r["status"] in ("ok", "cached") for r in stop.outcome.values())
         print(
@@ -435,6 +448,37 @@ def _run(args, argv, profile, sources, jobs, results_dir, kept: results.Results)
             print(f"  {key}: {result['status']}: {result['error']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _unwritable(exc: ResultsUnwritable, executor, args, jobs, manifest) -> int:
+    """The results folder stopped taking files mid-run: stop the running pages (they could not
+    write their records), mark them in the manifest where it can still be rewritten, and say
+    it in one line."""
+    executor.kill()
+    clean_partials(args.book_dir)
+    outcome = dict(exc.outcome)
+    for job in jobs:
+        outcome.setdefault(
+            job.key,
+            {"status": "interrupted", "seconds": None, "error": f"stopped: {exc}"},
+        )
+    kept = exc.kept
+    try:
+        manifest(outcome)
+    except ResultsUnwritable as again:
+        kept = again.kept
+    done = sum(r["status"] in ("ok", "cached") for r in outcome.values())
+    state = (
+        "the manifest, rewritten in place, says which"
+        if kept
+        else "the manifest could not be updated and is stale"
+    )
+    print(
+        f"Stopped: {exc}; {done} pages finished and are kept ({state}). Make it writable "
+        "and run the same command again to resume.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":
