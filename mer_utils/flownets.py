@@ -55,7 +55,7 @@ SELECTIONS = ("honest", "best-test-epoch")
 """How an epoch is chosen: on the validation part (``honest``), or per fold on the test part."""
 
 NOTES = """\
-- **Flow**: DIS (the optical-flow baseline's flow, {doc}`../../method/flow`), with the head's
+- **Flow**: DIS (the flow of the optical-flow baseline, FLOW-LINEAR), with the head's
   motion removed and masked pixels zeroed; the papers use TV-L1 flow. This study's choice: the
   installed OpenCV has no TV-L1.
 - **Input scaling**: each channel standardised with the mean and standard deviation of the
@@ -184,6 +184,25 @@ def build(network: str, seed: int = 0):
         jit_compile=False,
     )
     return model
+
+
+def layer_table(method: str) -> list[dict]:
+    """Every layer of the network of ``methods.yaml`` entry ``method``: name, type, output
+    shape, weights, and a total row (the method page shows it)."""
+    from . import config
+
+    model = build(config.method(method)["network"])
+    rows = [
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output shape": str(tuple(layer.output.shape[1:])),
+            "weights": int(layer.count_params()),
+        }
+        for layer in model.layers
+    ]
+    total = {"layer": "total", "type": "", "output shape": "", "weights": model.count_params()}
+    return [*rows, total]
 
 
 # ----------------------------------------------------------------------------- training
