@@ -123,7 +123,11 @@ def build_ststnet(n_classes: int = len(CLASSES), seed: int = 0):
     streams = []
     for filters in (3, 5, 8):
         x = layers.Conv2D(
-            filters, 3, padding="same", activation="relu", kernel_initializer=init(),
+            filters,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer=init(),
             name=f"conv{filters}",
         )(inputs)
         streams.append(layers.MaxPooling2D(3, strides=3, padding="same", name=f"pool{filters}")(x))
@@ -150,7 +154,11 @@ def build_offapexnet(n_classes: int = len(CLASSES), seed: int = 0):
         x = layers.Lambda(lambda t, c=c: t[..., c : c + 1], name=f"{name}_channel")(inputs)
         for filters in (6, 16):
             x = layers.Conv2D(
-                filters, 5, padding="same", activation="relu", kernel_initializer=init(),
+                filters,
+                5,
+                padding="same",
+                activation="relu",
+                kernel_initializer=init(),
                 name=f"{name}_conv{filters}",
             )(x)
             x = layers.MaxPooling2D(2, name=f"{name}_pool{filters}")(x)
@@ -228,9 +236,7 @@ def _epoch_callback():
     return TestEachEpoch
 
 
-def train_by_epoch(
-    model, X_train, y_train, X_val, y_val, X_test, epochs: int, seed: int
-) -> dict:
+def train_by_epoch(model, X_train, y_train, X_val, y_val, X_test, epochs: int, seed: int) -> dict:
     """Train ``model`` for ``epochs`` epochs; after each, its validation loss and its test
     predictions. Returns ``val_loss`` (per epoch) and ``test_by_epoch`` (per epoch, the
     predicted class of every test sample)."""

@@ -8,7 +8,7 @@ import pytest
 
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
 from mer_utils import config, experiment, flownets, results, schema
-from tests.test_experiment import SOURCE, toy_clips
+from tests.test_experiment import toy_clips
 
 pytestmark = pytest.mark.slow
 
