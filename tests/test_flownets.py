@@ -134,3 +134,40 @@ def test_an_older_table_without_the_selection_column_reads_as_honest(tmp_path):
     assert list(results.load(tmp_path).metrics["selection"]) == ["honest"]
     results.write_run(tmp_path, _run(selection="honest"))  # replaces the older row
     assert len(results.load(tmp_path, selection=None)) == 1
+
+
+def test_every_method_the_tables_name_is_cited_and_every_citation_is_in_the_bibliography():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    bib = set(re.findall(r"@\w+\{([^,]+),", (root / "book/references.bib").read_text()))
+    texts = {p.name: p.read_text() for p in (root / "notebooks").glob("*.md")}
+    texts["methods.yaml"] = (root / "mer_utils/data/methods.yaml").read_text()
+    cited = {
+        key.strip()
+        for text in texts.values()
+        for keys in re.findall(r"\{cite:[pt]\}`([^`]+)`", text)
+        for key in keys.split(",")
+    }
+    assert cited - bib == set()
+    named = {
+        "results.md": [
+            r["method"].split(" (")[0]
+            for t in yaml.safe_load((root / "mer_utils/data/reference.yaml").read_text())[
+                "tables"
+            ].values()
+            for r in t["rows"]
+            if not r.get("variant")
+        ],
+        "benchmark.md": [
+            r["method"].split(" (")[0]
+            for r in yaml.safe_load((root / "mer_utils/data/megc2019_published.yaml").read_text())
+        ],
+    }
+    for page, methods in named.items():
+        for method in methods:
+            pattern = re.escape(method) + r"\s+(baseline\s+)?\{cite:p\}"
+            assert re.search(pattern, texts[page]), (page, method)
