@@ -214,6 +214,10 @@ def layer_table(method: str) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- training
+TEST_BATCH = 32
+"""Test samples per prediction call of :func:`epoch_callback`."""
+
+
 @functools.cache
 def _epoch_callback():
     import keras
@@ -230,10 +234,21 @@ def _epoch_callback():
             if len(self.X_test) == 0:
                 self.predictions.append([])
                 return
-            proba = np.asarray(self.model.predict_on_batch(self.X_test))  # compiled: fast
+            proba = np.concatenate(  # compiled calls, in batches that fit any memory
+                [
+                    np.asarray(self.model.predict_on_batch(self.X_test[i : i + TEST_BATCH]))
+                    for i in range(0, len(self.X_test), TEST_BATCH)
+                ]
+            )
             self.predictions.append(np.argmax(proba, axis=1).astype(int).tolist())
 
     return TestEachEpoch
+
+
+def epoch_callback(X_test):
+    """A Keras callback that keeps, after every epoch, the predicted class of every test sample
+    (``.predictions``: one list per epoch). It only watches: training is unchanged."""
+    return _epoch_callback()(np.asarray(X_test, np.float32))
 
 
 def train_by_epoch(model, X_train, y_train, X_val, y_val, X_test, epochs: int, seed: int) -> dict:
@@ -245,7 +260,7 @@ def train_by_epoch(model, X_train, y_train, X_val, y_val, X_test, epochs: int, s
     if len(X_val) == 0:
         raise ValueError("the validation part is empty: the honest epoch needs validation clips")
     models.set_seeds(seed)
-    callback = _epoch_callback()(np.asarray(X_test, np.float32))
+    callback = epoch_callback(X_test)
     hist = model.fit(
         models.training_data(X_train, y_train, len(CLASSES), TRAINING["batch_size"], seed),
         validation_data=models.validation_data(X_val, y_val, len(CLASSES)),

@@ -114,6 +114,11 @@ class Described:
 class CNN:
     """The paper's 3D CNN with one method's switches, built once and reset before every fold.
 
+    Its reported predictions are those of the epoch early stopping restores (lowest validation
+    loss); the test predictions of every epoch run are kept beside them, so that the same
+    training can be scored again with the epoch chosen on the test part
+    (:func:`mer_utils.experiment.rescored`).
+
     Building and tracing a Keras model costs 1-2 s, more than a fold's training on small data:
     the model is built once with the run seed and its fresh state (weights, dropout seeds,
     optimizer) restored before each fold (:func:`mer_utils.models.snapshot`).
@@ -142,7 +147,10 @@ class CNN:
         self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
     ) -> tuple[np.ndarray, dict]:
         """Train on the (resampled) training part, select on validation, predict the test part."""
+        from . import flownets
+
         models.restore(self.model, self.fresh)
+        each = flownets.epoch_callback(X_test)  # watches only: the test predictions per epoch
         fit = models.train(
             self.model,
             X_train,
@@ -152,9 +160,15 @@ class CNN:
             self.profile,
             class_weight=weights,
             seed=seed,
+            callbacks=[each],
         )
         pred = models.predict(self.model, X_test, batch_size=int(self.profile["batch_size"]))
-        return pred, {"epochs": fit["epochs"], "best_epoch": fit["best_epoch"]}
+        return pred, {
+            "epochs": fit["epochs"],
+            "best_epoch": fit["best_epoch"],
+            "test_by_epoch": each.predictions,
+            "val_loss": fit["history"]["val_loss"],
+        }
 
     def precision(self) -> str:
         return models.precision_policy(self.profile)

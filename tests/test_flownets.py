@@ -93,6 +93,8 @@ def test_the_epoch_chosen_on_the_test_part_is_never_worse_and_equal_with_one_epo
 
 def test_a_run_writes_an_honest_and_a_best_test_epoch_row_of_one_training(tmp_path, monkeypatch):
     clips = toy_clips(n_subjects=6, per_subject=9)
+    parts = ["smic", "casme2", "samm"]  # as the composite names its subjects
+    clips.rows["subject"] = [f"{parts[i % 3]}/{s}" for i, s in enumerate(clips.rows["subject"])]
     y = config.class_codes(clips.rows["label"])
     X = np.random.default_rng(4).normal(0, 0.3, (len(y), 28, 28, 3)).astype(np.float32)
     X[y == 0, 2:10, 2:10, 0] += 1.0
@@ -114,13 +116,30 @@ def test_a_run_writes_an_honest_and_a_best_test_epoch_row_of_one_training(tmp_pa
     assert len(test.folds) == len(honest.folds) > 1
     assert sorted(test.confusions["subject"]) == sorted(honest.confusions["subject"])
     assert (test.metrics["accuracy"].to_numpy() >= honest.metrics["accuracy"].to_numpy()).all()
-    epochs = 4 * prof["epochs"]  # methods.yaml: epoch_factor
+    epochs = 2 * prof["epochs"]  # methods.yaml: epoch_factor
     assert (test.folds["epochs"] == epochs).all()
     assert test.folds["best_epoch"].between(1, epochs).all()
     assert len(set(m["predictions_file"])) == len(m)
     for r in m.to_dict("records"):
         preds = pd.read_csv(tmp_path / r["predictions_file"])
         assert np.mean(preds["true"] == preds["pred"]) == pytest.approx(r["accuracy"])
+
+    # what the benchmark and findings pages compute from these records
+    from mer_utils import report
+
+    twice = report.selection.inflation(
+        every, {c: every if c == "composite" else every.part(c) for c in report.benchmark.COLUMNS}
+    )
+    assert sorted(set(twice["column"])) == sorted(report.benchmark.COLUMNS)
+    whole = twice[twice["column"] == "composite"].iloc[0]
+    gain = whole["published"]["mean"] - whole["honest"]["mean"]
+    assert whole["inflation"]["difference"] == pytest.approx(gain)
+    assert (
+        whole["inflation"]["low"] <= whole["inflation"]["difference"] <= whole["inflation"]["high"]
+    )
+    assert "STSTNet" in report.selection.sentence(twice)
+    assert "STSTNet" in report.selection.inflation_table(twice, "composite").data
+    assert "STSTNet under `kfold`" in report.selection.practice_table(twice).data
 
 
 def test_an_older_table_without_the_selection_column_reads_as_honest(tmp_path):
@@ -171,3 +190,20 @@ def test_every_method_the_tables_name_is_cited_and_every_citation_is_in_the_bibl
         for method in methods:
             pattern = re.escape(method) + r"\s+(baseline\s+)?\{cite:p\}"
             assert re.search(pattern, texts[page]), (page, method)
+
+
+def test_the_3d_cnn_keeps_every_epochs_test_predictions_and_reports_the_restored_epochs(tmp_path):
+    import json
+
+    clips = toy_clips(n_subjects=6, per_subject=6)
+    prof = {**config.profile("smoke"), "name": "test", "epochs": 3, "patience": 3}
+    out = experiment.run_protocols(
+        clips, "MER-3DCNNST", ["paper"], prof, 0, "stand-in", results_dir=tmp_path
+    )
+    assert len(out) == prof["repeats"]["paper"]
+    every = results.load(tmp_path, selection=None).metrics
+    assert sorted(every["selection"]) == sorted(["honest", "best-test-epoch"] * len(out))
+    for path in (tmp_path / "folds").rglob("*.json"):
+        fold = json.loads(path.read_text())["result"]
+        assert len(fold["test_by_epoch"]) == len(fold["val_loss"]) == fold["epochs"]
+        assert fold["test_by_epoch"][fold["best_epoch"] - 1] == fold["test"]["pred"]
