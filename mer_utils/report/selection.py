@@ -116,8 +116,10 @@ def practice_table(rows: pd.DataFrame):
             )
         elif "TEST" in practice:
             here = "not measured in this build"
+        elif "not stated" in practice:
+            here = "unknown: how the epoch was chosen is not stated"
         else:
-            here = "no inflation of this kind (the epoch is not chosen on the test part)"
+            here = "not this practice (the epoch is not chosen on the test part)"
         lines.append(
             {
                 "epoch chosen by": practice,
