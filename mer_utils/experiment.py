@@ -191,6 +191,7 @@ def score(
     else:
         start = time.perf_counter()
         out = assemble(planned.spec, plan, fitted)
+        out.others = rescored(planned.spec, plan, fitted)
         planned.seconds += time.perf_counter() - start
         out.record.seconds = round(planned.seconds, 3)
         _log(planned.spec, out)
@@ -222,6 +223,7 @@ def run(spec: RunSpec, progress: bool = False, store: FoldStore | None = None) -
     plan = folds.prepare(spec)
     fitted = _fit_folds(spec, plan, store, progress)
     out = assemble(spec, plan, fitted)
+    out.others = rescored(spec, plan, fitted)
     out.record.seconds = round(time.perf_counter() - start, 3)
     _log(spec, out)
     return out
@@ -343,6 +345,23 @@ def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run
     )
 
 
+def rescored(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> list[results.Run]:
+    """The same training scored with the epoch each fold's TEST part likes best
+    (``best-test-epoch``, :func:`mer_utils.flownets.select`), where its folds kept every epoch's
+    test predictions: a run of its own, keyed apart by ``selection``, paired with the honest
+    run on the same folds and test subjects. None for methods that keep one epoch."""
+    if not fitted or not all(r.get("test_by_epoch") for r in fitted):
+        return []
+    from . import flownets
+
+    selection = "best-test-epoch"
+    other = assemble(spec, plan, [flownets.select(r, selection) for r in fitted])
+    for row in [other.record, *other.folds, *other.units]:
+        row.selection = selection
+    other.record.seconds = 0.0  # the training is the honest run's
+    return [other]
+
+
 def _key(spec: RunSpec) -> dict:
     return {
         "dataset": spec.data.dataset,
@@ -404,6 +423,9 @@ def _inputs(name: str, params: dict, prof: dict) -> str:
     if params["kind"] == "flow":
         size = params.get("keyframe_size") or prof.get("keyframe_size", 128)
         return f"onset-apex flow at {size} px"
+    if params["kind"] == "flownet":
+        size = params["input"]["size"]
+        return f"onset-apex flow ({', '.join(params['input']['channels'])}) at {size} px"
     what = "onset-subtracted frames" if params["inputs"] == "onset_difference" else "frames"
     return f"{prof['n_frames']} {what} at {prof['size']} px"
 

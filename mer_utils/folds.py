@@ -250,9 +250,21 @@ def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
         "weights": None if weights is None else {CLASSES[k]: w for k, w in weights.items()},
         "epochs": fit.get("epochs"),
         "best_epoch": fit.get("best_epoch"),
+        **_by_epoch(fit),
         "seconds": round(time.perf_counter() - start, 3),
         "device": models.device_info(),
         "precision": method.precision(),
+    }
+
+
+def _by_epoch(fit: dict) -> dict:
+    """The per-epoch test predictions of a method that keeps them (:class:`methods.FlowNet`),
+    so that the same training can be scored with another epoch choice; nothing otherwise."""
+    if fit.get("test_by_epoch") is None:
+        return {}
+    return {
+        "test_by_epoch": [[int(p) for p in preds] for preds in fit["test_by_epoch"]],
+        "val_loss": [float(v) for v in fit["val_loss"]],
     }
 
 
@@ -283,7 +295,7 @@ def leak_summary(pool: methods.Pool, split: protocols.Split) -> dict:
 
 
 # ----------------------------------------------------------------------------- the fold key
-FIT_MODULES = ("folds", "methods", "models", "augment", "balance", "protocols", "flow")
+FIT_MODULES = ("folds", "methods", "models", "augment", "balance", "protocols", "flow", "flownets")
 """The modules whose code decides a fold's result (their code, without docstrings and
 comments, is part of every fold key)."""
 

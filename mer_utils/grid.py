@@ -135,16 +135,23 @@ def dataset_protocols(
     """The protocols a dataset's pages run under: the run's, or where ``datasets.yaml`` gives
     the dataset its own for this profile (the MEGC 2019 composite: its benchmark protocol),
     those, for a method page only the ones listed for the method's kind. A dataset with its
-    own protocols keeps them whatever the run's default; ``--protocols`` narrows them."""
+    own protocols keeps them whatever the run's default; ``--protocols`` narrows them. A method's
+    ``skip_protocols_in`` (``methods.yaml``: profile -> protocol -> why) leaves protocols out of
+    one profile's book."""
     own = (config.dataset_info(dataset).get("protocols") or {}).get(profile)
+    budget = (
+        set(config.method(method).get("skip_protocols_in", {}).get(profile, {}))
+        if method
+        else set()
+    )
     if own is None:
-        return list(protocols)
+        return [p for p in protocols if p not in budget]
     explicit = protocols != config.profile(profile)["protocols"]
     kind = config.method(method)["method"] if method else None
     return [
         p
         for p, kinds in own.items()
-        if (kind is None or kind in kinds) and (not explicit or p in protocols)
+        if (kind is None or kind in kinds) and (not explicit or p in protocols) and p not in budget
     ]
 
 

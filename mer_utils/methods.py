@@ -27,19 +27,29 @@ from .config import CLASSES
 
 # ----------------------------------------------------------------------------- the objects
 def make_method(name: str, clips: Any, X: np.ndarray, profile: dict, seed: int):
-    """The method object of ``methods.yaml`` entry ``name``: :class:`CNN` or :class:`Flow`."""
+    """The method object of ``methods.yaml`` entry ``name``: the class :data:`KINDS` names for
+    its ``method`` (:class:`CNN`, :class:`Flow` or :class:`FlowNet`)."""
     kind = config.method(name)["method"]
-    if kind == "cnn":
-        return CNN(name, X, profile, seed)
-    if kind == "flow":
-        return Flow(name, clips, profile, seed)
-    raise ValueError(f"methods.yaml: {name}: unknown method {kind!r} (cnn or flow)")
+    if kind not in KINDS:
+        raise ValueError(f"methods.yaml: {name}: unknown method {kind!r} ({', '.join(KINDS)})")
+    return KINDS[kind](name, clips, X, profile, seed)
 
 
 def method_params(name: str, profile: dict) -> dict:
     """What defines method ``name`` beyond its data (stored in every record, part of every fold
     key): its kind, inputs and switches, and the augmentation policy or the flow settings."""
     entry = config.method(name)
+    if entry["method"] == "flownet":
+        from . import flownets
+
+        return {
+            "kind": "flownet",
+            "network": entry["network"],
+            "epochs": flownet_epochs(name, profile),
+            "input": {"size": flownets.SIZE, "channels": list(flownets.CHANNELS)},
+            "training": dict(flownets.TRAINING),
+            "flow": {k: v for k, v in flow_parameters().items() if k in FLOW_STAGE},
+        }
     if entry["method"] == "flow":
         from . import flow
 
@@ -55,6 +65,21 @@ def method_params(name: str, profile: dict) -> dict:
         **{k: bool(entry[k]) for k in ("augment", "smote", "class_weight")},
         "augmentation": profile["augmentation"] if entry["augment"] else None,
     }
+
+
+FLOW_STAGE = ("flow", "strain", "global_motion", "mask_margin_px", "regions", "region_units")
+"""The settings of the flow stage a ``flownet`` method shares with the flow baseline."""
+
+
+def flow_parameters() -> dict:
+    from . import flow
+
+    return flow.PARAMETERS
+
+
+def flownet_epochs(name: str, profile: dict) -> int:
+    """The epochs a ``flownet`` method trains: ``epoch_factor`` x the profile's ``epochs``."""
+    return int(config.method(name).get("epoch_factor", 1)) * int(profile["epochs"])
 
 
 def keyframe_size(name: str, profile: dict) -> int | None:
@@ -89,6 +114,11 @@ class Described:
 class CNN:
     """The paper's 3D CNN with one method's switches, built once and reset before every fold.
 
+    Its reported predictions are those of the epoch early stopping restores (lowest validation
+    loss); the test predictions of every epoch run are kept beside them, so that the same
+    training can be scored again with the epoch chosen on the test part
+    (:func:`mer_utils.experiment.rescored`).
+
     Building and tracing a Keras model costs 1-2 s, more than a fold's training on small data:
     the model is built once with the run seed and its fresh state (weights, dropout seeds,
     optimizer) restored before each fold (:func:`mer_utils.models.snapshot`).
@@ -96,7 +126,7 @@ class CNN:
 
     kind = "cnn"
 
-    def __init__(self, name: str, X: np.ndarray, profile: dict, seed: int):
+    def __init__(self, name: str, clips: Any, X: np.ndarray, profile: dict, seed: int):
         self.name = name
         self.switches = switches(name)
         self.profile = profile
@@ -117,7 +147,10 @@ class CNN:
         self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
     ) -> tuple[np.ndarray, dict]:
         """Train on the (resampled) training part, select on validation, predict the test part."""
+        from . import flownets
+
         models.restore(self.model, self.fresh)
+        each = flownets.epoch_callback(X_test)  # watches only: the test predictions per epoch
         fit = models.train(
             self.model,
             X_train,
@@ -127,9 +160,15 @@ class CNN:
             self.profile,
             class_weight=weights,
             seed=seed,
+            callbacks=[each],
         )
         pred = models.predict(self.model, X_test, batch_size=int(self.profile["batch_size"]))
-        return pred, {"epochs": fit["epochs"], "best_epoch": fit["best_epoch"]}
+        return pred, {
+            "epochs": fit["epochs"],
+            "best_epoch": fit["best_epoch"],
+            "test_by_epoch": each.predictions,
+            "val_loss": fit["history"]["val_loss"],
+        }
 
     def precision(self) -> str:
         return models.precision_policy(self.profile)
@@ -149,7 +188,7 @@ class Flow:
 
     kind = "flow"
 
-    def __init__(self, name: str, clips: Any, profile: dict, seed: int):
+    def __init__(self, name: str, clips: Any, X: np.ndarray, profile: dict, seed: int):
         from . import flow
 
         self.name = name
@@ -178,6 +217,61 @@ class Flow:
 
     def precision(self) -> str:
         return "float64"
+
+
+class FlowNet:
+    """A network of the field on the onset-apex flow (:mod:`mer_utils.flownets`: STSTNet,
+    OFF-ApexNet), built once and reset before every fold like :class:`CNN`.
+
+    Every epoch runs; the fold keeps the test predictions of each epoch, and reports those of the
+    epoch with the lowest validation loss (honest). :func:`mer_utils.flownets.select` scores the
+    same training again with the epoch chosen on the test part.
+    """
+
+    kind = "flownet"
+
+    def __init__(self, name: str, clips: Any, X: np.ndarray, profile: dict, seed: int):
+        from . import flownets
+
+        self.name = name
+        self.switches = switches(name)
+        if any(self.switches.values()):
+            raise ValueError(
+                f"methods.yaml: {name}: a flownet method neither resamples nor weighs "
+                "(augment, smote and class_weight must be false)"
+            )
+        self.profile = profile
+        self._nets = flownets
+        self.inputs = flownets.flow_images(clips)
+        """What the method learns from, one row per clip: the (u, v, strain) flow images."""
+        self.epochs = flownet_epochs(name, profile)
+        _clear_session()
+        models.set_seeds(seed)
+        self.model = flownets.build(config.method(name)["network"], seed)
+        self.fresh = models.snapshot(self.model)
+
+    def params(self) -> dict:
+        return method_params(self.name, self.profile)
+
+    def fit_predict(
+        self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
+    ) -> tuple[np.ndarray, dict]:
+        """Train every epoch, keep each epoch's test predictions, report the honest epoch's."""
+        models.restore(self.model, self.fresh)
+        X_train, X_val, X_test = self._nets.standardise(X_train, X_val, X_test)
+        fit = self._nets.train_by_epoch(
+            self.model, X_train, y_train, X_val, y_val, X_test, self.epochs, seed
+        )
+        best = self._nets.honest_epoch(fit["val_loss"])
+        pred = np.asarray(fit["test_by_epoch"][best - 1], dtype=int)
+        return pred, {"epochs": self.epochs, "best_epoch": best, **fit}
+
+    def precision(self) -> str:
+        return "float32"
+
+
+KINDS = {"cnn": CNN, "flow": Flow, "flownet": FlowNet}
+"""The kinds of method (``methods.yaml`` ``method``) and the class that runs each."""
 
 
 def _clear_session() -> None:

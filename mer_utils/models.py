@@ -243,13 +243,16 @@ def train(
     profile: dict,
     class_weight: dict[int, float] | None = None,
     seed: int = 0,
+    callbacks: list | None = None,
 ) -> dict:
     """Train ``model`` on the training part; select the epoch on the validation part only.
 
     Uses the profile's ``epochs`` (maximum), ``batch_size`` and ``patience`` (early stopping on
     validation loss, best weights restored). ``class_weight`` (e.g. from
     :func:`mer_utils.balance.class_weights`) weighs the training loss. Returns ``epochs`` (epochs
-    run), ``best_epoch`` (1-based, the restored one) and the Keras ``history`` dict.
+    run), ``best_epoch`` (1-based, the restored one) and the Keras ``history`` dict. Further
+    Keras ``callbacks`` only watch (e.g. the test predictions of every epoch,
+    :mod:`mer_utils.flownets`).
     """
     import keras
 
@@ -265,7 +268,7 @@ def train(
         validation_data=validation_data(X_val, y_val, n_classes),
         epochs=int(profile["epochs"]),
         shuffle=False,  # the pipeline reshuffles with the fold's seed
-        callbacks=[stop],
+        callbacks=[stop, *(callbacks or [])],
         verbose=0,
     )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}

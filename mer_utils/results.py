@@ -81,8 +81,14 @@ def predictions_name(record) -> str:
     r = record if isinstance(record, dict) else dataclasses.asdict(record)
     return (
         f"predictions/{r['dataset']}__{r['method']}__{r['protocol']}__{r['profile']}"
-        f"__seed{int(r['seed'])}__r{int(r['repeat'])}__{r['data_id']}__{r['profile_id']}.csv"
+        f"__seed{int(r['seed'])}__r{int(r['repeat'])}__{r['data_id']}__{r['profile_id']}"
+        f"{_selection_suffix(r.get('selection', 'honest'))}.csv"
     )
+
+
+def _selection_suffix(selection: str) -> str:
+    """``""`` for an honest run (its file keeps its name), ``__<selection>`` otherwise."""
+    return "" if selection in ("honest", "", None) else f"__{selection}"
 
 
 # ----------------------------------------------------------------------------- one run
@@ -96,6 +102,9 @@ class Run:
     units: list[schema.Unit]
     predictions: pd.DataFrame
     params: dict
+    others: list["Run"] = dataclasses.field(default_factory=list)
+    """Other scorings of the same training (another ``selection``: :data:`schema.SELECTIONS`),
+    written beside it."""
 
     def relabelled(self, protocol: str) -> "Run":
         """A copy under another protocol whose computation is the same (e.g. ``paper-leaky`` of
@@ -103,22 +112,25 @@ class Run:
         from . import protocols
 
         out = copy.deepcopy(self)
-        for row in [out.record, *out.folds, *out.units]:
-            row.protocol = protocol
-        out.record.predictions_file = None
-        out.record.seconds = 0.0
-        if protocols.info(protocol)["resample_before_split"]:
-            out.record.leak_test_from_clip_in_training = 0
-            out.record.leak_test_augmented = 0
-            out.record.leak_test_synthetic = 0
+        for run in [out, *out.others]:
+            for row in [run.record, *run.folds, *run.units]:
+                row.protocol = protocol
+            run.record.predictions_file = None
+            run.record.seconds = 0.0
+            if protocols.info(protocol)["resample_before_split"]:
+                run.record.leak_test_from_clip_in_training = 0
+                run.record.leak_test_augmented = 0
+                run.record.leak_test_synthetic = 0
         return out
 
 
 def write_run(results_dir: str | Path, run: Run) -> Run:
     """Write a run: its predictions file, its parameters, and its rows of the three tables
     (replacing the rows of an earlier run with the same key). Returns the run as written (with
-    its ``predictions_file``)."""
+    its ``predictions_file``). Its other scorings (``others``) are written too."""
     results_dir = Path(results_dir)
+    for other in run.others:
+        write_run(results_dir, other)
     run.record.predictions_file = predictions_name(run.record)
     atomic.write_text(
         results_dir / run.record.predictions_file,
@@ -151,7 +163,8 @@ def _replace_rows(path: Path, cls: type, key: tuple, rows: list) -> None:
         reader = csv.DictReader(io.StringIO(path.read_text("utf-8")))
         if list(reader.fieldnames or []) != list(columns):
             _check_header(path, cls, reader.fieldnames)
-        kept = [r for r in reader if tuple(r.get(k, "") for k in KEY) != key]
+        rows_ = [{**schema.DEFAULTS, **r} for r in reader]  # an older table: its defaults
+        kept = [r for r in rows_ if tuple(r.get(k, "") for k in KEY) != key]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -162,7 +175,7 @@ def _replace_rows(path: Path, cls: type, key: tuple, rows: list) -> None:
 
 def _check_header(path: Path, cls: type, found) -> None:
     found = list(found or [])
-    missing = [c for c in schema.columns(cls) if c not in found]
+    missing = [c for c in schema.columns(cls) if c not in found and c not in schema.DEFAULTS]
     if missing:
         raise schema.SchemaError(
             f"{path}: written by another version of the study or damaged: columns {missing} "
@@ -314,12 +327,15 @@ def load(
     methods: Iterable[str] | None = None,
     data_ids: dict[str, str] | None = None,
     profile_id: str | dict[str, str] | None = None,
+    selection: str | None = "honest",
 ) -> Results:
     """The run tables of ``results_dir``, validated, filtered by the given values.
 
     ``data_ids`` (dataset -> data id) keeps only the runs on the data each dataset was read
     from in this run of the grid; ``profile_id`` only the runs under the current values of the
-    profile. An absent folder or table gives empty tables (pages then say nothing was run).
+    profile. ``selection`` keeps the runs of one way of choosing the epoch (default: the
+    honest runs; None: every run, e.g. the benchmark page's scores as published). An absent
+    folder or table gives empty tables (pages then say nothing was run).
     """
     tables = {}
     for name, cls in schema.TABLES.items():
@@ -340,6 +356,8 @@ def load(
     mask = pd.Series(True, index=m.index)
     if profile is not None:
         mask &= m["profile"] == profile
+    if selection is not None:
+        mask &= m["selection"] == selection
     if datasets is not None:
         mask &= m["dataset"].isin(list(datasets))
     if seed is not None:
@@ -361,6 +379,7 @@ def current(
     datasets: Iterable[str],
     seed: int,
     data_ids: dict[str, str] | None = None,
+    selection: str | None = "honest",
 ) -> Results:
     """The runs a page shows: its profile at the profile's current values, its datasets and
     seed and, where given, the data each dataset was read from in this run of the grid. Runs
@@ -374,6 +393,7 @@ def current(
         seed=seed,
         data_ids=data_ids or None,
         profile_id={d: params_id(config.profile(profile, d)) for d in datasets},
+        selection=selection,
     )
 
 

@@ -48,8 +48,20 @@ KEY: tuple[str, ...] = (
     "repeat",
     "data_id",
     "profile_id",
+    "selection",
 )
-"""The columns that identify a run: at most one row per key in ``metrics.csv``."""
+"""The columns that identify a run: at most one row per key in ``metrics.csv``. One training
+can give two runs that differ only in ``selection`` (:data:`SELECTIONS`)."""
+
+SELECTIONS: tuple[str, ...] = ("honest", "best-test-epoch")
+"""How a run's reported epoch was chosen: ``honest`` (fixed in advance, or on a validation part
+of the training subjects: every method of the study) or ``best-test-epoch`` (per fold, the epoch
+that scored best on the test part: a second scoring of the same training, kept to measure what
+that practice of some published code adds; :mod:`mer_utils.flownets`)."""
+
+DEFAULTS: dict[str, str] = {"selection": "honest"}
+"""Columns added after tables were first written, with the value an older row means: a table
+without them is read with these values (every run before them was honest)."""
 
 
 @dataclasses.dataclass
@@ -142,6 +154,8 @@ class Record(Key):
     version_cv2: str | None
     timestamp: str
     predictions_file: str | None
+    selection: str = "honest"
+    """:data:`SELECTIONS` (part of the run's key, :data:`KEY`)."""
 
 
 @dataclasses.dataclass
@@ -181,6 +195,8 @@ class Fold(Key):
     """How the split was made where it departs from the rule (e.g. a stratification
     fallback), and :data:`LACKS` where the training part holds no clip of a class; empty
     otherwise."""
+    selection: str = "honest"
+    """:data:`SELECTIONS` (part of the run's key, :data:`KEY`)."""
 
 
 LACKS = "training part lacks class"
@@ -202,6 +218,8 @@ class Unit(Key):
     surprise_as_negative: int
     surprise_as_positive: int
     surprise_as_surprise: int
+    selection: str = "honest"
+    """:data:`SELECTIONS` (part of the run's key, :data:`KEY`)."""
 
 
 CONFUSION_COLUMNS: tuple[str, ...] = tuple(f"{t}_as_{p}" for t in CLASSES for p in CLASSES)
@@ -253,6 +271,7 @@ def validate(df: pd.DataFrame, cls: type, path: str) -> pd.DataFrame:
     a cell that is not of the column's type.
     """
     kinds = _kinds(cls)
+    df = df.assign(**{c: v for c, v in DEFAULTS.items() if c in kinds and c not in df.columns})
     missing = [c for c in kinds if c not in df.columns]
     if missing:
         raise SchemaError(

@@ -37,7 +37,7 @@ from . import config
 
 REPO = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
-CONDITIONS = ("cnn", "flow", "resampling")
+CONDITIONS = ("cnn", "flow", "flownet", "resampling")
 """The ``when`` conditions a method template's cells may carry."""
 
 
@@ -202,7 +202,7 @@ def holds(when: str, entry: dict) -> bool:
     """Whether a cell's ``when`` condition holds for a method entry."""
     if when not in CONDITIONS:
         raise ValueError(f"unknown cell condition `when: {when}` (known: {CONDITIONS})")
-    if when in ("cnn", "flow"):
+    if when in ("cnn", "flow", "flownet"):
         return entry["method"] == when
     return "resampling" in entry
 

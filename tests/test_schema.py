@@ -30,6 +30,7 @@ def _record(**kw) -> schema.Record:
         profile_id="b",
         repeat=0,
         seed=0,
+        selection="honest",
     )
     values.update(kw)
     return schema.Record(**values)

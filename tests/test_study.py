@@ -24,6 +24,7 @@ from mer_utils import (
     study,
     templates,
 )
+from mer_utils import methods as methods_
 
 REPO = study.REPO
 
@@ -290,7 +291,7 @@ def test_methods_yaml_is_the_one_list_of_methods():
     pages = [m["page"] for m in methods.values()]
     assert len(set(pages)) == len(pages)
     for name, m in methods.items():
-        assert m["method"] in ("cnn", "flow"), name
+        assert m["method"] in methods_.KINDS, name
         assert {"augment", "smote", "class_weight", "paper", "title", "summary"} <= set(m), name
         assert "notebook" not in m  # one template for every method
     jobs = _full_plan()

@@ -11,6 +11,7 @@ module          pages
 ``benchmark``   the MEGC 2019 composite's page: its protocol beside the published results
 ``results``     the results page (Tables 1-4, Figures 6-7, the protocol comparison)
 ``leakage``     the reconstruction page (the printed numbers' arithmetic, survival)
+``selection``   one training scored twice (the epoch chosen on the test part), UF1 for its cost
 ``scale``       the scale check (some methods at the paper's input and training)
 ``findings``    the findings page and the introduction's summary
 ``run``         the reproducibility page (the runner's manifest, the records)
@@ -37,6 +38,7 @@ from . import (
     results,
     run,
     scale,
+    selection,
     stages,
 )
 from .style import markdown, setup
@@ -54,6 +56,7 @@ __all__ = [
     "results",
     "run",
     "scale",
+    "selection",
     "setup",
     "stages",
 ]

@@ -261,9 +261,14 @@ def counts_table(res):
     return table(pd.DataFrame(rows))
 
 
-def skipped(method: str):
-    """The protocols this method is not run under, and why (``skip_protocols``)."""
-    skip = config.method(method).get("skip_protocols") or {}
+def skipped(method: str, profile: str | None = None):
+    """The protocols this method is not run under, and why (``skip_protocols``, and
+    ``skip_protocols_in`` for ``profile``)."""
+    entry = config.method(method)
+    skip = {
+        **(entry.get("skip_protocols") or {}),
+        **entry.get("skip_protocols_in", {}).get(profile, {}),
+    }
     if not skip:
         return markdown("")
     lines = [f"- `{p}`: {why}" for p, why in skip.items()]
