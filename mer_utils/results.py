@@ -196,9 +196,13 @@ class Results:
         sources: dict | None = None,
         subject_prefix: str = "",
     ):
-        self.metrics = metrics.reset_index(drop=True)
-        self.folds = folds.reset_index(drop=True)
-        self.confusions = confusions.reset_index(drop=True)
+        # Tables built before a key column existed (or by hand) get its default value.
+        self.metrics, self.folds, self.confusions = (
+            t.reset_index(drop=True).assign(
+                **{k: v for k, v in schema.DEFAULTS.items() if k not in t.columns}
+            )
+            for t in (metrics, folds, confusions)
+        )
         self.sources = dict(sources or {})
         """Run key -> its predictions (a DataFrame) or the results folder they are stored in."""
         self.subject_prefix = subject_prefix
