@@ -18,7 +18,8 @@ too. A page fails on
   matplotlib size in pt x dpi / 72 x rendered width / natural width, below
   :data:`MIN_TEXT_SHARE` of the body text's size. The size in pt x dpi / 72 is written into each
   PNG by :func:`mer_utils.report.style.png` (a ``tEXt`` chunk :data:`FONT_KEY`); a figure of a
-  notebook output without it was not drawn by the report's formatter and fails. Checked at both
+  notebook output without it was not drawn by the report's formatter and fails (other images,
+such as the introduction's headline figure, are checked where they carry it). Checked at both
   widths (on a phone figures keep their size and scroll, ``book/_static/custom.css``);
 * **a negative zero** (``-0.00``, ``−0``) anywhere in the page's text;
 * **stderr output**: a cell output of class ``stderr`` / ``output_stderr`` (warnings, logs);
@@ -225,12 +226,13 @@ def problems_of(m: dict, page: str, width: int, complete: bool | None) -> list[P
             add("overflow", name, f"sticks out of the column by {over:.0f} px")
         if width >= DESKTOP and img["hidden"] > SLACK:
             add("overflow", name, f"{img['hidden']:.0f} px of it hidden at desktop width")
-        if not img["output"] or not img["natural"]:
+        if not img["natural"]:
             continue
         data = image_bytes(img["src"])
         record = png_text(data).get(FONT_KEY) if data else None
         if record is None:
-            add("figure text", name, "no record of its text size (not drawn by style.png)")
+            if img["output"]:  # a figure of the report; other images are checked where recorded
+                add("figure text", name, "no record of its text size (not drawn by style.png)")
             continue
         if record == "none":  # no text at all
             continue

@@ -161,9 +161,10 @@ def test_runs_that_all_score_the_same_are_flagged():
     assert got["constant"] and got["runs"] == 5
     from mer_utils.report.style import with_interval
 
-    assert with_interval(got) == "all 5 repeats: 0.62"
+    # one format with the varying rows ("0.24 [0.09, 0.39]"), a note for the constant ones
+    assert with_interval(got) == "0.62 [0.62, 0.62] (all 5 repeats alike)"
     got["constant_prediction"] = True
-    assert with_interval(got) == "all 5 repeats: 0.62 (constant prediction)"
+    assert with_interval(got) == "0.62 [0.62, 0.62] (all 5 repeats alike, constant prediction)"
 
 
 def test_reference_tables_are_optional_and_complete():

@@ -288,7 +288,7 @@ def score_figure(res, score_: str = "uf1") -> plt.Figure:
     ax.set_title(
         f"{SCORE_NAMES[score_]}: o mean [95 %], x majority baseline, — chance level", fontsize=10
     )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=10)
     fig.tight_layout()
     return close(fig)
 

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import chance, config, protocols, reconstruction, reference
 from ..datasets import display_name
 from . import evaluation, leakage, scale
-from .style import close, markdown, score, short, source_label, table, with_interval
+from .style import close, markdown, png, score, short, source_label, table, with_interval
 
 
 def _independent(res) -> str | None:
@@ -264,7 +264,7 @@ def write_summary(res, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fig = leakage.survival_figure(res, "MER-DACWB3DCNNST")
-    fig.savefig(folder / "headline.png", dpi=100, bbox_inches="tight")
+    (folder / "headline.png").write_bytes(png(fig))
     close(fig)
     first, _ = arithmetic()
     cells, _ = chance_cells(res)

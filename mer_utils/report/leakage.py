@@ -259,7 +259,7 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         [display_name(d) for d in datasets],
         rotation=30,
         ha="right",
-        fontsize=8,
+        fontsize=10,
     )
     left.set_title("reported by the paper\n(real data)", fontsize=10)
     left.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_])
@@ -286,9 +286,13 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         )
         right.scatter(x + off, part["chance"], marker="_", s=40, color="black")
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no runs"
-    right.set_xticks(x, present, fontsize=9, rotation=15, ha="right")
-    right.set_title(f"measured here ({kinds});\n— permutation chance level", fontsize=10)
-    right.legend(fontsize=8, loc="upper right", frameon=False)
+    right.set_xticks(x, present, fontsize=10, rotation=15, ha="right")
+    right.set_title(f"measured here ({kinds})", fontsize=10)
+    chance_mark = plt.Line2D(
+        [], [], marker="_", ls="", color="black", markersize=10, label="permutation chance level"
+    )
+    handles, _ = right.get_legend_handles_labels()
+    right.legend(handles=[*handles, chance_mark], fontsize=10, loc="upper right", frameon=False)
     fig.suptitle(f"{method}", fontsize=10)
     fig.tight_layout()
     return close(fig)
@@ -310,8 +314,8 @@ def leak_table(res):
                 "dataset": display_name(ds),
                 "method": short(method),
                 "protocol": p,
-                "test samples": count(g["n_test"].mean()),
-                "distinct clips": count(g["n_test_clips"].mean()),
+                "test samples (mean)": count(g["n_test"].mean()),
+                "distinct clips (mean)": count(g["n_test_clips"].mean()),
                 "clip also in training": percent(share),
                 "copies / SMOTE in test": f"{count(g['leak_test_augmented'].mean())} / "
                 f"{count(g['leak_test_synthetic'].mean())}",
@@ -319,7 +323,9 @@ def leak_table(res):
         )
     return table(
         pd.DataFrame(rows),
+        caption=f"Test samples and their clips, measured here ({source_label(m['data_kind'])})",
         legend={
+            "(mean)": f"mean over the runs of each row ({len(m)} runs in all)",
             "clip also in training": "share of the test samples made from a clip that also has "
             "a sample (another window, a copy) in the training part; mean over runs",
             "copies / SMOTE in test": "augmented copies and SMOTE samples among the test samples",
