@@ -31,7 +31,7 @@ import pandas as pd
 from . import config, reference
 
 HYPOTHESES: dict[str, str] = {
-    "clips": "clips, one 10 % split (the stated protocol)",
+    "clips": "clips, one 10 % split, the stated protocol",
     "repeats": "clips, averaged over r repeated splits",
     "resampled": "copies made by the variant's resampling before the split",
     "frames": "every frame a sample, split at random",

@@ -67,7 +67,7 @@ def arithmetic() -> tuple[str, object]:
         f"Hypotheses that explain all {clips_n} rows: "
         + ("; ".join(leakage._describe(h) for h in full) if full else "none")
         + (
-            f"; and for the CAS(ME)² rows only, {'; '.join(leakage._describe(h).replace(' (CAS(ME)² only)', '') for h in sq_only)} (the "
+            f"; and for the CAS(ME)² rows only, {'; '.join(leakage._describe(h).replace(leakage.ONLY_SQ, '') for h in sq_only)} (the "
             "paper's Table 2 cites the "
             "authors' earlier work on long videos: a hint, not proof)"
             if sq_only

@@ -7,6 +7,7 @@ The first half needs no measurement at all (the paper's numbers and arithmetic,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -84,9 +85,15 @@ def _codes(long: pd.DataFrame | None = None) -> dict[str, str]:
 
 
 def _describe(hypothesis: str) -> str:
+    """A hypothesis in words, without brackets of its own (a sentence may put it in some):
+    ``Part B clips (300 macro + 57 micro)`` -> ``Part B clips, 300 macro + 57 micro, CAS(ME)²
+    only``."""
     if hypothesis in reconstruction.HYPOTHESES:
         return reconstruction.HYPOTHESES[hypothesis]
-    return hypothesis + " (CAS(ME)² only)"
+    return re.sub(r"\s*\(([^()]*)\)", r", \1", hypothesis) + ONLY_SQ
+
+
+ONLY_SQ = ", CAS(ME)² only"
 
 
 def hypotheses_table(long: pd.DataFrame | None = None):
@@ -122,7 +129,7 @@ def surviving_text(long: pd.DataFrame | None = None) -> str:
     for h, (ok, n) in counts.items():
         what = "all" if ok == n else ("none" if ok == 0 else f"{ok}")
         lines.append(
-            f"- {codes[h]} ({_describe(h)}): explains {what} of the {n} rows it applies to."
+            f"- {codes[h]}, {_describe(h)}: explains {what} of the {n} rows it applies to."
         )
     return "\n".join(lines)
 
