@@ -60,6 +60,9 @@ def setup() -> None:
     # Loader and stage-1 warnings (repaired codes, excluded clips) are shown as tables on the
     # pages; as log lines they would only clutter the output.
     logging.getLogger("mer_utils").setLevel(logging.ERROR)
+    # TensorFlow's Python warnings (tf.function retracing, with a raw object address) are for
+    # a developer, not a reader: a page shows no stderr (tests/test_book_browser.py).
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def png(fig) -> bytes:
