@@ -35,6 +35,10 @@ Each check names the page and the element. A page fails on
 * **broken local links**: a link, image, script or stylesheet of the page whose file is not
   in the build (the downloads of the reproducibility page included).
 
+These widths are estimates from the markup, a quick check without a browser;
+``tests/test_book_browser.py`` measures the pages as Chromium renders them (widths, figure text,
+stderr, banners) and is the one that decides what a reader sees.
+
 Without ``_build/html`` these checks are skipped (a fresh clone's ``make test``).
 ``make check-book`` sets ``BOOK_HTML_REQUIRED=1``, which makes a missing build a failure;
 ``BOOK_HTML_DIR`` checks another build. The checker itself is tested on small HTML snippets at
