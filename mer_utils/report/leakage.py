@@ -149,7 +149,8 @@ def hypothesis_details(long: pd.DataFrame | None = None, dataset: str | None = N
             "why": long["detail"],
         }
     )
-    return table(out)
+    where = f" for {display_name(dataset)}" if dataset else ""
+    return table(out, collapsed=f"The verdict of every row and hypothesis{where}, and why")
 
 
 def write_details(path: str | Path) -> Path:

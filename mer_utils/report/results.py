@@ -358,11 +358,13 @@ def recall_table(res, protocol: str):
             row[r["class"]] = with_interval(r)
         row["UAR"] = with_interval(intervals.score_interval(group, "uar"))
         rows.append(row)
+    kinds = source_label(mine.metrics["data_kind"])
     return table(
         pd.DataFrame(rows),
-        caption=f"Per-class recall measured here ({source_label(mine.metrics['data_kind'])}) "
-        f"under {protocol}, methods in the order of methods.yaml",
+        caption=f"Per-class recall measured here ({kinds}) under {protocol}, methods in the "
+        "order of methods.yaml",
         legend={"cells": "recall [95 % interval]"},
+        collapsed=f"Per-class recall of every dataset and method ({kinds})",
     )
 
 

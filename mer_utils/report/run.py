@@ -87,7 +87,10 @@ def profile_table(manifest: dict):
             yield prefix, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
     rows = list(flat("", manifest["profile_parameters"]))
-    return table(pd.DataFrame(rows, columns=["parameter", manifest["profile"]]))
+    return table(
+        pd.DataFrame(rows, columns=["parameter", manifest["profile"]]),
+        collapsed=f"Every parameter of the {manifest['profile']} profile",
+    )
 
 
 def other_pages_table(manifest: dict):
