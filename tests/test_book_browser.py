@@ -8,9 +8,10 @@ too. A page fails on
 
 * **a table or figure wider than its column** at 1400 px: its right edge past the right edge of
   the article's content column, or part of it hidden in a box that scrolls sideways (``N px of
-  table in a M px column``). At 390 px a table may scroll sideways only inside a
-  ``div.pinned-table`` wrapper (``mer_utils.report.style.table``) whose first column stays in
-  view (CSS ``position: sticky``) and takes at most :data:`MAX_PINNED_SHARE` of the visible
+  table in a M px column``). At 390 px a table may scroll sideways only if its first column
+  stays in view (CSS ``position: sticky``: the report's ``div.pinned-table`` wrapper,
+  ``mer_utils.report.style.table``, and on a phone every table of the text,
+  ``book/_static/custom.css``) and takes at most :data:`MAX_PINNED_SHARE` of the visible
   width, so that every other column, the ones the text cites included, can be scrolled into view
   beside the row's label. A figure may scroll sideways at 390 px (that is how it keeps its size
   on a phone) but never stick out of the column;
@@ -98,7 +99,6 @@ MEASURE = r"""
   const tables = [...art.querySelectorAll('table')].map((t, i) => {
     const r = t.getBoundingClientRect();
     const [hidden, scroller] = scrolled(t);
-    const wrapper = t.closest('.pinned-table');
     const first = t.querySelector('tr > :first-child');
     const sticky = !!first && getComputedStyle(first).position === 'sticky';
     const cap = t.closest('.pinned-table, .cell_output, .output');
@@ -107,7 +107,7 @@ MEASURE = r"""
       index: i, heading: heading(t), caption: caption ? caption.textContent.trim() : '',
       width: Math.max(t.scrollWidth, r.width), right: r.right,
       hidden, visible: scroller ? scroller.clientWidth : r.width,
-      pinned: !!wrapper && sticky && (!scroller || wrapper.contains(scroller) || scroller === wrapper),
+      pinned: sticky && (!scroller || scroller.contains(t)),
       first: first ? first.getBoundingClientRect().width : 0,
     };
   });
@@ -361,7 +361,7 @@ def _table(columns: int, pinned: bool) -> str:
     return (
         f"<div class='pinned-table'>{table}</div>"
         if pinned
-        else f"<div class='cell_output'>{table}</div>"
+        else f"<div style='overflow-x: auto'>{table}</div>"
     )
 
 
