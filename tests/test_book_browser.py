@@ -255,11 +255,14 @@ def problems_of(m: dict, page: str, width: int, complete: bool | None) -> list[P
 
 
 def pages(build: Path) -> list[Path]:
+    """The book's pages: not the theme's folders, the index and search pages, or a page that
+    only redirects (``index.html``)."""
     return sorted(
         p
         for p in build.rglob("*.html")
         if not set(p.relative_to(build).parts[:1]) & set(SKIPPED_FOLDERS)
         and p.name not in ("genindex.html", "search.html")
+        and 'http-equiv="refresh"' not in p.read_text("utf-8", errors="replace")[:2000]
     )
 
 
@@ -283,12 +286,18 @@ def browser():
         b.close()
 
 
-def measure(browser, url: str, width: int) -> dict:
-    page = browser.new_page(viewport={"width": width, "height": 900})
+def measure(browser, url: str, widths=WIDTHS) -> dict[int, dict]:
+    """The page at ``url`` measured at each of ``widths``: loaded once, then resized (the
+    stylesheet's media queries apply as on a device of that width)."""
+    page = browser.new_page(viewport={"width": widths[0], "height": 900})
     try:
         page.goto(url, wait_until="load")
-        page.evaluate("document.fonts.ready.then(() => true)")
-        return page.evaluate(MEASURE)
+        out = {}
+        for width in widths:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.evaluate("document.fonts.ready.then(() => new Promise(requestAnimationFrame))")
+            out[width] = page.evaluate(MEASURE)
+        return out
     finally:
         page.close()
 
@@ -302,8 +311,8 @@ def book_problems(browser) -> list[Problem]:
     problems = []
     for path in pages(BUILD):
         name = str(path.relative_to(BUILD))
-        for width in WIDTHS:
-            problems += problems_of(measure(browser, path.as_uri(), width), name, width, complete)
+        for width, m in measure(browser, path.as_uri()).items():
+            problems += problems_of(m, name, width, complete)
     return problems
 
 
@@ -349,10 +358,8 @@ def _check(browser, body: str, width: int, tmp_path, complete=True) -> list[str]
     )
     path = tmp_path / f"page{width}.html"
     path.write_text(html)
-    return [
-        f"{p.kind}: {p.detail}"
-        for p in problems_of(measure(browser, path.as_uri(), width), "p", width, complete)
-    ]
+    m = measure(browser, path.as_uri(), (width,))[width]
+    return [f"{p.kind}: {p.detail}" for p in problems_of(m, "p", width, complete)]
 
 
 def _table(columns: int, pinned: bool) -> str:

@@ -92,8 +92,12 @@ def _register_png() -> None:
     except ImportError:  # pragma: no cover - IPython comes with the notebook stack
         return
     shell = get_ipython()
-    if shell is not None:
-        shell.display_formatter.formatters["image/png"].for_type(Figure, png)
+    if shell is None:
+        return
+    # pyplot loads its backend at the first figure; the inline backend then installs its own
+    # PNG formatter for figures. Load it now, so that the formatter set below stays.
+    plt.switch_backend(plt.get_backend())
+    shell.display_formatter.formatters["image/png"].for_type(Figure, png)
 
 
 def markdown(text: str) -> Markdown | None:
@@ -263,9 +267,24 @@ def table(
 
 def _unbroken(match: re.Match) -> str:
     """``<td>text</td>`` with the class ``nowrap`` when its text is at most :data:`UNBROKEN`
-    characters long (``book/_static/custom.css``)."""
+    characters long (``book/_static/custom.css``). A score with its interval
+    (``0.24 [0.09, 0.39] *``) may break between the score and the bracket only, where the
+    table would otherwise be wider than the column: class ``interval``, the bracket and a short
+    mark after it joined by non-breaking spaces."""
     text = html.unescape(match.group(1))
+    got = INTERVAL_CELL.match(text)
+    if got:
+        mean, bracket, rest = got.groups()
+
+        def joined(part: str) -> str:
+            return html.escape(part).replace(" ", "&nbsp;")
+
+        tail = joined(rest) if len(rest) <= 3 else html.escape(rest)
+        return f'<td class="interval">{joined(mean)} {joined(bracket)}{tail}</td>'
     return f'<td class="nowrap">{match.group(1)}</td>' if len(text) <= UNBROKEN else match.group(0)
+
+
+INTERVAL_CELL = re.compile(r"^(\S+) (\[[^\]]*\])(.*)$")
 
 
 UNBROKEN = 24  # "0.24 [0.22, 0.26]", "MER-DACWB3DCNNST" stay on one line
