@@ -26,6 +26,7 @@ from .style import (
     pvalue,
     score,
     short,
+    signed,
     table,
     tested,
     with_interval,
@@ -168,7 +169,7 @@ def _protocol_gap(got: pd.DataFrame) -> str:
                 diffs.append(float(x.iloc[0]) - float(y.iloc[0]))
         if diffs:
             parts.append(
-                f"`{a}` minus `{indep[-1]}`: {min(diffs):+.2f} to {max(diffs):+.2f} "
+                f"`{a}` minus `{indep[-1]}`: {signed(min(diffs))} to {signed(max(diffs))} "
                 f"over {len(diffs)} methods"
             )
     if not parts:
