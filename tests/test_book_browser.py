@@ -363,13 +363,12 @@ def _check(browser, body: str, width: int, tmp_path, complete=True) -> list[str]
 
 
 def _table(columns: int, pinned: bool) -> str:
-    row = "".join(f"<td class='nowrap'>cell-number-{i:02d}</td>" for i in range(columns))
+    cell = "<td class='nowrap'>" if pinned else "<td class='nowrap' style='position: static'>"
+    row = "".join(f"{cell}cell-number-{i:02d}</td>" for i in range(columns))
     table = f"<table class='dataframe mer'><tr>{row}</tr><tr>{row}</tr></table>"
-    return (
-        f"<div class='pinned-table'>{table}</div>"
-        if pinned
-        else f"<div style='overflow-x: auto'>{table}</div>"
-    )
+    if pinned:
+        return f"<div class='pinned-table'>{table}</div>"
+    return f"<div style='overflow-x: auto'>{table}</div>"  # a first column that scrolls away
 
 
 def test_checker_finds_a_table_wider_than_the_column(browser, tmp_path):
@@ -383,7 +382,8 @@ def test_checker_finds_a_table_wider_than_the_column(browser, tmp_path):
 
 
 def test_checker_finds_a_pinned_column_that_leaves_no_room(browser, tmp_path):
-    label = "<td class='nowrap'>" + "a-long-row-label-" * 3 + "</td>"
+    style = "white-space: nowrap; max-width: none"  # the book's CSS would wrap it on a phone
+    label = f"<td class='nowrap' style='{style}'>" + "a-long-row-label-" * 3 + "</td>"
     row = label + "".join(f"<td class='nowrap'>cell-{i:02d}</td>" for i in range(8))
     body = f"<div class='pinned-table'><table class='dataframe mer'><tr>{row}</tr></table></div>"
     found = _check(browser, body, 390, tmp_path)
