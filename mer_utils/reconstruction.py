@@ -342,6 +342,8 @@ def surviving(long: pd.DataFrame | None = None) -> dict[str, int]:
 def inconsistencies() -> list[dict]:
     """Places where the paper's numbers disagree with each other, computed from
     ``reference.yaml`` (identical rows across tables, the stated gain of augmentation)."""
+    from .datasets import display_name
+
     rows = own_rows()
     out = []
     seen = {}
@@ -352,7 +354,8 @@ def inconsistencies() -> list[dict]:
             out.append(
                 {
                     "what": "two rows of different tables are identical",
-                    "paper": f"{a['dataset']} {a['variant']} and {r['dataset']} {r['variant']}: "
+                    "paper": f"{display_name(a['dataset'])} {a['variant']} and "
+                    f"{display_name(r['dataset'])} {r['variant']}: "
                     f"{r['accuracy']:.2f} %, F1 {r['f1']:.4f}",
                 }
             )
