@@ -262,7 +262,7 @@ def pages(build: Path) -> list[Path]:
         for p in build.rglob("*.html")
         if not set(p.relative_to(build).parts[:1]) & set(SKIPPED_FOLDERS)
         and p.name not in ("genindex.html", "search.html")
-        and 'http-equiv="refresh"' not in p.read_text("utf-8", errors="replace")[:2000]
+        and 'http-equiv="refresh"' not in p.read_text("utf-8", errors="replace")[:2000].lower()
     )
 
 
