@@ -64,11 +64,23 @@ launch-branch: $(STAMP)
 	    -m "The book's executed pages with launch cells, built from $$(git rev-parse --short HEAD)" && \
 	  git push -f origin HEAD:refs/heads/$(LAUNCH_BRANCH)
 
-# Check the built pages as a reader sees them (tests/test_book_html.py): truncated or too wide
-# tables, oversized images, scientific notation, machine paths, a CDN MathJax. Unlike
-# `make test`, which skips these checks without a build, this fails when _build/html is missing.
+# Check the built pages as a reader sees them: in the markup (tests/test_book_html.py: truncated
+# tables, oversized images, scientific notation, machine paths, a CDN MathJax, broken links) and
+# in headless Chromium at 1400 and 390 px (tests/test_book_browser.py: tables and figures wider
+# than their column, figure text under 75 % of the body text, stderr output, stale banners).
+# Installs the distribution's Chromium with apt-get when it is missing (playwright, from
+# requirements.txt, drives it; it never downloads a browser). Unlike `make test`, which skips
+# these checks without a build or a browser, this fails when either is missing.
+# The first Chromium on the PATH (GitHub's Ubuntu runners ship chromium-browser and Chrome).
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome \
+  || echo /usr/bin/chromium)
 check-book: $(STAMP)
-	BOOK_HTML_REQUIRED=1 $(BIN)/python -m pytest -q tests/test_book_html.py
+	@test -x "$(CHROMIUM)" || { \
+	  echo "Installing Chromium (apt-get install chromium fonts-dejavu-core)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
+	BOOK_HTML_REQUIRED=1 CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -q \
+	  tests/test_book_html.py tests/test_book_browser.py
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

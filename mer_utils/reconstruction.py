@@ -32,9 +32,9 @@ import pandas as pd
 from . import config, reference
 
 HYPOTHESES: dict[str, str] = {
-    "clips": "clips, one 10 % split (the stated protocol)",
+    "clips": "clips, one 10 % split, the stated protocol",
     "repeats": "clips, averaged over r repeated 10 % splits",
-    "cv-pooled": "clips, cross-validation pooled over all clips (every clip tested once)",
+    "cv-pooled": "clips, cross-validation pooled over all clips, every clip tested once",
     "cv-mean": "clips, the mean of the k fold accuracies of a cross-validation",
     "resampled": "copies made by the variant's resampling before the split",
     "frames": "every frame a sample, split at random",
@@ -559,6 +559,8 @@ def fragile(long: pd.DataFrame | None = None) -> pd.DataFrame:
 def inconsistencies() -> list[dict]:
     """Places where the paper's numbers disagree with each other, computed from
     ``reference.yaml`` (identical rows across tables, the stated gain of augmentation)."""
+    from .datasets import display_name
+
     rows = own_rows()
     out = []
     seen = {}
@@ -569,7 +571,8 @@ def inconsistencies() -> list[dict]:
             out.append(
                 {
                     "what": "two rows of different tables are identical",
-                    "paper": f"{a['dataset']} {a['variant']} and {r['dataset']} {r['variant']}: "
+                    "paper": f"{display_name(a['dataset'])} {a['variant']} and "
+                    f"{display_name(r['dataset'])} {r['variant']}: "
                     f"{r['accuracy']:.2f} %, F1 {r['f1']:.4f}",
                 }
             )

@@ -35,6 +35,10 @@ Each check names the page and the element. A page fails on
 * **broken local links**: a link, image, script or stylesheet of the page whose file is not
   in the build (the downloads of the reproducibility page included).
 
+These widths are estimates from the markup, a quick check without a browser;
+``tests/test_book_browser.py`` measures the pages as Chromium renders them (widths, figure text,
+stderr, banners) and is the one that decides what a reader sees.
+
 Without ``_build/html`` these checks are skipped (a fresh clone's ``make test``).
 ``make check-book`` sets ``BOOK_HTML_REQUIRED=1``, which makes a missing build a failure;
 ``BOOK_HTML_DIR`` checks another build. The checker itself is tested on small HTML snippets at
@@ -661,11 +665,15 @@ def test_report_tables_wrap_prose_but_keep_numbers_on_one_line():
     frame = pd.DataFrame(
         {
             "UF1": ["0.24 [0.22, 0.26]"],
+            "p": ["0.003"],
             "epoch chosen by": ["validation on other subjects, 100 runs"],
         }
     )
     shown = table(frame).data
-    assert '<td class="nowrap">0.24 [0.22, 0.26]</td>' in shown  # an interval never breaks
+    # a score and its interval may go on two lines where the column is short of room; the
+    # interval itself never breaks
+    assert '<td class="interval">0.24 [0.22,&nbsp;0.26]</td>' in shown
+    assert '<td class="nowrap">0.003</td>' in shown  # a number never breaks
     assert "<td>validation on other subjects, 100 runs</td>" in shown  # prose wraps
     css = (Path(__file__).parents[1] / "book" / "_static" / "custom.css").read_text()
     assert re.search(r"table\.dataframe\.mer td \{\s*white-space: normal", css)

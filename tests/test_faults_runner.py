@@ -131,11 +131,15 @@ def test_a_summary_banner_names_the_datasets_whose_pages_failed(tmp_path):
         {"key": "casme2/10-MER-3DCNNST", "status": "failed"},
         {"key": "smic/00-overview", "status": "cached"},
         {"key": "summary/results", "status": "pending"},
+        {"key": "samm/00-overview", "status": "running"},  # not finished yet: not "incomplete"
+        {"key": "casme_sq/00-overview", "status": "pending"},
     ]
     (tmp_path / "manifest.json").write_text(json.dumps({"pages": pages}))
-    text = banners.sources_banner({"casme2": "stand-in", "smic": "stand-in"}, "smoke", tmp_path)
+    kinds = {"casme2": "stand-in", "smic": "stand-in", "samm": "stand-in", "casme_sq": "stand-in"}
+    text = banners.sources_banner(kinds, "smoke", tmp_path)
     assert "Not complete in the latest run:** CASME II (10-MER-3DCNNST failed)" in text.data
     assert "SMIC" not in text.data.split("Not complete")[1]
+    assert "CASME II (10-MER-3DCNNST failed). Their numbers" in text.data  # SAMM, CAS(ME)² run on
     plain = banners.sources_banner({"smic": "stand-in"}, "smoke", tmp_path / "nothing-here")
     assert "Not complete" not in plain.data
 

@@ -55,7 +55,7 @@ def test_augmentation_before_the_split_explains_only_rows_that_augment():
 def test_the_papers_internal_inconsistencies_are_computed():
     found = reconstruction.inconsistencies()
     texts = " ".join(f"{r['what']} {r['paper']}" for r in found)
-    assert "casme_sq MER-SCB3DCNNST and casme2 MER-DA3DCNNST" in texts
+    assert "CAS(ME)² MER-SCB3DCNNST and CASME II MER-DA3DCNNST" in texts
     assert "+1.37 points" in texts
 
 

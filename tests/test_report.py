@@ -27,3 +27,46 @@ def test_confusion_heatmap_writes_each_count_in_its_cell_rows_true_columns_predi
     assert [t.get_text() for t in ax.get_yticklabels()] == [c[:3] for c in CLASSES]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted", "true", "a title")
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- how the book draws
+def test_numbers_are_never_a_negative_zero():
+    from mer_utils.report import style
+
+    assert style.score(-0.001) == "0.00" and style.score(-0.004, 2) == "0.00"
+    assert style.percent(-0.00001) == "0.0 %" and style.count(-0.0) == "0"
+    assert style.interval(-0.001, -0.004, 0.3) == "0.00 [0.00, 0.30]"
+    assert style.score(-0.01) == "-0.01"  # a real negative keeps its sign
+
+
+def test_figures_are_shown_with_their_smallest_text_recorded_and_raised():
+    import io
+
+    from PIL import Image
+
+    from mer_utils.report import style
+
+    fig, ax = plt.subplots(figsize=(style.WIDTH, 2))
+    ax.set_title("small", fontsize=6)
+    ax.set_xlabel("large", fontsize=14)
+    data = style.png(fig)
+    text = Image.open(io.BytesIO(data)).text
+    # 6 pt raised to MIN_FONT: 9.5 pt x 100 dpi / 72 = 13.19 px, at least 75 % of 16 px body text
+    assert text[style.FONT_KEY] == f"{style.MIN_FONT * style.DPI / 72:.2f}"
+    assert float(text[style.FONT_KEY]) >= 0.75 * 16
+    assert Image.open(io.BytesIO(data)).width <= 784  # drawn for the content column
+    blank = plt.figure(figsize=(2, 1))
+    assert Image.open(io.BytesIO(style.png(blank))).text[style.FONT_KEY] == "none"
+    plt.close("all")
+
+
+def test_long_tables_fold_behind_a_summary():
+    import pandas as pd
+
+    from mer_utils.report import style
+
+    df = pd.DataFrame({"page": [f"p{i}" for i in range(61)], "status": "ok"})
+    folded = style.table(df, collapsed="Every page of the run").data
+    assert folded.startswith('<details class="mer-collapse">')
+    assert "<summary>Every page of the run (61 rows)</summary>" in folded
+    assert "<details" not in style.table(df).data

@@ -13,6 +13,8 @@ KIND_TEXT = {
     "layout",
     "licensed": "the **licensed dataset** (a licence holder's copy)",
 }
+UNSUCCESSFUL = ("failed", "skipped", "interrupted")
+"""Statuses of a page that finished without producing its page (mer_utils.study)."""
 STANDIN_WARNING = (
     "Numbers computed on stand-ins test the pipeline and teach what each protocol measures; "
     "they are **not** a reproduction of the paper's numbers."
@@ -78,8 +80,11 @@ def kind_class(data_kind: str) -> str:
 
 
 def incomplete_datasets(results_dir: str) -> dict[str, list[str]]:
-    """Per dataset, the pages of the latest run (its manifest) that did not succeed, each as
-    ``<page> <status>``; empty when the manifest is missing."""
+    """Per dataset, the pages of the latest run (its manifest) that finished without success
+    (``failed``, ``skipped``, ``interrupted``), each as ``<page> <status>``; empty when the manifest is missing.
+    Pages still ``pending`` or ``running`` are not counted: a summary page that runs while they
+    do (the scale check runs beside the dataset pages) would otherwise call a run incomplete
+    that then completes."""
     import json
 
     from ..results import manifest_path
@@ -91,7 +96,7 @@ def incomplete_datasets(results_dir: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for page in manifest.get("pages", []):
         group, _, name = page["key"].partition("/")
-        if group != "summary" and page.get("status") not in ("ok", "cached"):
+        if group != "summary" and page.get("status") in UNSUCCESSFUL:
             out.setdefault(group, []).append(f"{name} {page.get('status')}")
     return out
 

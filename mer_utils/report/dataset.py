@@ -194,9 +194,9 @@ def class_distribution_figure(table: pd.DataFrame) -> plt.Figure:
         cbar=False,
         cmap="Blues",
         ax=ax2,
-        annot_kws={"fontsize": 8},
+        annot_kws={"fontsize": 10},
     )
-    ax2.tick_params(axis="x", labelsize=8)
+    ax2.tick_params(axis="x", labelsize=10)
     ax2.set(xlabel="subject", ylabel="", title="clips per subject and class")
     fig.tight_layout()
     return close(fig)
@@ -246,11 +246,11 @@ def onset_apex_figure(table: pd.DataFrame, magnify: float = 8.0, crop: bool = Tr
         diff = np.abs(gray[0] - gray[1]) * magnify
         row_axes[0].imshow(rgb(onset), cmap="gray")
         row_axes[0].set_title(
-            f"{label}: onset ({mpl(row['subject'])} {mpl(row['clip'])})", fontsize=9
+            f"{label}: onset ({mpl(row['subject'])} {mpl(row['clip'])})", fontsize=10
         )
         row_axes[1].imshow(rgb(apex), cmap="gray")
-        row_axes[1].set_title(f"apex (frame {int(row['onset']) + k}, {rule})", fontsize=9)
+        row_axes[1].set_title(f"apex (frame {int(row['onset']) + k}, {rule})", fontsize=10)
         row_axes[2].imshow(np.clip(diff, 0, 255).astype(np.uint8), cmap="inferno", vmin=0, vmax=255)
-        row_axes[2].set_title(f"|apex - onset| x {magnify:g}", fontsize=9)
+        row_axes[2].set_title(f"|apex - onset| x {magnify:g}", fontsize=10)
     fig.tight_layout()
     return close(fig)

@@ -28,6 +28,7 @@ from .style import (
     pvalue,
     score,
     short,
+    signed,
     table,
     tested,
     verdict,
@@ -170,7 +171,7 @@ def _protocol_gap(got: pd.DataFrame) -> str:
                 diffs.append(float(x.iloc[0]) - float(y.iloc[0]))
         if diffs:
             parts.append(
-                f"`{a}` minus `{indep[-1]}`: {min(diffs):+.2f} to {max(diffs):+.2f} "
+                f"`{a}` minus `{indep[-1]}`: {signed(min(diffs))} to {signed(max(diffs))} "
                 f"over {len(diffs)} methods"
             )
     if not parts:
@@ -289,7 +290,7 @@ def score_figure(res, score_: str = "uf1") -> plt.Figure:
     ax.set_title(
         f"{SCORE_NAMES[score_]}: o mean [95 %], x majority baseline, — chance level", fontsize=10
     )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=10)
     fig.tight_layout()
     return close(fig)
 

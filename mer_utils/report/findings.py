@@ -17,7 +17,17 @@ import pandas as pd
 from .. import chance, config, protocols, reconstruction, reference
 from ..datasets import display_name
 from . import evaluation, leakage, scale
-from .style import close, markdown, score, short, source_label, table, verdict, with_interval
+from .style import (
+    close,
+    markdown,
+    png,
+    score,
+    short,
+    source_label,
+    table,
+    verdict,
+    with_interval,
+)
 
 
 def _independent(res) -> str | None:
@@ -76,7 +86,7 @@ def arithmetic() -> tuple[str, object]:
         f"of its rows. Hypotheses that can print all {clips_n} rows: "
         + ("; ".join(explained(h) for h in full) if full else "none")
         + (
-            f". For CAS(ME)², {'; '.join(leakage._describe(h).replace(' (CAS(ME)² only)', '') for h in opened)} "
+            f". For CAS(ME)², {'; '.join(leakage._describe(h).replace(leakage.ONLY_SQ, '') for h in opened)} "
             "cannot be excluded, since only a lower bound of their frames is known: they are "
             "counted as explaining nothing (the paper's Table 2 cites the authors' earlier work "
             "on long videos: a hint, not proof)"
@@ -313,7 +323,7 @@ def write_summary(res, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fig = leakage.survival_figure(res, "MER-DACWB3DCNNST")
-    fig.savefig(folder / "headline.png", dpi=100, bbox_inches="tight")
+    (folder / "headline.png").write_bytes(png(fig))
     close(fig)
     first, _ = arithmetic()
     cells, _ = chance_cells(res)

@@ -7,6 +7,7 @@ The first half needs no measurement at all (the paper's numbers and arithmetic,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -85,9 +86,15 @@ def _codes(long: pd.DataFrame | None = None) -> dict[str, str]:
 
 
 def _describe(hypothesis: str) -> str:
+    """A hypothesis in words, without brackets of its own (a sentence may put it in some):
+    ``Part B clips (300 macro + 57 micro)`` -> ``Part B clips, 300 macro + 57 micro, CAS(ME)²
+    only``."""
     if hypothesis in reconstruction.HYPOTHESES:
         return reconstruction.HYPOTHESES[hypothesis]
-    return hypothesis + " (CAS(ME)² only)"
+    return re.sub(r"\s*\(([^()]*)\)", r", \1", hypothesis) + ONLY_SQ
+
+
+ONLY_SQ = ", CAS(ME)² only"
 
 
 def hypotheses_table(long: pd.DataFrame | None = None):
@@ -142,7 +149,7 @@ def surviving_text(long: pd.DataFrame | None = None) -> str:
         need = reconstruction.needs_range(h, long)
         letter = "r" if h == "repeats" else "f"
         lines.append(
-            f"- {codes[h]} ({_describe(h)}): explains {what} of the {n} rows it applies to"
+            f"- {codes[h]}, {_describe(h)}: explains {what} of the {n} rows it applies to"
             + (f", needing {letter} = {need[0]} to {need[1]}" if need else "")
             + (f"; fragile exclusions ({FRAGILE}): {fragile[h]}" if h in fragile.index else "")
             + "."
@@ -167,7 +174,8 @@ def hypothesis_details(long: pd.DataFrame | None = None, dataset: str | None = N
             "why": long["detail"],
         }
     )
-    return table(out)
+    where = f" for {display_name(dataset)}" if dataset else ""
+    return table(out, collapsed=f"The verdict of every row and hypothesis{where}, and why")
 
 
 def write_details(path: str | Path) -> Path:
@@ -285,7 +293,7 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         [display_name(d) for d in datasets],
         rotation=30,
         ha="right",
-        fontsize=8,
+        fontsize=10,
     )
     left.set_title("reported by the paper\n(real data)", fontsize=10)
     left.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_])
@@ -312,9 +320,13 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         )
         right.scatter(x + off, part["chance"], marker="_", s=40, color="black")
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no runs"
-    right.set_xticks(x, present, fontsize=9, rotation=15, ha="right")
-    right.set_title(f"measured here ({kinds});\n— permutation chance level", fontsize=10)
-    right.legend(fontsize=8, loc="upper right", frameon=False)
+    right.set_xticks(x, present, fontsize=10, rotation=15, ha="right")
+    right.set_title(f"measured here ({kinds})", fontsize=10)
+    chance_mark = plt.Line2D(
+        [], [], marker="_", ls="", color="black", markersize=10, label="permutation chance level"
+    )
+    handles, _ = right.get_legend_handles_labels()
+    right.legend(handles=[*handles, chance_mark], fontsize=10, loc="upper right", frameon=False)
     fig.suptitle(f"{method}", fontsize=10)
     fig.tight_layout()
     return close(fig)
@@ -336,8 +348,8 @@ def leak_table(res):
                 "dataset": display_name(ds),
                 "method": short(method),
                 "protocol": p,
-                "test samples": count(g["n_test"].mean()),
-                "distinct clips": count(g["n_test_clips"].mean()),
+                "test samples (mean)": count(g["n_test"].mean()),
+                "distinct clips (mean)": count(g["n_test_clips"].mean()),
                 "clip also in training": percent(share),
                 "copies / SMOTE in test": f"{count(g['leak_test_augmented'].mean())} / "
                 f"{count(g['leak_test_synthetic'].mean())}",
@@ -345,7 +357,9 @@ def leak_table(res):
         )
     return table(
         pd.DataFrame(rows),
+        caption=f"Test samples and their clips, measured here ({source_label(m['data_kind'])})",
         legend={
+            "(mean)": f"mean over the runs of each row ({len(m)} runs in all)",
             "clip also in training": "share of the test samples made from a clip that also has "
             "a sample (another window, a copy) in the training part; mean over runs",
             "copies / SMOTE in test": "augmented copies and SMOTE samples among the test samples",

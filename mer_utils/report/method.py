@@ -182,17 +182,17 @@ def heatmap(ax, confusion, title: str) -> None:
             str(n),
             ha="center",
             va="center",
-            fontsize=9,
+            fontsize=10,
             color="white" if n > top / 2 else "black",
         )
     ticks = range(K)
     short = [c[:3] for c in config.CLASSES]
-    ax.set_xticks(ticks, short, fontsize=9)
-    ax.set_yticks(ticks, short, fontsize=9)
+    ax.set_xticks(ticks, short, fontsize=10)
+    ax.set_yticks(ticks, short, fontsize=10)
     ax.grid(False)
-    ax.set_xlabel("predicted", fontsize=9)
-    ax.set_ylabel("true", fontsize=9)
-    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("predicted", fontsize=10)
+    ax.set_ylabel("true", fontsize=10)
+    ax.set_title(title, fontsize=10)
 
 
 def recall_table(res):
@@ -245,7 +245,7 @@ def counts_table(res):
             rows.append(
                 {
                     "protocol": protocol,
-                    "training samples": "class weight W_k (mean over folds and runs)",
+                    "training samples": "class weight Wₖ (mean over folds and runs)",
                     **{c: f"{weights[f'weight_{c}'].mean():.2f}" for c in config.CLASSES},
                 }
             )

@@ -122,7 +122,7 @@ def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Fi
             values = own.reindex(variants).astype(float) / (100 if score_ == "accuracy" else 1)
             left.plot(x, values.values, marker="o", color=palette[ds], label=display_name(ds))
     left.set_title("reported by the paper (real data)", fontsize=10)
-    left.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=8)
+    left.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=10)
     left.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_] if score_ != "f1_weighted" else "F1")
     mine = res.where(protocol=protocol)
     kinds = source_label(mine.metrics["data_kind"]) if not mine.empty else "no runs"
@@ -144,7 +144,7 @@ def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Fi
         right.scatter(x + off, got["baseline"], marker="x", color=palette[ds], s=18)
         right.scatter(x + off, got["chance"], marker="_", color="black", s=40)
     right.set_title(f"measured here ({kinds}), protocol {protocol}", fontsize=10)
-    right.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=8)
+    right.set_xticks(x, [short(v) for v in variants], rotation=30, ha="right", fontsize=10)
     handles, labels = left.get_legend_handles_labels()
     h2, l2 = right.get_legend_handles_labels()
     extra = [
@@ -156,7 +156,7 @@ def figure_6_7(res, score_: str = "accuracy", protocol: str = "paper") -> plt.Fi
         loc="lower center",
         ncol=3,
         frameon=False,
-        fontsize=9,
+        fontsize=10,
         bbox_to_anchor=(0.5, -0.12),
     )
     fig.tight_layout()
@@ -190,14 +190,20 @@ def protocol_table(res, score_: str = "uf1"):
                     else score(hit["mean"].iloc[0]) + (" *" if hit["above"].iloc[0] else "")
                 )
             out.append(row)
+    out = pd.DataFrame(out)
+    legend = {
+        "*": "above its permutation chance level (p adjusted over the method's protocols "
+        "on the dataset, as on every page)",
+        "cells": f"{SCORE_NAMES[score_]}, mean over repeated splits or pooled over a "
+        "cross-validation; intervals on each dataset's evaluation page",
+    }
+    if (out[[display_name(d) for d in datasets]] == "–").any().any():
+        legend["–"] = "no run of this method under this protocol on this dataset in this build"
     return table(
-        pd.DataFrame(out),
-        legend={
-            "*": "above its permutation chance level (p adjusted over the method's protocols "
-            "on the dataset, as on every page)",
-            "cells": f"{SCORE_NAMES[score_]}, mean over repeated splits or pooled over a "
-            "cross-validation; intervals on each dataset's evaluation page",
-        },
+        out,
+        caption=f"{SCORE_NAMES[score_]} measured here ({source_label(got_kinds(res))}), "
+        "every method under every protocol",
+        legend=legend,
     )
 
 
@@ -262,12 +268,17 @@ def protocol_figure(res, score_: str = "uf1") -> plt.Figure:
             [short(m) for m in methods],
             rotation=40,
             ha="right",
-            fontsize=8,
+            fontsize=10,
         )
         ax.set_title(display_name(ds), fontsize=10)
         ax.set_ylim(0, 1.02)
-        ax.set_ylabel(SCORE_NAMES[score_], fontsize=9)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+        ax.set_ylabel(SCORE_NAMES[score_], fontsize=10)
+    seen: dict[str, object] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    labels = [p for p in PROTOCOLS if p in seen]
+    handles = [seen[p] for p in labels]
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else ""
     fig.legend(
         handles,
@@ -275,7 +286,7 @@ def protocol_figure(res, score_: str = "uf1") -> plt.Figure:
         loc="lower center",
         ncol=len(labels) or 1,
         frameon=False,
-        fontsize=9,
+        fontsize=10,
         bbox_to_anchor=(0.5, -0.03),
     )
     fig.suptitle(
@@ -324,7 +335,10 @@ def confusion_figures(res, protocol: str) -> list[plt.Figure]:
         for ax, m in zip(axes.flat, methods):
             ax.set_axis_on()
             heatmap(ax, summed_confusion(part.where(method=m)), short(m))
-        fig.suptitle(f"{display_name(ds)}, protocol {protocol} (summed over runs)", fontsize=10)
+        kinds = source_label(part.metrics["data_kind"])
+        fig.suptitle(
+            f"{display_name(ds)} ({kinds}), protocol {protocol} (summed over runs)", fontsize=10
+        )
         fig.tight_layout()
         figs.append(close(fig))
     return figs
@@ -336,14 +350,28 @@ def recall_table(res, protocol: str):
     if mine.empty:
         return markdown(f"No `{protocol}` runs.")
     rows = []
-    for (ds, method), group in mine.groups(["dataset", "method"]):
+    present = set(zip(mine.metrics["dataset"], mine.metrics["method"]))
+    for ds, method in [(d, m) for d in config.datasets() for m in METHODS if (d, m) in present]:
+        group = mine.where(dataset=ds, method=method)
         got = intervals.recall_intervals(group)
         row = {"dataset": display_name(ds), "method": short(method)}
         for r in got.to_dict("records"):
             row[r["class"]] = with_interval(r)
         row["UAR"] = with_interval(intervals.score_interval(group, "uar"))
         rows.append(row)
-    return table(pd.DataFrame(rows), legend={"cells": "recall [95 % interval]"})
+    kinds = source_label(mine.metrics["data_kind"])
+    return table(
+        pd.DataFrame(rows),
+        caption=f"Per-class recall measured here ({kinds}) under {protocol}, methods in the "
+        "order of methods.yaml",
+        legend={"cells": "recall [95 % interval]"},
+        collapsed=f"Per-class recall of every dataset and method ({kinds})",
+    )
+
+
+def got_kinds(res) -> list[str]:
+    """The data kinds of ``res``'s records (none for an empty set)."""
+    return [] if res.empty else list(res.metrics["data_kind"])
 
 
 def subject_protocol(profile: dict) -> str | None:

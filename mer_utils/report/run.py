@@ -87,7 +87,10 @@ def profile_table(manifest: dict):
             yield prefix, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
     rows = list(flat("", manifest["profile_parameters"]))
-    return table(pd.DataFrame(rows, columns=["parameter", manifest["profile"]]))
+    return table(
+        pd.DataFrame(rows, columns=["parameter", manifest["profile"]]),
+        collapsed=f"Every parameter of the {manifest['profile']} profile",
+    )
 
 
 def other_pages_table(manifest: dict):
@@ -116,7 +119,12 @@ def pages_table(manifest: dict):
     out = pd.DataFrame(rows)
     if not out["error"].astype(bool).any():
         out = out.drop(columns="error")
-    return table(out, legend={"finished (UTC)": f"on {manifest.get('written', '')[:10]}"})
+    failed = int((out["status"].isin(["failed", "skipped"])).sum())
+    return table(
+        out,
+        legend={"finished (UTC)": f"on {manifest.get('written', '')[:10]}"},
+        collapsed=f"Every page of the run: {len(out) - failed} succeeded, {failed} did not",
+    )
 
 
 def versions_table(res):
@@ -151,7 +159,11 @@ def provenance_table(res):
             "time (UTC)": df["timestamp"].str.slice(11, 19),
         }
     )
-    return table(out, legend={"s": "seconds the run took (its folds' training and prediction)"})
+    return table(
+        out,
+        legend={"s": "seconds the run took (its folds' training and prediction)"},
+        collapsed="Every run: dataset, method, protocol, seeds, device and time",
+    )
 
 
 def time_table(manifest: dict, res):

@@ -49,7 +49,7 @@ def pipeline_figure(examples: list[dict]) -> plt.Figure:
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(name, fontsize=10)
-        axes[r, 0].set_ylabel(f"{ex['label']}\n{mpl(ex['clip'])}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{ex['label']}\n{mpl(ex['clip'])}", fontsize=10)
     fig.tight_layout()
     return close(fig)
 
@@ -68,10 +68,10 @@ def montage(clips, index: int | None = None):
         ax.axis("off")
     for t, (ax, img) in enumerate(zip(axes.flat, frames)):
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"t={t}", fontsize=9)
+        ax.set_title(f"t={t}", fontsize=10)
         ax.axis("off")
     row = clips.rows.iloc[index]
-    fig.suptitle(mpl(f"{row['subject']}/{row['clip']} ({row['label']})"), fontsize=9)
+    fig.suptitle(mpl(f"{row['subject']}/{row['clip']} ({row['label']})"), fontsize=10)
     fig.tight_layout()
     return close(fig)
 
@@ -93,7 +93,7 @@ def flow_figure(examples: list[dict]) -> plt.Figure:
         )
         for ax, img, title in zip(axes[r], (ex["onset"], ex["apex"], ex["onset"]), titles):
             ax.imshow(img, cmap="gray", vmin=0, vmax=255)
-            ax.set_title(title, fontsize=9)
+            ax.set_title(title, fontsize=10)
             ax.set_xticks([]), ax.set_yticks([])
         for name, poly in ex["polygons"].items():
             closed = np.vstack([poly, poly[:1]])
@@ -195,10 +195,10 @@ def augmentation_figure(copies: np.ndarray, labels) -> plt.Figure:
     for i in range(n):
         for j in range(factor):
             axes[i][j].imshow(copies[j, i, 0, ..., 0], cmap="gray", vmin=0, vmax=255)
-            axes[i][j].set_title("original" if j == 0 else f"augmented {j}", fontsize=9)
+            axes[i][j].set_title("original" if j == 0 else f"augmented {j}", fontsize=10)
         last = copies[factor - 1, i].astype(float)
         axes[i][-1].imshow(np.abs(last[-1, ..., 0] - last[0, ..., 0]), cmap="magma")
-        axes[i][-1].set_title("|last - first| of copy", fontsize=9)
+        axes[i][-1].set_title("|last - first| of copy", fontsize=10)
         axes[i][0].set_ylabel(str(labels[i]))
     for ax in axes.flat:
         ax.set_xticks([])
@@ -215,7 +215,7 @@ def balancing_frame(counts: dict, factor: int) -> pd.DataFrame:
             "training part": counts["training part"],
             f"after augmentation (x{factor})": counts["after augmentation"],
             f"after SMOTE (k={counts['smote_k']})": counts["after SMOTE"],
-            "W_k = N / n_k": counts["class weights"],
+            "Wₖ = N / nₖ": counts["class weights"],
         },
         index=list(config.CLASSES),
     )
@@ -227,15 +227,15 @@ def balancing_table(counts: dict, factor: int):
     """:func:`balancing_frame` as a table (counts as integers, weights with two decimals)."""
     out = balancing_frame(counts, factor)
     shown = out.apply(
-        lambda col: col.map(lambda v: f"{v:.2f}") if col.name.startswith("W_k") else col.map(count)
+        lambda col: col.map(lambda v: f"{v:.2f}") if col.name.startswith("Wₖ") else col.map(count)
     )
-    return table(shown, index=True, legend={"W_k = N / n_k": "the class weights of Eq. 1"})
+    return table(shown, index=True, legend={"Wₖ = N / nₖ": "the class weights of Eq. 1"})
 
 
 def balancing_figure(counts: dict, factor: int) -> plt.Figure:
     """Bar charts of :func:`balancing_frame`: clip counts per step, and the class weights."""
     frame = balancing_frame(counts, factor)
-    weight_col = "W_k = N / n_k"
+    weight_col = "Wₖ = N / nₖ"
     clips = frame.drop(columns=[weight_col])
     long = clips.reset_index().melt(id_vars="class", var_name="training clips", value_name="clips")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 3.2), gridspec_kw={"width_ratios": [2, 1]})
@@ -249,7 +249,7 @@ def balancing_figure(counts: dict, factor: int) -> plt.Figure:
         ax=ax1,
     )
     ax1.set(xlabel="", title="training clips per class")
-    ax1.tick_params(axis="x", labelsize=8)
+    ax1.tick_params(axis="x", labelsize=10)
     sns.barplot(
         x=frame.index,
         y=frame[weight_col],
@@ -259,7 +259,7 @@ def balancing_figure(counts: dict, factor: int) -> plt.Figure:
         ax=ax2,
         order=config.CLASSES,
     )
-    ax2.set(xlabel="", ylabel="W_k", title="class weights (Eq. 1)")
+    ax2.set(xlabel="", ylabel="$W_k$", title="class weights (Eq. 1)")
     fig.tight_layout()
     return close(fig)
 

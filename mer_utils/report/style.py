@@ -1,7 +1,9 @@
 """The common look of the book's figures and tables, and how numbers are written.
 
 Figures are drawn for the book's content column (784 px): at most :data:`WIDTH` inches wide at
-100 dpi, text at least 9 px. Tables are HTML without truncation (:func:`table`), narrow enough
+:data:`DPI` dpi, no text under :data:`MIN_FONT` pt (13 px at full size: at least 75 % of the
+16 px body text), and each PNG records its smallest text in pixels (:func:`png`, read by
+tests/test_book_browser.py). Tables are HTML without truncation (:func:`table`), narrow enough
 for the column where possible, and scrolling inside a wrapper whose first column stays pinned
 where they are not. Numbers are written by type (:func:`score`, :func:`count`, :func:`signed`,
 :func:`pvalue`): counts as integers, scores with two decimals, differences with a sign, never in
@@ -11,6 +13,7 @@ scientific notation.
 from __future__ import annotations
 
 import html
+import io
 import logging
 import math
 import re
@@ -27,6 +30,12 @@ PALETTE = "colorblind"
 """seaborn's colour-blind safe palette, used by every chart of the book."""
 WIDTH = 7.6
 """Figure width in inches (at 100 dpi: 760 px, the content column is 784 px)."""
+DPI = 100
+"""Pixels per inch of the book's PNGs: one image pixel per CSS pixel at full size."""
+MIN_FONT = 9.5
+"""The smallest text of a figure, in pt (x DPI / 72 = 13.2 px; the body text is 16 px)."""
+FONT_KEY = "mer:min_font_px"
+"""The PNG text chunk holding a figure's smallest text in image pixels (or ``none``)."""
 
 METHODS: tuple[str, ...] = tuple(config.load("methods"))
 PROTOCOLS: tuple[str, ...] = protocols.PROTOCOLS
@@ -43,16 +52,52 @@ SCORE_NAMES = {
 def setup() -> None:
     """Common look of every figure and table; quiet library logging in executed pages."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
-    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "legend.fontsize": 9})
+    plt.rcParams.update({"figure.dpi": DPI, "savefig.bbox": "tight", "legend.fontsize": MIN_FONT})
+    _register_png()
     pd.set_option("display.max_rows", None)
     pd.set_option("display.max_columns", None)
     pd.set_option("display.max_colwidth", None)
     # Loader and stage-1 warnings (repaired codes, excluded clips) are shown as tables on the
     # pages; as log lines they would only clutter the output.
     logging.getLogger("mer_utils").setLevel(logging.ERROR)
-    # TensorFlow's Python warnings (a model predicting at two input sizes, as the scale check's
-    # do, triggers its "tf.function retracing" performance note) are not results either.
+    # TensorFlow's Python warnings (tf.function retracing, with a raw object address) are for
+    # a developer, not a reader: a page shows no stderr (tests/test_book_browser.py).
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def png(fig) -> bytes:
+    """``fig`` as the book shows it: a PNG at :data:`DPI` dpi, cropped to its content, every
+    text raised to at least :data:`MIN_FONT` pt, with its smallest text in pixels recorded in
+    the PNG's text chunk :data:`FONT_KEY` (``none`` for a figure without text)."""
+    from matplotlib.text import Text
+
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    for t in texts:
+        if t.get_fontsize() < MIN_FONT:
+            t.set_fontsize(MIN_FONT)
+    smallest = min((t.get_fontsize() for t in texts), default=None)
+    record = "none" if smallest is None else f"{smallest * DPI / 72:.2f}"
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={FONT_KEY: record})
+    return buf.getvalue()
+
+
+def _register_png() -> None:
+    """Show figures in executed pages through :func:`png` (replacing the inline backend's PNG
+    formatter for figures); nothing outside IPython."""
+    from matplotlib.figure import Figure
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the notebook stack
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    # pyplot loads its backend at the first figure; the inline backend then installs its own
+    # PNG formatter for figures. Load it now, so that the formatter set below stays.
+    plt.switch_backend(plt.get_backend())
+    shell.display_formatter.formatters["image/png"].for_type(Figure, png)
 
 
 def markdown(text: str) -> Markdown | None:
@@ -103,14 +148,20 @@ def _missing(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA
 
 
+def fixed(x, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals, never a negative zero (``-0.001`` -> ``0.00``)."""
+    text = f"{float(x):.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def score(x, digits: int = 2) -> str:
     """A score in [0, 1]: ``0.62`` (``–`` when missing)."""
-    return "–" if _missing(x) else f"{float(x):.{digits}f}"
+    return "–" if _missing(x) else fixed(x, digits)
 
 
 def percent(x, digits: int = 1) -> str:
     """A share as a percentage: ``62.5 %``."""
-    return "–" if _missing(x) else f"{100 * float(x):.{digits}f} %"
+    return "–" if _missing(x) else f"{fixed(100 * float(x), digits)} %"
 
 
 def count(n) -> str:
@@ -118,7 +169,7 @@ def count(n) -> str:
     if _missing(n):
         return "–"
     n = float(n)
-    return f"{n:.0f}" if n == round(n) else f"{n:.1f}"
+    return fixed(n, 0) if n == round(n) else fixed(n, 1)
 
 
 def signed(x, digits: int = 2) -> str:
@@ -199,11 +250,14 @@ def table(
     caption: str | None = None,
     legend: dict[str, str] | None = None,
     index: bool = False,
+    collapsed: str | None = None,
 ) -> HTML:
     """``df`` (cells already written as text) as an HTML table for the book: every row and
     column, no truncation, numbers right-aligned, inside a wrapper that scrolls sideways on a
     narrow screen with the first column pinned (``div.pinned-table``, book/_static/custom.css).
-    ``legend`` explains abbreviated column names under the table."""
+    ``legend`` explains abbreviated column names under the table. ``collapsed``: the table
+    folded behind this one-line summary (an HTML ``<details>``, opened with a click), for long
+    tables a reader looks up rather than reads."""
     if index:
         df = df.reset_index()
     body = df.to_html(index=False, escape=True, border=0, classes="dataframe mer", na_rep="–")
@@ -220,14 +274,37 @@ def table(
         )
         parts.append(f'<p class="mer-legend">{items}</p>')
     parts.append("</div>")
+    if collapsed:
+        rows = f"{len(df)} row{'s' if len(df) != 1 else ''}"
+        parts = [
+            '<details class="mer-collapse">',
+            f"<summary>{html.escape(collapsed.replace('`', ''))} ({rows})</summary>",
+            *parts,
+            "</details>",
+        ]
     return HTML("\n".join(parts))
 
 
 def _unbroken(match: re.Match) -> str:
     """``<td>text</td>`` with the class ``nowrap`` when its text is at most :data:`UNBROKEN`
-    characters long (``book/_static/custom.css``)."""
+    characters long (``book/_static/custom.css``). A score with its interval
+    (``0.24 [0.09, 0.39] *``) may break between the score and the bracket only, where the
+    table would otherwise be wider than the column: class ``interval``, the bracket and a short
+    mark after it joined by non-breaking spaces."""
     text = html.unescape(match.group(1))
+    got = INTERVAL_CELL.match(text)
+    if got:
+        mean, bracket, rest = got.groups()
+
+        def joined(part: str) -> str:
+            return html.escape(part).replace(" ", "&nbsp;")
+
+        tail = joined(rest) if len(rest) <= 3 else html.escape(rest)
+        return f'<td class="interval">{joined(mean)} {joined(bracket)}{tail}</td>'
     return f'<td class="nowrap">{match.group(1)}</td>' if len(text) <= UNBROKEN else match.group(0)
+
+
+INTERVAL_CELL = re.compile(r"^(\S+) (\[[^\]]*\])(.*)$")
 
 
 UNBROKEN = 24  # "0.24 [0.22, 0.26]", "MER-DACWB3DCNNST", "0.625 [0.618, 0.631]" stay on one line
