@@ -23,8 +23,10 @@ measured here because it does not fit in the book's 30-minute budget.
 
 Rows are merged into ``benchmarks/results/dose_response.csv`` (same dataset, amplitude, method,
 protocol, seed, profile and generator version: replaced) after every method, and the markdown
-table ``dose_response.md`` is rewritten from it; the book page *The stand-ins*
-(``book/method/standins.md``) includes the table and draws the figure from the CSV.
+table ``dose_response.md`` and the figure ``dose_response.svg``
+(:func:`mer_utils.report.fit.dose_response_figure`) are redrawn from it (``--redraw`` redraws
+them without measuring); the book page *The stand-ins* (``book/method/standins.md``) includes
+both.
 
     nice -n 5 .venv/bin/python benchmarks/dose_response.py                 # 1 2 3 6 12 24 px
     nice -n 5 .venv/bin/python benchmarks/dose_response.py --amplitudes 3 --methods FLOW-LINEAR
@@ -43,12 +45,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from calibrate_standins import DISPLAY, _commit, merge_rows  # noqa: E402
 
-from mer_utils import chance, config, experiment, intervals, stage1, standins  # noqa: E402
+from mer_utils import config, experiment, intervals, stage1, standins  # noqa: E402
+from mer_utils.report import fit  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ["MER-DACWB3DCNNST", "DIFF-3DCNN", "FLOW-LINEAR"]
@@ -126,11 +130,6 @@ def measure(clips, method: str, profile: dict, seed: int) -> dict:
     }
 
 
-def learns(row: dict) -> bool:
-    """Above its permutation chance level at the 5 % level (the row's own test, uncorrected)."""
-    return float(row["p_uf1"]) < chance.ALPHA
-
-
 def markdown(rows: list[dict]) -> str:
     """The rows as one markdown table per (dataset, generator version, profile, seed)."""
     lines = [
@@ -187,8 +186,20 @@ def markdown(rows: list[dict]) -> str:
                 )
                 + " |"
             )
+        onset = fit.learning_onset(pd.DataFrame(group))
+        said = [
+            f"{m}: from {a:g} px" if a is not None else f"{m}: at none of these amplitudes"
+            for m, a in onset.items()
+        ]
         lines += [
             ":::",
+            "",
+            "Above its permutation chance level (p < 0.05) at that amplitude and every larger "
+            "one measured: " + "; ".join(said) + ".",
+            "",
+            "Fit on the training part (training UF1, mean over folds, by amplitude): "
+            + "; ".join(_fits(group))
+            + ".",
             "",
             "p: permutation p-value of UF1 against labels shuffled within each test subject, "
             "uncorrected (one test per row); chance UF1: its 95th percentile. Train: the kept "
@@ -198,6 +209,36 @@ def markdown(rows: list[dict]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _fits(group: list[dict]) -> list[str]:
+    """Per method: its mean training UF1 at each amplitude, ``0.41 at 1 px, ...``."""
+    out = []
+    for method in dict.fromkeys(r["method"] for r in group):
+        part = sorted(
+            (r for r in group if r["method"] == method), key=lambda r: float(r["amplitude_px"])
+        )
+        cells = ", ".join(
+            f"{float(r['train_uf1']):.2f} at {float(r['amplitude_px']):g} px" for r in part
+        )
+        out.append(f"{method} {cells}")
+    return out
+
+
+def write(out: Path, rows: list[dict]) -> None:
+    """The markdown table and the figure (``dose_response.md`` / ``.svg``) from the CSV rows."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    (out / "dose_response.md").write_text(markdown(rows))
+    df = pd.DataFrame(rows)
+    for dataset, part in df.groupby("dataset", sort=False):
+        latest = part[part["generator_version"].astype(str) == str(standins.GENERATOR_VERSION)]
+        fig = fit.dose_response_figure(
+            latest if len(latest) else part, DISPLAY.get(dataset, dataset)
+        )
+        name = "dose_response.svg" if dataset == "smic" else f"dose_response_{dataset}.svg"
+        fig.savefig(out / name, metadata={"Date": None})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -213,7 +254,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-write", action="store_true", help="print the JSON lines only")
     ap.add_argument("--subjects", type=int, help="keep the N largest subjects (a check only)")
     ap.add_argument("--max-clip-frames", type=int, help="cap the clips (a check only)")
+    ap.add_argument(
+        "--redraw", action="store_true", help="only rewrite the table and figure from the CSV"
+    )
     args = ap.parse_args(argv)
+    if args.redraw:
+        write(args.out, merge_rows(args.out / "dose_response.csv", [], COLUMNS, KEY))
+        return
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("mer_utils").setLevel(logging.ERROR)
     values = config.profile(args.profile, args.dataset)
@@ -258,8 +305,7 @@ def main(argv: list[str] | None = None) -> None:
                 row.update(measure(clips, method, profile, args.seed))
                 print(json.dumps({**row, "prepared_seconds": prepared}), flush=True)
                 if not args.no_write:
-                    merged = merge_rows(args.out / "dose_response.csv", [row], COLUMNS, KEY)
-                    (args.out / "dose_response.md").write_text(markdown(merged))
+                    write(args.out, merge_rows(args.out / "dose_response.csv", [row], COLUMNS, KEY))
 
 
 if __name__ == "__main__":

@@ -123,3 +123,17 @@ def test_the_pages_give_the_mean_over_folds_with_its_range_and_a_computed_verdic
     assert report.fit.verdict(report.fit.fit_rows(low).iloc[0]) == "not fitted"
     assert "did not fit its training part under `kfold`" in report.fit.fit_sentence(low)
     assert report.fit.fit_rows(SimpleNamespace(folds=pd.DataFrame())).empty
+
+
+def test_learning_onset_is_the_smallest_amplitude_above_chance_from_there_on():
+    from mer_utils import report
+
+    rows = pd.DataFrame(
+        {
+            "method": ["A"] * 4 + ["B"] * 4 + ["C"] * 2,
+            "amplitude_px": [1, 3, 6, 12] * 2 + [1, 3],
+            "p_uf1": [0.01, 0.2, 0.01, 0.001] + [0.5, 0.4, 0.3, 0.2] + [0.001, 0.001],
+        }
+    )
+    # A is above chance at 1 px but not at 3: it starts to learn at 6
+    assert report.fit.learning_onset(rows) == {"A": 6.0, "B": None, "C": 1.0}

@@ -145,3 +145,64 @@ def fit_sentence(res) -> str:
 def _list(items: list[str]) -> str:
     items = [f"`{i}`" for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# ----------------------------------------------------------------------------- the positive control
+def learning_onset(rows: pd.DataFrame, alpha: float = 0.05) -> dict[str, float | None]:
+    """Per method of the dose-response rows (``benchmarks/results/dose_response.csv``): the
+    smallest amplitude from which its UF1 is above its permutation chance level (p < ``alpha``)
+    at that and at every larger amplitude measured; None where it never is."""
+    out: dict[str, float | None] = {}
+    for method, part in rows.groupby("method", sort=False):
+        part = part.sort_values("amplitude_px")
+        above = (part["p_uf1"].astype(float) < alpha).to_numpy()
+        amps = part["amplitude_px"].astype(float).to_numpy()
+        onset = None
+        for i in range(len(amps) - 1, -1, -1):
+            if not above[i]:
+                break
+            onset = float(amps[i])
+        out[str(method)] = onset
+    return out
+
+
+def dose_response_figure(rows: pd.DataFrame, dataset: str = ""):
+    """UF1 of each method against the stand-ins' motion amplitude (log axis) with its 95 %
+    interval and its permutation chance level, and beside it the fit on the training part.
+    Filled markers: above chance (p < 0.05). Stand-in data only; no paper number is drawn."""
+    import matplotlib.pyplot as plt
+
+    from .style import WIDTH, close, colours
+
+    methods = list(dict.fromkeys(rows["method"]))
+    colour = colours(methods)
+    fig, (ax, fit_ax) = plt.subplots(
+        1, 2, figsize=(WIDTH, 3.4), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    for m in methods:
+        part = rows[rows["method"] == m].sort_values("amplitude_px")
+        x = part["amplitude_px"].astype(float).to_numpy()
+        u = part["uf1"].astype(float).to_numpy()
+        err = [u - part["uf1_low"].astype(float), part["uf1_high"].astype(float) - u]
+        ax.errorbar(x, u, yerr=err, color=colour[m], lw=1.3, capsize=2, label=m)
+        above = part["p_uf1"].astype(float).to_numpy() < 0.05
+        ax.scatter(x[above], u[above], color=colour[m], zorder=3, s=22)
+        ax.scatter(x[~above], u[~above], facecolor="white", edgecolor=colour[m], zorder=3, s=22)
+        ax.plot(x, part["chance_uf1"].astype(float), color=colour[m], ls=":", lw=1)
+        fit_ax.plot(x, part["train_uf1"].astype(float), marker="o", ms=3, color=colour[m])
+    for a in (ax, fit_ax):
+        a.set_xscale("log")
+        ticks = sorted(set(rows["amplitude_px"].astype(float)))
+        a.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        a.minorticks_off()
+        a.axvline(3, color="grey", lw=0.8, ls="--")
+        a.set_xlabel("motion amplitude (px on a 200 px face)")
+        a.set_ylim(0, 1.02)
+    ax.set_ylabel("test UF1, unseen subjects")
+    fit_ax.set_ylabel("training-part UF1 (mean over folds)")
+    where = f" ({dataset})" if dataset else ""
+    ax.set_title(f"Stand-in data{where}: UF1 [95 % CI], chance dotted", fontsize=9)
+    fit_ax.set_title("Fit on the training part", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return close(fig)
