@@ -139,18 +139,20 @@ def markdown(rows: list[dict]) -> str:
     ]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        key = (r["dataset"], r["generator_version"], r["profile"], r["seed"])
+        key = tuple(str(r[k]) for k in ("dataset", "generator_version", "profile", "seed"))
         groups.setdefault(key, []).append(r)
     for (dataset, version, profile, seed), group in groups.items():
         first = group[0]
+        runs = dict.fromkeys((r["measured"], r["commit"], r["command"]) for r in group)
+        measured = "; ".join(f"measured {m} at commit {c} with `{cmd}`" for m, c, cmd in runs)
         lines += [
             f"### {DISPLAY.get(dataset, dataset)} stand-ins, generator version {version}, "
             f"{profile} profile, seed {seed}",
             "",
-            f"Stand-in data. Measured {first['measured']} at commit {first['commit']}; "
-            f"re-measure with `{first['command']}`. Subject-grouped 5-fold cross-validation "
-            f"(`kfold`), one seed; frames {first['size']} px x {first['n_frames']}, up to "
-            f"{first['max_epochs']} epochs, stand-ins at frame scale {first['frame_scale']}.",
+            f"Stand-in data. Subject-grouped 5-fold cross-validation (`kfold`), one seed; "
+            f"frames {first['size']} px x {first['n_frames']}, up to {first['max_epochs']} "
+            f"epochs, stand-ins at frame scale {first['frame_scale']}. Rows {measured} (that "
+            "command re-measures them).",
             "",
             ":::{container} pinned-table",
             "| px | method | UF1 [95 % CI] | chance UF1 | p | accuracy [95 % CI] | majority "

@@ -183,7 +183,10 @@ def dose_response_figure(rows: pd.DataFrame, dataset: str = ""):
         part = rows[rows["method"] == m].sort_values("amplitude_px")
         x = part["amplitude_px"].astype(float).to_numpy()
         u = part["uf1"].astype(float).to_numpy()
-        err = [u - part["uf1_low"].astype(float), part["uf1_high"].astype(float) - u]
+        err = [
+            u - part["uf1_low"].astype(float).to_numpy(),
+            part["uf1_high"].astype(float).to_numpy() - u,
+        ]
         ax.errorbar(x, u, yerr=err, color=colour[m], lw=1.3, capsize=2, label=m)
         above = part["p_uf1"].astype(float).to_numpy() < 0.05
         ax.scatter(x[above], u[above], color=colour[m], zorder=3, s=22)
