@@ -153,6 +153,7 @@ def learning_onset(rows: pd.DataFrame, alpha: float = 0.05) -> dict[str, float |
     smallest amplitude from which its UF1 is above its permutation chance level (p < ``alpha``)
     at that and at every larger amplitude measured; None where it never is."""
     out: dict[str, float | None] = {}
+    rows = rows.assign(amplitude_px=rows["amplitude_px"].astype(float))
     for method, part in rows.groupby("method", sort=False):
         part = part.sort_values("amplitude_px")
         above = (part["p_uf1"].astype(float) < alpha).to_numpy()
@@ -174,6 +175,7 @@ def dose_response_figure(rows: pd.DataFrame, dataset: str = ""):
 
     from .style import WIDTH, close, colours
 
+    rows = rows.assign(amplitude_px=rows["amplitude_px"].astype(float))
     methods = list(dict.fromkeys(rows["method"]))
     colour = colours(methods)
     fig, (ax, fit_ax) = plt.subplots(
