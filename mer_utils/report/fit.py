@@ -179,7 +179,7 @@ def dose_response_figure(rows: pd.DataFrame, dataset: str = ""):
     methods = list(dict.fromkeys(rows["method"]))
     colour = colours(methods)
     fig, (ax, fit_ax) = plt.subplots(
-        1, 2, figsize=(WIDTH, 3.4), gridspec_kw={"width_ratios": [3, 2]}
+        1, 2, figsize=(WIDTH, 3.8), gridspec_kw={"width_ratios": [3, 2]}
     )
     for m in methods:
         part = rows[rows["method"] == m].sort_values("amplitude_px")
@@ -208,6 +208,7 @@ def dose_response_figure(rows: pd.DataFrame, dataset: str = ""):
     where = f" ({dataset})" if dataset else ""
     ax.set_title(f"Stand-in data{where}: UF1 [95 % CI], chance dotted", fontsize=9)
     fit_ax.set_title("Fit on the training part", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(methods), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return close(fig)
