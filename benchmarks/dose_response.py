@@ -92,6 +92,8 @@ COLUMNS = [
     "commit",
     "command",
 ]
+REMEASURE = "nice -n 5 .venv/bin/python benchmarks/dose_response.py"
+"""The command that re-measures the whole table (its defaults)."""
 KEY = ("dataset", "amplitude_px", "method", "protocol", "seed", "profile")
 
 
@@ -143,16 +145,18 @@ def markdown(rows: list[dict]) -> str:
         groups.setdefault(key, []).append(r)
     for (dataset, version, profile, seed), group in groups.items():
         first = group[0]
-        runs = dict.fromkeys((r["measured"], r["commit"], r["command"]) for r in group)
-        measured = "; ".join(f"measured {m} at commit {c} with `{cmd}`" for m, c, cmd in runs)
+        dates = ", ".join(sorted({str(r["measured"]) for r in group}))
+        commits = ", ".join(dict.fromkeys(str(r["commit"]) for r in group))
         lines += [
             f"### {DISPLAY.get(dataset, dataset)} stand-ins, generator version {version}, "
             f"{profile} profile, seed {seed}",
             "",
             f"Stand-in data. Subject-grouped 5-fold cross-validation (`kfold`), one seed; "
             f"frames {first['size']} px x {first['n_frames']}, up to {first['max_epochs']} "
-            f"epochs, stand-ins at frame scale {first['frame_scale']}. Rows {measured} (that "
-            "command re-measures them).",
+            f"epochs, stand-ins at frame scale {first['frame_scale']}. Measured {dates} at "
+            f"commit(s) {commits} (each row's commit and command are in dose_response.csv); "
+            f"re-measure with `{REMEASURE}` (amplitudes {', '.join(f'{a:g}' for a in AMPLITUDES)}"
+            " px; `--amplitudes` for a subset).",
             "",
             ":::{container} pinned-table",
             "| px | method | UF1 [95 % CI] | chance UF1 | p | accuracy [95 % CI] | majority "
@@ -271,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "nice -n 5 .venv/bin/python benchmarks/dose_response.py " + " ".join(
         shlex.quote(a)
         for a in (argv if argv is not None else sys.argv[1:])
-        if not a.startswith("--keep") and not str(a).startswith("/")
+        if a not in ("--keep", "--out") and not str(a).startswith("/")
     )
     stamp = {
         "dataset": args.dataset,
