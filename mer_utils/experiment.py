@@ -318,6 +318,7 @@ def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run
         **{f"baseline_{k}": base[k] for k in metrics.BASELINE_SCORES},
         **shuffled,
         constant_prediction=bool(len(set(pred.tolist())) == 1),
+        **training_fit(fitted),
         leak_test_from_clip_in_training=leak["test_from_a_clip_in_training"] if leak else None,
         leak_test_augmented=leak["test_augmented_copies"] if leak else None,
         leak_test_synthetic=leak["test_synthetic"] if leak else None,
@@ -406,12 +407,34 @@ def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
         smote_added=smote.get("added"),
         epochs=r.get("epochs"),
         best_epoch=r.get("best_epoch"),
+        **_fit_scores(r.get("train_confusion")),
         majority=CLASSES[majority],
         seconds=float(r["seconds"]),
         test_subjects=" ".join(map(str, info.get("test_subjects", []))),
         val_subjects=" ".join(map(str, info.get("val_subjects", []))),
         note=note,
     )
+
+
+def _fit_scores(cells: list[int] | None) -> dict:
+    """``train_accuracy`` and ``train_uf1`` of one fold from its training-part confusion matrix
+    (None for a fold stored without it)."""
+    if cells is None:
+        return {"train_accuracy": None, "train_uf1": None}
+    k = len(CLASSES)
+    got = metrics.from_confusion(np.asarray(cells, dtype=int).reshape(k, k))
+    return {"train_accuracy": float(got["accuracy"]), "train_uf1": float(got["uf1"])}
+
+
+def training_fit(fitted: list[dict]) -> dict:
+    """The record's fit on the training part: the folds' accuracy and UF1 on the samples they
+    were trained on, each a mean over the folds (None where no fold kept its fit)."""
+    scores = [_fit_scores(r.get("train_confusion")) for r in fitted]
+    out = {}
+    for name in ("train_accuracy", "train_uf1"):
+        values = [s[name] for s in scores if s[name] is not None]
+        out[name] = round(float(np.mean(values)), 6) if values else None
+    return out
 
 
 def _labels(counts: list[int]) -> np.ndarray:

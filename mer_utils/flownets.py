@@ -253,25 +253,27 @@ def epoch_callback(X_test):
 
 def train_by_epoch(model, X_train, y_train, X_val, y_val, X_test, epochs: int, seed: int) -> dict:
     """Train ``model`` for ``epochs`` epochs; after each, its validation loss and its test
-    predictions. Returns ``val_loss`` (per epoch) and ``test_by_epoch`` (per epoch, the
-    predicted class of every test sample)."""
+    predictions. Returns ``val_loss`` (per epoch), ``test_by_epoch`` (per epoch, the
+    predicted class of every test sample) and ``train_by_epoch`` (the same for the training
+    samples: the fit on the training part at whichever epoch is kept)."""
     from . import models
 
     if len(X_val) == 0:
         raise ValueError("the validation part is empty: the honest epoch needs validation clips")
     models.set_seeds(seed)
-    callback = epoch_callback(X_test)
+    callback, on_train = epoch_callback(X_test), epoch_callback(X_train)
     hist = model.fit(
         models.training_data(X_train, y_train, len(CLASSES), TRAINING["batch_size"], seed),
         validation_data=models.validation_data(X_val, y_val, len(CLASSES)),
         epochs=int(epochs),
         shuffle=False,
-        callbacks=[callback],
+        callbacks=[callback, on_train],
         verbose=0,
     )
     return {
         "val_loss": [float(v) for v in hist.history["val_loss"]],
         "test_by_epoch": callback.predictions,
+        "train_by_epoch": on_train.predictions,
     }
 
 

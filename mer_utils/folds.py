@@ -14,7 +14,10 @@ described by a :class:`RunSpec`. :func:`prepare` makes its samples and folds:
   is split the same way and their comparisons stay paired.
 
 :func:`fit_fold` then resamples the fold's training part (unless the run resampled everything
-first), trains with model selection on the validation part and predicts the test part.
+first), trains with model selection on the validation part and predicts the test part; the
+selected model also predicts the (resampled) training part it was trained on, and the fold
+keeps that confusion matrix (:func:`train_confusion`): whether the model fitted its training
+part at all.
 
 :func:`fold_key` is everything a fold's result depends on, and nothing else: the data digest,
 the method's parameters (:func:`mer_utils.methods.method_params`, not its title or prose), the
@@ -250,6 +253,7 @@ def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
         "weights": None if weights is None else {CLASSES[k]: w for k, w in weights.items()},
         "epochs": fit.get("epochs"),
         "best_epoch": fit.get("best_epoch"),
+        "train_confusion": train_confusion(y_tr, fit["train_pred"]),
         **_by_epoch(fit),
         "seconds": round(time.perf_counter() - start, 3),
         "device": models.device_info(),
@@ -266,6 +270,15 @@ def _by_epoch(fit: dict) -> dict:
         "test_by_epoch": [[int(p) for p in preds] for preds in fit["test_by_epoch"]],
         "val_loss": [float(v) for v in fit["val_loss"]],
     }
+
+
+def train_confusion(y: np.ndarray, pred: np.ndarray) -> list[int]:
+    """The confusion matrix (rows true, columns predicted, CLASSES order, row-major) of the
+    fitted model on the samples it was trained on: the fold's fit on its training part."""
+    y, pred, k = np.asarray(y, dtype=int), np.asarray(pred, dtype=int), len(CLASSES)
+    if len(y) != len(pred):
+        raise ValueError(f"{len(pred)} training predictions for {len(y)} training samples")
+    return np.bincount(y * k + pred, minlength=k * k).astype(int).tolist()
 
 
 def _plain_smote(info: dict | None) -> dict | None:

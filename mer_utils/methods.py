@@ -5,7 +5,7 @@ A method is an entry of ``methods.yaml``: its kind (``cnn`` or ``flow``), what i
 turns an entry into the object a fold calls (:func:`make_method`): :class:`CNN` or
 :class:`Flow`, each with ``inputs`` (one row per clip: what the method learns from) and
 ``fit_predict`` (train on a training part, select on its validation part, predict its test
-part), and holds the resampling of stage 2 (:func:`resample_pool`): augmentation, then SMOTE,
+part, and the training part itself with the selected model), and holds the resampling of stage 2 (:func:`resample_pool`): augmentation, then SMOTE,
 keeping for every sample the clip(s) it was made from.
 
 :func:`method_params` is what defines a method beyond its data: its kind, inputs and switches,
@@ -162,10 +162,12 @@ class CNN:
             seed=seed,
             callbacks=[each],
         )
-        pred = models.predict(self.model, X_test, batch_size=int(self.profile["batch_size"]))
+        batch = int(self.profile["batch_size"])
+        pred = models.predict(self.model, X_test, batch_size=batch)
         return pred, {
             "epochs": fit["epochs"],
             "best_epoch": fit["best_epoch"],
+            "train_pred": models.predict(self.model, X_train, batch_size=batch),
             "test_by_epoch": each.predictions,
             "val_loss": fit["history"]["val_loss"],
         }
@@ -211,9 +213,12 @@ class Flow:
         self, X_train, y_train, weights, X_val, y_val, X_test, seed: int
     ) -> tuple[np.ndarray, dict]:
         """Fit scaler and classifier on the training part only; predict the test part (a
-        training part with one class predicts that class)."""
-        pred = self._flow.classify(X_train, y_train, X_test, weights is not None, seed)
-        return pred, {"epochs": None, "best_epoch": None}
+        training part with one class predicts that class) and, with the same fitted model, the
+        training part itself (how well it fitted what it was trained on)."""
+        n = len(X_test)
+        both = np.concatenate([np.asarray(X_test), np.asarray(X_train)])
+        pred = self._flow.classify(X_train, y_train, both, weights is not None, seed)
+        return pred[:n], {"epochs": None, "best_epoch": None, "train_pred": pred[n:]}
 
     def precision(self) -> str:
         return "float64"
@@ -264,7 +269,8 @@ class FlowNet:
         )
         best = self._nets.honest_epoch(fit["val_loss"])
         pred = np.asarray(fit["test_by_epoch"][best - 1], dtype=int)
-        return pred, {"epochs": self.epochs, "best_epoch": best, **fit}
+        train_pred = np.asarray(fit.pop("train_by_epoch")[best - 1], dtype=int)
+        return pred, {"epochs": self.epochs, "best_epoch": best, "train_pred": train_pred, **fit}
 
     def precision(self) -> str:
         return "float32"

@@ -8,7 +8,8 @@ cells), described here by one dataclass each:
 ``metrics.csv``    :class:`Record`: one row per run: its key, data source, scores, baselines,
                    permutation chance levels, sizes, device, versions and time
 ``folds.csv``      :class:`Fold`: one row per fold of a run: sizes and class counts of its
-                   parts, class weights, SMOTE, epochs, test and validation subjects
+                   parts, class weights, SMOTE, epochs, fit on the training part, test and
+                   validation subjects
 ``confusions.csv`` :class:`Unit`: one row per test subject of a run: its confusion matrix
                    (rows of the pooled matrix, by subject; what the bootstrap and the
                    permutation tests resample)
@@ -134,6 +135,12 @@ class Record(Key):
     p_accuracy: float
     constant_prediction: bool
     """True when every test sample got the same predicted class."""
+    train_accuracy: float | None
+    """Accuracy of the selected model on the samples it was trained on (the resampled training
+    part), mean over the run's folds: did the model fit what it was trained on? (None in a
+    record without fold fits.) ``folds.csv`` holds it per fold."""
+    train_uf1: float | None
+    """UF1 on the training part, mean over the run's folds (as ``train_accuracy``)."""
     leak_test_from_clip_in_training: int | None
     """Test samples whose clip also has a sample in the training part (protocols that split
     samples); None where the protocol splits clips."""
@@ -184,7 +191,15 @@ class Fold(Key):
     smote_k: int | None
     smote_added: int | None
     epochs: int | None
+    """Epochs trained (the profile's maximum unless early stopping ended sooner); None for a
+    method without epochs."""
     best_epoch: int | None
+    """The epoch whose weights were kept (lowest validation loss, 1-based)."""
+    train_accuracy: float | None
+    """Accuracy of the kept model on the samples it was trained on (the training part after
+    resampling): how well it fitted its training part."""
+    train_uf1: float | None
+    """UF1 of the kept model on its training part."""
     majority: str
     """The training part's most frequent class: what the majority baseline answers."""
     seconds: float

@@ -8,6 +8,7 @@ module          pages
 ``stages``      the stage-1, stage-2 and classifier pages
 ``method``      one method's page (its runs under every protocol)
 ``evaluation``  a dataset's evaluation page (every method, chance, differences)
+``fit``         whether a model fitted its training part (method and evaluation pages)
 ``benchmark``   the MEGC 2019 composite's page: its protocol beside the published results
 ``results``     the results page (Tables 1-4, Figures 6-7, the protocol comparison)
 ``leakage``     the reconstruction page (the printed numbers' arithmetic, survival)
@@ -32,6 +33,7 @@ from . import (
     dataset,
     evaluation,
     findings,
+    fit,
     leakage,
     method,
     privacy,
@@ -49,6 +51,7 @@ __all__ = [
     "dataset",
     "evaluation",
     "findings",
+    "fit",
     "leakage",
     "markdown",
     "method",

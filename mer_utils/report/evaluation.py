@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import chance, intervals, protocols
+from . import fit
 from .method import heatmap, summed_confusion
 from .style import (
     ADJUSTED,
@@ -80,18 +81,21 @@ def chance_table(res, score_: str = "uf1"):
 
 def scores_table(res):
     """Accuracy and weighted F1 (the paper's scores) with intervals, beside the majority
-    baseline of the same splits, what each method reads, and the test samples behind them."""
+    baseline of the same splits, the fit on the training part (:mod:`.fit`), what each method
+    reads, and the test samples behind them."""
     acc = rows(res, "accuracy")
     if acc.empty:
         return markdown(NO_RUNS)
     f1 = rows(res, "f1_weighted")
     inputs = res.metrics.groupby("method")["inputs"].first()
+    fitted = fit.fit_cells(res)
     out = pd.DataFrame(
         {
             "method": acc["method"],
             "protocol": acc["protocol"],
             "accuracy": [with_interval(r) for r in acc.to_dict("records")],
             "majority acc.": acc["baseline"].map(score),
+            "train UF1": [fitted.get((m, p), "–") for m, p in zip(acc["method"], acc["protocol"])],
             "F1 (weighted)": [with_interval(r) for r in f1.to_dict("records")],
             "reads": acc["method"].map(inputs),
             "test samples": [tested(r) for r in acc.to_dict("records")],
@@ -102,6 +106,8 @@ def scores_table(res):
         legend={
             "majority acc.": "always answering the training part's most frequent class, on the "
             "same splits",
+            "train UF1": "fit on the training part: UF1 of the kept model on the samples it was "
+            "trained on, mean over folds (lowest–highest fold); near 1 = it fitted them",
             "reads": "what the method reads, at which resolution",
             "test samples": "per run x runs (distinct test clips in brackets where the samples "
             "are not clips)",
