@@ -410,6 +410,7 @@ def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
         **_fit_scores(r.get("train_confusion")),
         majority=CLASSES[majority],
         seconds=float(r["seconds"]),
+        cpu_seconds=r.get("cpu_seconds"),
         test_subjects=" ".join(map(str, info.get("test_subjects", []))),
         val_subjects=" ".join(map(str, info.get("val_subjects", []))),
         note=note,

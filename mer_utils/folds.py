@@ -211,7 +211,7 @@ def _sample_rows(rows: pd.DataFrame, pool: methods.Pool) -> pd.DataFrame:
 def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
     """Fold ``f`` of a run: resample its training part (unless the run resampled everything
     first), train, predict its test part. Returns plain data (JSON-able), see :class:`FoldStore`."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     method, prof = spec.method, spec.profile
     pool, split = plan.pool, plan.folds[f]
     fold_seed = protocols.seed_for(spec.seed, spec.repeat, f)
@@ -256,6 +256,7 @@ def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
         "train_confusion": train_confusion(y_tr, fit["train_pred"]),
         **_by_epoch(fit),
         "seconds": round(time.perf_counter() - start, 3),
+        "cpu_seconds": round(time.process_time() - cpu, 3),
         "device": models.device_info(),
         "precision": method.precision(),
     }

@@ -203,6 +203,10 @@ class Fold(Key):
     majority: str
     """The training part's most frequent class: what the majority baseline answers."""
     seconds: float
+    """Wall-clock seconds of the fold's fit (resampling, training, prediction)."""
+    cpu_seconds: float | None
+    """CPU seconds of the same (every thread of the process that fitted it; None for a fold
+    stored before they were recorded)."""
     test_subjects: str
     """Space-separated test subjects (all of them for a clip-level split)."""
     val_subjects: str

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import chance, intervals, reference
+from ..datasets import display_name
 from .style import markdown, score, source_label, table, tested, with_interval
 
 AS_PUBLISHED = "best-test-epoch"
@@ -170,8 +171,8 @@ def sentence(rows: pd.DataFrame) -> str:
 # ----------------------------------------------------------------------------- cost
 def cost_rows(res) -> pd.DataFrame:
     """Per (dataset, method), under the subject-independent protocol every method of the
-    dataset ran (``kfold``, else ``loso``): UF1 with its interval and the mean training seconds
-    per fold (``folds.csv``: fit, including resampling and prediction; wall clock)."""
+    dataset ran (``kfold``, else ``loso``): UF1 with its interval and the mean training CPU
+    seconds per fold (``folds.csv``: fit, including resampling and prediction; all threads)."""
     rows = []
     for dataset in dict.fromkeys(res.metrics["dataset"]):
         mine = res.where(dataset=dataset)
@@ -185,11 +186,11 @@ def cost_rows(res) -> pd.DataFrame:
                 continue
             rows.append(
                 {
-                    "dataset": dataset,
+                    "dataset": display_name(dataset),
                     "method": method,
                     "protocol": protocol,
                     "uf1": intervals.score_interval(group, "uf1"),
-                    "seconds": float(group.folds["seconds"].mean()),
+                    "seconds": float(pd.to_numeric(group.folds["cpu_seconds"]).mean()),
                     "kind": ", ".join(sorted(set(group.metrics["data_kind"]))),
                 }
             )
@@ -197,7 +198,7 @@ def cost_rows(res) -> pd.DataFrame:
 
 
 def cost_figure(res) -> plt.Figure | None:
-    """UF1 (with interval) against training seconds per fold, one panel per dataset, one point
+    """UF1 (with interval) against training CPU seconds per fold, one panel per dataset, one point
     per method (log time axis)."""
     rows = cost_rows(res)
     if rows.empty:
@@ -224,7 +225,7 @@ def cost_figure(res) -> plt.Figure | None:
             )
         ax.set_xscale("log")
         ax.set_title(f"{dataset} ({', '.join(sorted(set(mine['protocol'])))})", fontsize=9)
-        ax.set_xlabel("training seconds per fold")
+        ax.set_xlabel("training CPU seconds per fold")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("UF1 [95 % interval]")
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -258,14 +259,14 @@ def cost_table(res):
             "method": rows["method"],
             "protocol": rows["protocol"],
             "UF1": [with_interval(r) for r in rows["uf1"]],
-            "seconds per fold": rows["seconds"].map(lambda s: f"{s:.1f}"),
+            "CPU seconds per fold": rows["seconds"].map(lambda s: f"{s:.1f}"),
         }
     )
     return table(
         out,
         caption=f"Measured here, on {source_label(rows['kind'])}: UF1 and training time",
         legend={
-            "seconds per fold": "mean wall-clock seconds of a fold's fit "
-            "(folds.csv), on the machine that ran it"
+            "CPU seconds per fold": "mean CPU seconds (all threads) of a fold's fit: "
+            "resampling, training and prediction (folds.csv), on the machine that ran it"
         },
     )
