@@ -137,6 +137,13 @@ def test_a_run_writes_an_honest_and_a_best_test_epoch_row_of_one_training(tmp_pa
     assert (
         whole["inflation"]["low"] <= whole["inflation"]["difference"] <= whole["inflation"]["high"]
     )
+    # the cost figure's time: the CPU seconds each fold records, with every thread of its fit
+    assert (honest.folds["cpu_seconds"].astype(float) > 0).all()
+    cost = report.selection.cost_rows(every)
+    assert len(cost) == 1 and cost["method"].iloc[0] == "STSTNet"
+    assert cost["seconds"].iloc[0] == pytest.approx(
+        honest.folds["cpu_seconds"].astype(float).mean()
+    )
     assert "STSTNet" in report.selection.sentence(twice)
     assert "STSTNet" in report.selection.inflation_table(twice, "composite").data
     assert "STSTNet under `kfold`" in report.selection.practice_table(twice).data
