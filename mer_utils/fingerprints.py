@@ -35,10 +35,18 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     ``from mer_utils.x import y`` name modules; ``report.<family>`` names one page family of
     :mod:`mer_utils.report`; then everything those modules import inside the package, followed
     transitively. The ``report`` and ``datasets`` packages count by what is used: their
-    ``__init__`` files re-export submodules the page may never call.
+    ``__init__`` files re-export submodules the page may never call. The hidden cell that
+    generates a missing stand-in (:data:`mer_utils.templates.PREPARE`, metadata ``mer.prepare``)
+    does not count: in a run of the study the runner has generated the data already, and what
+    the page computes depends on those data (their digest is part of the page's fingerprint),
+    not on the generator's code.
     """
     nb = rendered(str(template), method)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    code = "\n".join(
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and not c.metadata.get("mer", {}).get("prepare")
+    )
     roots = _package_imports(code)
     for family in set(re.findall(r"\breport\.(\w+)\.", code)):
         roots |= _module_files(["report", family])
