@@ -321,6 +321,8 @@ def score_interval(res, score: str) -> dict:
         "p_adj": float("nan"),
         "detectable": float("nan"),
         "verdict": "",
+        "family": None,
+        "n_perm": None,
     }
     if score in chance.SCORES:
         test = verdicts.test(res)

@@ -225,6 +225,10 @@ def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
         shutil.copytree(smoke_run["book"] / built, site / "book" / built)
     # the stand-ins page includes the calibration tables written by benchmarks/
     shutil.copytree(study.REPO / "benchmarks" / "results", site / "benchmarks" / "results")
+    # the pages that teach a step include its code from mer_utils (literalinclude :pyobject:)
+    shutil.copytree(
+        study.REPO / "mer_utils", site / "mer_utils", ignore=shutil.ignore_patterns("__pycache__")
+    )
     jb = Path(sys.executable).with_name("jupyter-book")
     proc = subprocess.run(
         [str(jb), "build", str(site), "-W", "--keep-going"], capture_output=True, text=True

@@ -448,9 +448,11 @@ def test_the_workflow_uses_the_two_readme_commands_and_nothing_else():
     commands = [
         step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
     ]
-    # and the launch branch the book's Binder / Colab buttons open (mer_utils/launch.py)
+    # the browser check of the built pages before they are published, and the launch branch
+    # the book's Binder / Colab buttons open (mer_utils/launch.py)
     assert commands == [
         "make book PUBLISH=1",
+        "make check-book",
         "make launch-branch LAUNCH_BRANCH=launch",
         "make test",
     ]
