@@ -282,8 +282,9 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
     (mean, 95 % interval, with the chance level of each). Two panels: never one series."""
     palette = colours(config.datasets())
     own = reference.own_rows().set_index(["dataset", "variant"])
+    # Separate y axes: the paper's numbers (real data) and the measured ones never share one.
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(WIDTH, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}, sharey=True
+        1, 2, figsize=(WIDTH, 4.0), gridspec_kw={"width_ratios": [1, 2.2]}
     )
     datasets = [d for d in config.datasets() if (d, method) in own.index]
     for i, ds in enumerate(datasets):
@@ -296,7 +297,7 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
         fontsize=10,
     )
     left.set_title("reported by the paper\n(real data)", fontsize=10)
-    left.set(ylim=(0, 1.02), ylabel=SCORE_NAMES[score_])
+    left.set(ylim=(0, 1.02), ylabel=f"{SCORE_NAMES[score_]} reported")
     got = evaluation.rows(res.where(method=method), score_)
     present = [p for p in PROTOCOLS if not got.empty and p in set(got["protocol"])]
     x = np.arange(len(present))
@@ -322,13 +323,21 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no runs"
     right.set_xticks(x, present, fontsize=10, rotation=15, ha="right")
     right.set_title(f"measured here ({kinds})", fontsize=10)
+    right.set(ylim=(0, 1.02), ylabel=f"{SCORE_NAMES[score_]} measured here")
     chance_mark = plt.Line2D(
         [], [], marker="_", ls="", color="black", markersize=10, label="permutation chance level"
     )
     handles, _ = right.get_legend_handles_labels()
-    right.legend(handles=[*handles, chance_mark], fontsize=10, loc="upper right", frameon=False)
+    # Below the panels, never over the data.
+    fig.legend(
+        handles=[*handles, chance_mark],
+        fontsize=10,
+        loc="lower center",
+        ncol=min(5, len(handles) + 1),
+        frameon=False,
+    )
     fig.suptitle(f"{method}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return close(fig)
 
 
