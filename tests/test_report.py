@@ -70,3 +70,21 @@ def test_long_tables_fold_behind_a_summary():
     assert folded.startswith('<details class="mer-collapse">')
     assert "<summary>Every page of the run (61 rows)</summary>" in folded
     assert "<details" not in style.table(df).data
+
+
+def test_the_survival_figure_keeps_reported_and_measured_numbers_on_separate_axes():
+    """The paper's numbers (real data) and the measured ones (stand-ins) never share an axis,
+    and the legend sits below the panels, never over the data."""
+    from mer_utils import results
+    from mer_utils.report import leakage
+
+    fig = leakage.survival_figure(results.Results.none(), "MER-DACWB3DCNNST")
+    left, right = fig.axes
+    assert not left.get_shared_y_axes().joined(left, right)
+    assert "real data" in left.get_title() and "measured here" in right.get_title()
+    assert "reported" in left.get_ylabel() and "measured" in right.get_ylabel()
+    (legend,) = fig.legends
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    for ax in (left, right):
+        assert not box.overlaps(ax.get_window_extent()), "the legend covers a panel"

@@ -79,7 +79,7 @@ def chance_table(res, score_: str = "uf1"):
     )
 
 
-def scores_table(res):
+def scores_table(res, collapsed: str | None = None):
     """Accuracy and weighted F1 (the paper's scores) with intervals, beside the majority
     baseline of the same splits, the fit on the training part (:mod:`.fit`), what each method
     reads, and the test samples behind them."""
@@ -112,6 +112,7 @@ def scores_table(res):
             "test samples": "per run x runs (distinct test clips in brackets where the samples "
             "are not clips)",
         },
+        collapsed=collapsed,
     )
 
 
@@ -200,7 +201,7 @@ def differences(res, score_: str = "uf1") -> pd.DataFrame:
     return diffs
 
 
-def differences_table(res, score_: str = "uf1"):
+def differences_table(res, score_: str = "uf1", collapsed: str | None = None):
     """:func:`differences` as a table, with a verdict per pair."""
     diffs = differences(res, score_)
     if diffs.empty:
@@ -239,6 +240,7 @@ def differences_table(res, score_: str = "uf1"):
             "verdict": "a difference between methods that are not both above chance compares "
             "models that may have learned nothing",
         },
+        collapsed=collapsed,
     )
 
 

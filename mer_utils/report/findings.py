@@ -23,6 +23,7 @@ from .style import (
     png,
     score,
     short,
+    signed,
     source_label,
     table,
     verdict,
@@ -146,8 +147,31 @@ def steps(res) -> tuple[str, object]:
         f"here on {kinds}, the same variants score: " + "; ".join(parts) + " (ranges over "
         "datasets and variants). Reported (real data) and measured numbers are shown in separate "
         "panels: they come from different data."
-    )
+    ) + _like_with_like(got, _independent(paper))
     return text, leakage.survival_figure(res, "MER-DACWB3DCNNST")
+
+
+def _like_with_like(got, fair: str | None) -> str:
+    """What the stand-ins can answer: one model, one data source, the first protocol of the
+    build (the leakiest) against the subject-independent cross-validation ``fair``, per
+    (dataset, variant)."""
+    order = [p for p in dict.fromkeys(got["protocol"])]
+    if fair is None or len(order) < 2 or protocols.info(order[0])["subject_independent"]:
+        return ""
+    leaky = order[0]
+    table = got.pivot_table(index=["dataset", "method"], columns="protocol", values="mean")
+    if leaky not in table or fair not in table:
+        return ""
+    diff = (table[leaky] - table[fair]).dropna()
+    if diff.empty:
+        return ""
+    return (
+        f" What the stand-ins can answer is the like-with-like question: the same model on the "
+        f"same data scores {signed(diff.min())} to {signed(diff.max())} accuracy under `{leaky}` "
+        f"against `{fair}` ({len(diff)} dataset-variant pairs; each pair's interval is on the "
+        "results page). How much of the paper's printed accuracy would survive on the real "
+        "data, they cannot say."
+    )
 
 
 def chance_cells(res) -> tuple[str, object]:
@@ -259,7 +283,7 @@ def scale_check(res_all, book_profile: str) -> tuple[str, object]:
             markdown(""),
         )
     text = "**Is it the quick profile?** " + scale.statement(res_all, book_profile)
-    return text, scale.comparison_table(res_all)
+    return text, scale.comparison_table(res_all, collapsed="Every run of the scale check")
 
 
 def benchmark(res) -> tuple[str, object]:

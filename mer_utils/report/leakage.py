@@ -216,7 +216,7 @@ def f1_accuracy_table():
 
 
 # ----------------------------------------------------------------------------- measured
-def survival_table(res, score_: str = "uf1"):
+def survival_table(res, score_: str = "uf1", collapsed: str | None = None):
     """For every dataset and paper variant: ``score_`` measured under each protocol of the run,
     from the reconstructed one to the subject-independent one, mean [95 % interval], with a mark
     where it is above its permutation chance level (its one verdict, as on every page)."""
@@ -247,6 +247,7 @@ def survival_table(res, score_: str = "uf1"):
             "the dataset, as on every page)",
             **{p: protocols.info(p)["title"] for p in present},
         },
+        collapsed=collapsed,
     )
 
 
@@ -341,7 +342,7 @@ def survival_figure(res, method: str, score_: str = "accuracy") -> plt.Figure:
     return close(fig)
 
 
-def leak_table(res):
+def leak_table(res, collapsed: str | None = None):
     """Under the protocols that split samples rather than clips (windows, resampled copies):
     how many test samples there were, from how many distinct clips, and how many came from a
     clip that also had a sample in the training part (means over runs; SMOTE samples are
@@ -373,6 +374,7 @@ def leak_table(res):
             "a sample (another window, a copy) in the training part; mean over runs",
             "copies / SMOTE in test": "augmented copies and SMOTE samples among the test samples",
         },
+        collapsed=collapsed,
     )
 
 

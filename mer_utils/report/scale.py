@@ -46,8 +46,9 @@ def rows(res) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def comparison_table(res):
-    """The scale check's runs beside the same methods' runs at the book's profile."""
+def comparison_table(res, collapsed: str | None = None):
+    """The scale check's runs beside the same methods' runs at the book's profile
+    (``collapsed``: folded behind that summary)."""
     got = rows(res)
     if got.empty:
         return markdown("No runs for the scale check in this build.")
@@ -70,6 +71,7 @@ def comparison_table(res):
             "flow baseline)",
             "p (adj.)": ADJUSTED,
         },
+        collapsed=collapsed,
     )
 
 

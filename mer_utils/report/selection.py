@@ -55,9 +55,11 @@ def inflation(res, columns: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def inflation_table(rows: pd.DataFrame, column: str | None = None, name: str = ""):
+def inflation_table(
+    rows: pd.DataFrame, column: str | None = None, name: str = "", collapsed: str | None = None
+):
     """Honest and as-published UF1 of the same trainings, their chance levels, and the inflation
-    with its paired interval (measured here only)."""
+    with its paired interval (measured here only); ``collapsed``: folded behind that summary."""
     mine = rows if column is None or rows.empty else rows[rows["column"] == column]
     if mine.empty:
         return markdown(
@@ -90,6 +92,7 @@ def inflation_table(rows: pd.DataFrame, column: str | None = None, name: str = "
             "subjects [95 % interval]",
             "chance UF1": "95th percentile of the same predictions scored against shuffled labels",
         },
+        collapsed=collapsed,
     )
 
 
