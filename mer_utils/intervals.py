@@ -71,8 +71,9 @@ def repeat_interval(
 
     ``test_train_ratio`` is n_test / n_train of one split. The interval is cut to ``bounds``
     (a score cannot leave [0, 1], a difference of scores [-1, 1]): with few repeats Student's t
-    is wide. With a single value the interval is (nan, nan): one split says nothing about its
-    own spread.
+    is wide. A single split says nothing about the spread between splits: its interval is the
+    normal one of ``within`` alone (what its test part's sampling gives), and (nan, nan) where
+    that is unknown (``within`` = 0).
 
     ``within`` is the variance that test sampling alone gives one split's score
     (:func:`within_variance`). A split's score varies at least that much from split to split,
@@ -83,7 +84,12 @@ def repeat_interval(
     x = np.asarray(values, dtype=float)
     mean = float(x.mean()) if len(x) else float("nan")
     if len(x) < 2:
-        return mean, float("nan"), float("nan")
+        if len(x) == 0 or within <= 0:
+            return mean, float("nan"), float("nan")
+        from scipy import stats
+
+        half = float(stats.norm.ppf(0.5 + level / 2)) * float(np.sqrt(within))
+        return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
     half = max(_halves(x, test_train_ratio, within, level))
     return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
 
@@ -283,7 +289,11 @@ def score_interval(res, score: str) -> dict:
         if len(values) > 1:
             t_half, z_half = _halves(np.asarray(values), r["ratio"], within, LEVEL)
             spread_driven = t_half >= z_half
-        how = f"corrected t over {r['runs']} splits"
+        how = (
+            f"corrected t over {r['runs']} splits"
+            if len(values) > 1
+            else "one split: bootstrap over its test subjects"
+        )
         tested = f"{r['n_test']:.0f} x {r['runs']}"
         constant = len(set(np.round(values, 12))) == 1 and len(values) > 1
         units = [r["units"][k] for k in keys]
@@ -362,6 +372,8 @@ def _notes(r, score, lo, hi, behind, scored, constant, spread_driven, subjects) 
     n = f"{behind:.0f}" if behind == round(behind) else f"{behind:.1f}"
     n += " test sample" + ("" if behind == 1 else "s")
     n += " of the class" if score.startswith("recall_") else ""
+    if r["kind"] == "repeats" and r["runs"] == 1:
+        notes.append("one split: the interval covers its test part only")
     if 1 <= scored < r["runs"]:
         notes.append(f"{scored} of {r['runs']} splits test the class")
     if not np.isnan(lo) and lo <= 0.005 and hi >= 0.995:

@@ -21,6 +21,9 @@ def test_corrected_t_interval_is_wider_than_the_naive_one():
         intervals.repeat_interval([0.5], 0.1)[1:] != intervals.repeat_interval([0.5], 0.1)[1:]
     )  # nan
     assert intervals.repeat_interval([0.1, 0.9], 0.1) == (0.5, 0.0, 1.0)  # cut to [0, 1]
+    # one split: the interval of its test part's sampling alone
+    mean, lo, hi = intervals.repeat_interval([0.5], 0.1, within=0.01)
+    assert (mean, lo, hi) == pytest.approx((0.5, 0.5 - 1.959964 * 0.1, 0.5 + 1.959964 * 0.1))
 
 
 def test_bootstrap_over_subjects_brackets_the_pooled_score_and_shrinks_with_more_subjects():
