@@ -373,7 +373,7 @@ def _notes(r, score, lo, hi, behind, scored, constant, spread_driven, subjects) 
     n += " test sample" + ("" if behind == 1 else "s")
     n += " of the class" if score.startswith("recall_") else ""
     if r["kind"] == "repeats" and r["runs"] == 1:
-        notes.append("one split: the interval covers its test part only")
+        notes.append("one split: its test part only")
     if 1 <= scored < r["runs"]:
         notes.append(f"{scored} of {r['runs']} splits test the class")
     if not np.isnan(lo) and lo <= 0.005 and hi >= 0.995:
@@ -417,6 +417,10 @@ def paired_interval(a: dict, b: dict, score: str, level: float = LEVEL) -> dict:
         common = sorted(set(a["values"]) & set(b["values"]))
         diff = [a["values"][r][score] - b["values"][r][score] for r in common]
         ratio = (a["ratio"] + b["ratio"]) / 2
+        if len(common) == 1:  # one split: its test subjects resampled, both methods together
+            ua, ub = (np.asarray(x["units"][common[0]], dtype=float) for x in (a, b))
+            if ua.shape == ub.shape and len(ua) > 1:
+                return _paired_bootstrap(ua[None], ub[None], diff[0], score, level)
         mean, lo, hi = repeat_interval(diff, ratio, level, bounds=(-1.0, 1.0))
         return {"difference": mean, "low": lo, "high": hi, "p": repeat_p_value(diff, ratio)}
     subjects = sorted(set(a["subjects"]) & set(b["subjects"]))
@@ -432,6 +436,13 @@ def paired_interval(a: dict, b: dict, score: str, level: float = LEVEL) -> dict:
         np.mean(metrics.from_confusion(ca.sum(1))[score])
         - np.mean(metrics.from_confusion(cb.sum(1))[score])
     )
+    return _paired_bootstrap(ca, cb, point, score, level)
+
+
+def _paired_bootstrap(ca, cb, point: float, score: str, level: float) -> dict:
+    """The paired difference ``point`` of two methods' confusion matrices ``ca``, ``cb``
+    ((repeats, subjects, K, K), the same subjects in the same order) with the interval and p of
+    resampling the test subjects, the same draw for both methods."""
     boot = _bootstrap_scores(np.stack([ca, cb]), score, N_BOOT, 0)
     d = boot[0] - boot[1]
     lo, hi = np.nanpercentile(d, [50 * (1 - level), 50 * (1 + level)])

@@ -269,3 +269,24 @@ def test_reference_tables_are_optional_and_complete():
         "80/10/10 clip-level, as stated by the paper",
         "protocol not stated",
     }
+
+
+def test_a_paired_difference_on_one_split_resamples_its_test_subjects():
+    """One split has no spread between splits; its paired difference still gets an interval:
+    the test subjects resampled, the same draw for both methods (not [nan, nan])."""
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, (8, 6))  # 8 test subjects, 6 clips each
+
+    def run(accuracy):
+        cms = np.zeros((8, 3, 3))
+        for s, labels in enumerate(truth):
+            for y in labels:
+                cms[s, y, y if rng.random() < accuracy else (y + 1) % 3] += 1
+        score = metrics.from_confusion(cms.sum(0))["uf1"]
+        return {"kind": "repeats", "values": {0: {"uf1": score}}, "units": {0: cms}, "ratio": 0.1}
+
+    a, b = run(0.9), run(0.3)
+    got = intervals.paired_interval(a, b, "uf1")
+    assert got["difference"] == pytest.approx(a["values"][0]["uf1"] - b["values"][0]["uf1"])
+    assert got["low"] < got["difference"] < got["high"]
+    assert got["low"] > 0 and got["p"] < 0.05  # a clear difference is resolved

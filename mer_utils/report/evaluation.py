@@ -81,13 +81,12 @@ def chance_table(res, score_: str = "uf1"):
 
 def scores_table(res, collapsed: str | None = None):
     """Accuracy and weighted F1 (the paper's scores) with intervals, beside the majority
-    baseline of the same splits, the fit on the training part (:mod:`.fit`), what each method
-    reads, and the test samples behind them."""
+    baseline of the same splits, the fit on the training part (:mod:`.fit`) and the test
+    samples behind them (what each method reads is on its own page)."""
     acc = rows(res, "accuracy")
     if acc.empty:
         return markdown(NO_RUNS)
     f1 = rows(res, "f1_weighted")
-    inputs = res.metrics.groupby("method")["inputs"].first()
     fitted = fit.fit_cells(res)
     out = pd.DataFrame(
         {
@@ -97,7 +96,6 @@ def scores_table(res, collapsed: str | None = None):
             "majority acc.": acc["baseline"].map(score),
             "train UF1": [fitted.get((m, p), "–") for m, p in zip(acc["method"], acc["protocol"])],
             "F1 (weighted)": [with_interval(r) for r in f1.to_dict("records")],
-            "reads": acc["method"].map(inputs),
             "test samples": [tested(r) for r in acc.to_dict("records")],
         }
     )
@@ -108,7 +106,6 @@ def scores_table(res, collapsed: str | None = None):
             "same splits",
             "train UF1": "fit on the training part: UF1 of the kept model on the samples it was "
             "trained on, mean over folds (lowest–highest fold); near 1 = it fitted them",
-            "reads": "what the method reads, at which resolution",
             "test samples": "per run x runs (distinct test clips in brackets where the samples "
             "are not clips)",
         },

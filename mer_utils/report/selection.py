@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import chance, intervals, reference
 from ..datasets import DatasetError, display_name
-from .style import markdown, score, source_label, table, tested, with_interval
+from .style import WIDTH, markdown, score, source_label, table, tested, with_interval
 
 AS_PUBLISHED = "best-test-epoch"
 """The selection that picks each fold's epoch on its test part."""
@@ -68,7 +68,7 @@ def inflation_table(
         )
     out = pd.DataFrame(
         {
-            **({"dataset": mine["column"]} if column is None else {}),
+            **({"dataset": mine["column"].map(_shown)} if column is None else {}),
             "method": mine["method"],
             "protocol": mine["protocol"],
             "UF1, honest epoch": [with_interval(r) for r in mine["honest"]],
@@ -217,10 +217,15 @@ def cost_figure(res) -> plt.Figure | None:
     datasets = list(dict.fromkeys(rows["dataset"]))
     methods = list(dict.fromkeys(rows["method"]))
     colours = plt.get_cmap("tab10")
+    # At most three panels a row, so that the figure keeps its size in the book's column.
+    ncols = min(3, len(datasets))
+    nrows = -(-len(datasets) // ncols)
     fig, axes = plt.subplots(
-        1, len(datasets), figsize=(3.2 * len(datasets), 3.4), sharey=True, squeeze=False
+        nrows, ncols, figsize=(WIDTH, 2.9 * nrows + 0.9), sharey=True, squeeze=False
     )
-    for ax, dataset in zip(axes[0], datasets):
+    for ax in axes.flat[len(datasets) :]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes.flat, datasets):
         mine = rows[rows["dataset"] == dataset]
         for r in mine.to_dict("records"):
             u = r["uf1"]
@@ -235,27 +240,29 @@ def cost_figure(res) -> plt.Figure | None:
                 capsize=2,
             )
         ax.set_xscale("log")
-        ax.set_title(f"{dataset} ({', '.join(sorted(set(mine['protocol'])))})", fontsize=9)
-        ax.set_xlabel("training CPU seconds per fold")
+        ax.set_title(f"{dataset} ({', '.join(sorted(set(mine['protocol'])))})", fontsize=10)
+        ax.set_xlabel("CPU s per fold")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("UF1 [95 % interval]")
+    for row in axes:
+        row[0].set_ylabel("UF1 [95 % interval]")
     handles, labels = axes[0][0].get_legend_handles_labels()
     seen = dict(zip(labels, handles))
-    for ax in axes[0][1:]:
+    for ax in axes.flat[1:]:
         h, lab = ax.get_legend_handles_labels()
         seen.update(zip(lab, h))
     fig.legend(
         seen.values(),
         seen.keys(),
         loc="lower center",
-        ncol=min(5, len(seen)),
-        fontsize=8,
-        bbox_to_anchor=(0.5, -0.12),
+        ncol=min(3, len(seen)),
+        fontsize=10,
+        bbox_to_anchor=(0.5, 0.0),
+        frameon=False,
     )
     fig.suptitle(
         f"Measured here, on {source_label(rows['kind'])}: UF1 for its training time", fontsize=10
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * (-(-len(seen) // 3)), 1, 1))
     return fig
 
 
