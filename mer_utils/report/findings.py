@@ -31,7 +31,7 @@ from .style import (
 )
 
 
-def _independent(res) -> str | None:
+def independent(res) -> str | None:
     """The subject-independent cross-validation of the build (``kfold`` or ``loso``): the one
     the paper's variants ran under on the most datasets (a protocol only the composite's flow
     baseline runs does not speak for the study)."""
@@ -147,7 +147,7 @@ def steps(res) -> tuple[str, object]:
         f"here on {kinds}, the same variants score: " + "; ".join(parts) + " (ranges over "
         "datasets and variants). Reported (real data) and measured numbers are shown in separate "
         "panels: they come from different data."
-    ) + _like_with_like(got, _independent(paper))
+    ) + _like_with_like(got, independent(paper))
     return text, leakage.survival_figure(res, "MER-DACWB3DCNNST")
 
 
@@ -176,7 +176,7 @@ def _like_with_like(got, fair: str | None) -> str:
 
 def chance_cells(res) -> tuple[str, object]:
     """Which methods are above chance under the subject-independent protocol, per dataset."""
-    cv = _independent(res)
+    cv = independent(res)
     if cv is None:
         return "This build ran no subject-independent cross-validation.", markdown("")
     got = evaluation.rows(res.where(protocol=cv), "uf1")
@@ -240,7 +240,7 @@ def chance_cells(res) -> tuple[str, object]:
 def differences(res) -> tuple[str, object]:
     """How many paired differences between the paper's variants the data resolve, and between
     which methods."""
-    cv = _independent(res)
+    cv = independent(res)
     if cv is None:
         return "", markdown("")
     total = resolved = both = 0

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import chance, intervals, reference
 from ..datasets import DatasetError, display_name
-from .style import WIDTH, markdown, score, source_label, table, tested, with_interval
+from .style import WIDTH, markdown, score, short, source_label, table, tested, with_interval
 
 AS_PUBLISHED = "best-test-epoch"
 """The selection that picks each fold's epoch on its test part."""
@@ -56,11 +56,19 @@ def inflation(res, columns: dict | None = None) -> pd.DataFrame:
 
 
 def inflation_table(
-    rows: pd.DataFrame, column: str | None = None, name: str = "", collapsed: str | None = None
+    rows: pd.DataFrame,
+    column: str | None = None,
+    name: str = "",
+    collapsed: str | None = None,
+    protocol: str | None = None,
 ):
     """Honest and as-published UF1 of the same trainings, their chance levels, and the inflation
-    with its paired interval (measured here only); ``collapsed``: folded behind that summary."""
+    with its paired interval (measured here only); ``collapsed``: folded behind that summary;
+    ``protocol``: that protocol's rows only (named in the caption, not in a column)."""
     mine = rows if column is None or rows.empty else rows[rows["column"] == column]
+    if protocol is not None and not mine.empty:
+        mine = mine[mine["protocol"] == protocol]
+        name = f"{name}, under {protocol}" if name else f"under {protocol}"
     if mine.empty:
         return markdown(
             "No method of this build kept every epoch's test predictions here, so nothing was "
@@ -69,8 +77,8 @@ def inflation_table(
     out = pd.DataFrame(
         {
             **({"dataset": mine["column"].map(_shown)} if column is None else {}),
-            "method": mine["method"],
-            "protocol": mine["protocol"],
+            "method": mine["method"].map(short) if column is None else mine["method"],
+            **({"protocol": mine["protocol"]} if protocol is None else {}),
             "UF1, honest epoch": [with_interval(r) for r in mine["honest"]],
             "chance UF1 (honest)": [score(r["chance"]) for r in mine["honest"]],
             "UF1, epoch best on the test part": [with_interval(r) for r in mine["published"]],
