@@ -54,6 +54,7 @@ import csv
 import datetime
 import json
 import logging
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,14 @@ def _commit() -> str:
 def _key(row: dict, key: tuple[str, ...]) -> tuple:
     version = str(row.get("generator_version", ""))
     return (version, *(str(row.get(k, "")) for k in key))
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that re-measures a row: ``script`` with the arguments it was given, less the
+    machine's own paths (``--keep``, ``--out`` and absolute paths)."""
+    args = argv if argv is not None else sys.argv[1:]
+    kept = [a for a in args if a not in ("--keep", "--out") and not str(a).startswith("/")]
+    return " ".join(["nice -n 5 .venv/bin/python", f"benchmarks/{script}", *map(shlex.quote, kept)])
 
 
 def merge_rows(path: Path, rows: list[dict], columns: list[str], key: tuple[str, ...]) -> list:

@@ -38,7 +38,6 @@ import argparse
 import datetime
 import json
 import logging
-import shlex
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from calibrate_standins import DISPLAY, _commit, merge_rows  # noqa: E402
+from calibrate_standins import DISPLAY, _commit, command_line, merge_rows  # noqa: E402
 
 from mer_utils import config, experiment, intervals, stage1, standins  # noqa: E402
 from mer_utils.report import fit  # noqa: E402
@@ -276,11 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     values = {**values, "patience": int(values["epochs"])}
     profile = {**values, "name": args.profile, "repeats": {"kfold": 1}}
     scale = dict(values["standin"]).get("frame_scale", 0.5)
-    command = "nice -n 5 .venv/bin/python benchmarks/dose_response.py " + " ".join(
-        shlex.quote(a)
-        for a in (argv if argv is not None else sys.argv[1:])
-        if a not in ("--keep", "--out") and not str(a).startswith("/")
-    )
+    command = command_line("dose_response.py", argv)
     stamp = {
         "dataset": args.dataset,
         "seed": args.seed,

@@ -32,7 +32,6 @@ import argparse
 import datetime
 import json
 import logging
-import shlex
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from calibrate_standins import DISPLAY, _commit, merge_rows  # noqa: E402
+from calibrate_standins import DISPLAY, _commit, command_line, merge_rows  # noqa: E402
 
 from mer_utils import (  # noqa: E402
     config,
@@ -288,11 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     base = config.profile("quick", args.dataset)
     need = needs(args.dataset, args.method)
     scale = dict(base["standin"]).get("frame_scale", 0.5)
-    command = "nice -n 5 .venv/bin/python benchmarks/leak_reproduction.py " + " ".join(
-        shlex.quote(a)
-        for a in (argv if argv is not None else sys.argv[1:])
-        if a not in ("--keep", "--out") and not str(a).startswith("/")
-    )
+    command = command_line("leak_reproduction.py", argv)
     stamp = {
         "dataset": args.dataset,
         "method": args.method,
