@@ -180,7 +180,7 @@ def test_every_method_the_tables_name_is_cited_and_every_citation_is_in_the_bibl
     }
     assert cited - bib == set()
     named = {
-        "results.md": [
+        "paper_tables.md": [
             r["method"].split(" (")[0]
             for t in yaml.safe_load((root / "mer_utils/data/reference.yaml").read_text())[
                 "tables"
