@@ -246,13 +246,22 @@ def markdown(rows: list[dict]) -> str:
                 + " |"
             )
         first = group[0]
+        took = {}
+        for r in group:  # cv-mean and loso share one training: count it once
+            key = (r["amplitude_px"], r["protocol"], r["setting"])
+            took[key] = float(r["seconds"])
+        by_px: dict[float, float] = {}
+        for (px, _, _), sec in took.items():
+            by_px[float(px)] = by_px.get(float(px), 0.0) + sec
+        spent = "; ".join(f"{px:g} px: {sec / 60:.0f} min" for px, sec in sorted(by_px.items()))
         dates = ", ".join(sorted({str(r["measured"]) for r in group}))
         commits = ", ".join(dict.fromkeys(str(r["commit"]) for r in group))
         lines += [
             ":::",
             "",
             f"Frames {first['size']} px x {first['n_frames']}, {first['epochs']} epochs, the "
-            "epoch of lowest validation loss kept; one training seed per split. Measured "
+            "epoch of lowest validation loss kept; one training seed per split. Wall clock on "
+            f"two cores, with other work beside it: {spent}. Measured "
             f"{dates} at commit(s) {commits}; each row's command is in "
             "`leak_reproduction.csv`. chance acc. and p: the permutation test of the accuracy "
             "(labels shuffled within each test part, or within each test subject for the "
