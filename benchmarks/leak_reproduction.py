@@ -223,6 +223,7 @@ def markdown(rows: list[dict]) -> str:
             group, key=lambda r: (float(r["amplitude_px"]), order.index(r["sampling"]))
         ):
             p = float(r["p_accuracy"])
+            pooled = r["sampling"] == "cv-mean"  # tested as the pooled run: the loso row
             lines.append(
                 "| "
                 + " | ".join(
@@ -232,10 +233,16 @@ def markdown(rows: list[dict]) -> str:
                         r["setting"],
                         f"{float(r['accuracy']):.2f} [{float(r['accuracy_low']):.2f}, "
                         f"{float(r['accuracy_high']):.2f}]",
-                        "–"
+                        "see loso"
+                        if pooled
+                        else "–"
                         if np.isnan(float(r["chance_accuracy"]))
                         else f"{float(r['chance_accuracy']):.2f}",
-                        "–" if np.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}"),
+                        "see loso"
+                        if pooled
+                        else "–"
+                        if np.isnan(p)
+                        else ("<0.001" if p < 0.001 else f"{p:.3f}"),
                         f"{float(r['baseline_accuracy']):.2f}",
                         f"{float(r['uf1']):.2f} [{float(r['uf1_low']):.2f}, "
                         f"{float(r['uf1_high']):.2f}]",
@@ -266,8 +273,9 @@ def markdown(rows: list[dict]) -> str:
             "`leak_reproduction.csv`. chance acc. and p: the permutation test of the accuracy "
             "(labels shuffled within each test part, or within each test subject for the "
             "subject-independent samplings), uncorrected; `cv-mean` is the mean of the "
-            "leave-one-subject-out folds' accuracies (its interval: the folds resampled; its "
-            "test is the pooled run's). Train: the kept models on the samples they were "
+            "leave-one-subject-out folds' accuracies (its interval: the folds resampled; the "
+            "permutation test is the one of the same training's pooled predictions, the loso "
+            "row). Train: the kept models on the samples they were "
             "trained on, mean over folds and runs.",
             "",
         ]
