@@ -86,9 +86,7 @@ def repeat_interval(
     if len(x) < 2:
         if len(x) == 0 or within <= 0:
             return mean, float("nan"), float("nan")
-        from scipy import stats
-
-        half = float(stats.norm.ppf(0.5 + level / 2)) * float(np.sqrt(within))
+        half = _normal_half(within, level)
         return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
     half = max(_halves(x, test_train_ratio, within, level))
     return mean, max(mean - half, bounds[0]), min(mean + half, bounds[1])
@@ -101,8 +99,14 @@ def _halves(x: np.ndarray, ratio: float, within: float, level: float) -> tuple[f
 
     c = 1.0 / len(x) + float(ratio)
     t = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * float(np.sqrt(c * x.var(ddof=1)))
-    z = float(stats.norm.ppf(0.5 + level / 2)) * float(np.sqrt(c * within))
-    return t, z
+    return t, _normal_half(c * within, level)
+
+
+def _normal_half(variance: float, level: float) -> float:
+    """Half the width of the normal interval of ``variance`` at ``level``."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.5 + level / 2)) * float(np.sqrt(variance))
 
 
 def within_variance(
