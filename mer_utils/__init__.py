@@ -46,7 +46,7 @@ module              what it serves
 
 import os as _os
 
-from .processes import kernel_environment as _kernel_environment
+from .environment import kernel_environment as _kernel_environment
 
 # TensorFlow reads these when it is first imported, so they are set here, before any module of
 # this package can import it (a kernel, a Dask worker unpickling a fold task, a test): oneDNN

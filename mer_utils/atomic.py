@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -102,7 +103,10 @@ def update_file(target: str | os.PathLike, transform: Callable[[bytes | None], b
 
 
 def json_default(obj):
-    """``json.dumps`` fallback for numpy scalars and arrays and paths."""
+    """``json.dumps`` fallback for numpy scalars and arrays, paths and read-only mappings (a
+    :class:`mer_utils.profile.Profile`: its table values)."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -13,8 +13,8 @@ image. :func:`augment_clips` therefore moves the T frames of a clip into the cha
 
 The policy is data: the ``augmentation`` block of each profile in
 ``mer_utils/data/profiles.yaml`` (the same for every profile: the paper's), passed to
-:func:`augment_clips` and recorded with every result; :func:`policy_text` turns it into the
-sentence the book quotes. :data:`POLICY` is the same policy for callers that pass none. In this
+:func:`augment_clips` and recorded with every result; :func:`mer_utils.report.networks.policy_text`
+turns it into the sentence the book quotes. :data:`POLICY` is the same policy for callers that pass none. In this
 order:
 
 1. rotation: uniform in [-r, +r] degrees (``RandomRotation(r/360)``; paper: r = 15), bilinear,
@@ -45,20 +45,6 @@ POLICY: dict[str, float] = {
     "brightness": 0.20,
 }
 """The paper's policy (as in profiles.yaml), for callers that pass none."""
-
-
-def policy_text(policy: dict | None = None) -> str:
-    """The policy as one sentence of the book (its single prose source)."""
-    p = {**POLICY, **(policy or {})}
-    side = 100 * zoom_fraction(p["crop_area_fraction"])
-    return (
-        f"rotation up to {p['rotation_degrees']:g} degrees, a crop keeping "
-        f"{100 * (1 - p['crop_area_fraction']):g} % of the image area (at most {side:.1f} % "
-        f"of each side), contrast up to {100 * p['contrast']:g} % and brightness up to "
-        f"{100 * p['brightness']:g} % of the grey range (the paper gives no amount for "
-        f"brightness: ours), one random draw per clip; the training part grows "
-        f"{p['factor']:g}-fold"
-    )
 
 
 def zoom_fraction(crop_area_fraction: float) -> float:

@@ -4,11 +4,12 @@ The unit of work on a cluster is a *fold*, not a page: a leave-one-subject-out r
 independent trainings as there are subjects, and they spread over the cluster's workers. For a
 method page the runner
 
-1. asks :func:`page_folds` which folds the page will need and the fold
-   store does not hold yet (the stage-1 page of its dataset has already run, so the clips are
-   in the stage-1 cache);
-2. submits one Dask task per fold (:func:`fit_fold_task`), which reads the
-   clips from the stage-1 cache, fits the fold and *returns* its result;
+1. asks :func:`page_folds` which folds of the page's plan (:func:`mer_utils.experiment.plan`,
+   the plan the page itself executes) the fold store does not hold yet (the stage-1 page of its
+   dataset has already run, so the clips are in the stage-1 cache);
+2. submits one Dask task per fold (:func:`fit_fold_task`), which reads the clips from the
+   stage-1 cache, executes the fold with the one fold executor
+   (:func:`mer_utils.experiment.execute`) and *returns* its result;
 3. writes each result to the fold store itself, atomically, as it arrives: results are written
    only on the runner's side, so a lost worker means a task Dask runs again, never a
    half-written record;
@@ -38,7 +39,7 @@ import os
 import threading
 from pathlib import Path
 
-from . import config, experiment, folds, methods, runner, stage1
+from . import experiment, folds, runner
 from .runner import REPO, Job
 
 log = logging.getLogger("mer_utils.study")
@@ -77,8 +78,8 @@ class DaskExecutor:
         # The fold keys below are computed in those threads, and each holds the digest of the
         # fitting code, made by ast.parse. Python 3.11's ast.parse is not safe in two threads
         # at once ("SystemError: AST constructor recursion depth mismatch", CPython gh-106905):
-        # make the digest here, once, so that the threads only read it.
-        folds.code_digest()
+        # make every kind's digest here, once, so that the threads only read them.
+        folds.code_digests()
 
     def check_paths(self, paths: list[Path]) -> None:
         """Stop with a clear message unless every worker sees ``paths`` (the repository, the
@@ -126,7 +127,7 @@ class DaskExecutor:
         log.info("dask  %s: %d folds on the cluster", job.key, len(tasks))
         store = folds.FoldStore(params["results_dir"])
         futures = [
-            self.client.submit(fit_fold_task, t, key=f"fold-{t['key']}", pure=False, retries=1)
+            self.client.submit(fit_fold_task, params, t, key=f"fold-{t.key}", pure=False, retries=1)
             for t in tasks
         ]
         with self._lock:
@@ -161,112 +162,39 @@ class DaskExecutor:
 
 
 # ----------------------------------------------------------------------------- fold tasks
-def page_folds(params: dict) -> list[dict]:
-    """The folds a method page will need that the fold store does not hold yet, as tasks.
+def page_folds(params: dict) -> list[experiment.FoldTask]:
+    """The folds of a method page's plan (:func:`mer_utils.experiment.plan`) that the fold store
+    does not hold yet.
 
-    ``params`` are the page's notebook parameters (dataset, dataset_dir, annotation, profile,
-    protocols, seed, cache_dir, results_dir, method). Each task is those plus ``protocol``,
-    ``repeat``, ``fold`` and its ``key``; runs equivalent to another (a method that resamples
-    nothing under paper-leaky) are left out, as the page computes them once. The runner sends
-    the tasks to a Dask cluster and stores what comes back; the page then finds every fold in
-    the store.
+    ``params`` are the page's notebook parameters, paths absolute. The runner sends these
+    tasks to the cluster and stores what comes back; the page then executes the same plan and
+    finds every fold in the store.
     """
-    state = _page_state(*_state_args(params), build=False)
+    runs = experiment.page_runs(params, build=False)
     store = folds.FoldStore(params["results_dir"])
-    skipped = set(config.method(params["method"]).get("skip_protocols", {}))
-    tasks, seen = [], set()
-    for protocol in params["protocols"]:
-        if protocol in skipped:
-            continue
-        for repeat in range(experiment.repeats_of(protocol, state.profile)):
-            same = experiment._equivalent_run(protocol, repeat, state.method.switches)
-            if same in seen:
-                continue
-            seen.add(same)
-            spec = _spec(state, params, protocol, repeat)
-            for f in range(folds.count(spec)):
-                key = folds.fold_key(spec, f)
-                if store.get(key) is None:
-                    tasks.append(
-                        {**params, "protocol": protocol, "repeat": repeat, "fold": f, "key": key}
-                    )
-    return tasks
+    return [task for _, task in experiment.plan(runs) if store.get(task.key) is None]
 
 
-def fit_fold_task(task: dict) -> tuple[str, dict]:
-    """Fit one fold task of :func:`page_folds` (on a cluster worker); return ``(key, result)``.
+def fit_fold_task(params: dict, task: experiment.FoldTask) -> tuple[str, object]:
+    """Execute one fold task of :func:`page_folds` on a cluster worker; return ``(key, result)``.
 
-    It reads the clips from the stage-1 cache the runner's stage-1 page wrote (a shared
-    filesystem), builds the method with the run seed exactly as the page would, and fits the
-    fold. A key that differs from the runner's means the worker sees other data or other code:
-    an error, never a silently different result. Writes nothing: the runner stores the result.
+    The worker makes the page's runs exactly as the page would (:func:`mer_utils.experiment.
+    page_runs`, kept per process: a worker fitting many folds of one page loads the clips and
+    builds the method once) and executes the fold with :func:`mer_utils.experiment.execute`. A
+    key that differs from the runner's means the worker sees other data or other code: an error,
+    never a silently different result. Writes nothing: the runner stores the result.
     """
-    state = _page_state(*_state_args(task))
-    spec = _spec(state, task, task["protocol"], task["repeat"])
-    key = folds.fold_key(spec, task["fold"])
-    if key != task["key"]:
+    runs = _runs(json.dumps(params, sort_keys=True))
+    planned = next(r for r in runs if (r.protocol, r.repeat) == (task.protocol, task.repeat))
+    if folds.fold_key(planned.spec, task.fold) != task.key:
         raise RuntimeError(
-            f"fold {task['method']} {task['protocol']} r{task['repeat']} f{task['fold']}: this "
-            "worker computes another key than the runner: it sees other data, cache or code "
-            "(check that workers share the repository and the data at the same paths)"
+            f"fold {params['method']} {task.protocol} r{task.repeat} f{task.fold}: this worker "
+            "computes another key than the runner: it sees other data, cache or code (check "
+            "that workers share the repository and the data at the same paths)"
         )
-    return key, folds.fit_fold(spec, folds.prepare(spec), task["fold"])
-
-
-class _State:
-    def __init__(self, data, method, profile_name, profile):
-        self.data, self.method, self.profile_name, self.profile = (
-            data,
-            method,
-            profile_name,
-            profile,
-        )
-
-
-def _spec(state: _State, params: dict, protocol: str, repeat: int) -> folds.RunSpec:
-    return folds.RunSpec(
-        state.data,
-        state.method,
-        protocol,
-        int(repeat),
-        state.profile_name,
-        state.profile,
-        int(params["seed"]),
-        {"kind": params.get("data_kind", ""), "root": "", "annotation": "", "data_id": ""},
-    )
-
-
-def _state_args(params: dict) -> tuple:
-    profile = params["profile"]
-    return (
-        params["dataset"],
-        str(params["dataset_dir"]),
-        json.dumps(params.get("annotation"), sort_keys=True),  # a composite's: a mapping
-        profile if isinstance(profile, str) else json.dumps(profile, sort_keys=True),
-        str(params["cache_dir"]),
-        params["method"],
-        int(params["seed"]),
-        params.get("data_id"),
-    )
+    return task.key, experiment.execute(planned, task)
 
 
 @functools.lru_cache(maxsize=4)
-def _page_state(
-    dataset, dataset_dir, annotation, profile, cache_dir, method, seed, data_id=None, build=True
-):
-    """Clips, method and profile of a page, kept per process: a worker fitting many folds of
-    one page loads the clips and builds the model once (restored before each fold). Without
-    ``build`` the method is only described (enough for fold keys; the runner builds no model)."""
-    prof_arg = profile if profile in config.load("profiles") else json.loads(profile)
-    annotation = json.loads(annotation)
-    name, prof = experiment.resolve_profile(prof_arg, dataset)
-    clips = stage1.load_clips(
-        dataset, dataset_dir, prof, cache_dir, annotation=annotation, data_id=data_id
-    )
-    data = folds.check_clips(clips)
-    obj = (
-        methods.make_method(method, clips, data.X, prof, seed)
-        if build
-        else methods.Described(method, prof)
-    )
-    return _State(data, obj, name, prof)
+def _runs(params: str) -> list[experiment.Planned]:
+    return experiment.page_runs(json.loads(params), build=True)

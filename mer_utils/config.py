@@ -73,8 +73,17 @@ def cell_timeout(name: str | None) -> int | None:
     return None if value is None else int(value)
 
 
-def profile(name: str, dataset: str | None = None) -> dict:
-    """Return the run profile ``name`` from ``profiles.yaml`` as a new dict; with ``dataset``,
+def profile(name: str, dataset: str | None = None):
+    """The run profile ``name`` of ``profiles.yaml``, resolved into a typed, frozen
+    :class:`mer_utils.profile.Profile` (with ``dataset``: the values that dataset runs under,
+    :func:`profile_values`)."""
+    from .profile import resolve
+
+    return resolve(name, dataset)
+
+
+def profile_values(name: str, dataset: str | None = None) -> dict:
+    """The table values of run profile ``name`` of ``profiles.yaml`` as a new dict; with ``dataset``,
     the values that dataset runs under: a dataset's ``repeats`` for this profile
     (``datasets.yaml``, e.g. the MEGC 2019 composite's fewer, larger trainings) replace the
     profile's for the protocols they name. Records key on these values (``profile_id``).

@@ -34,9 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import chance, config, folds, methods, metrics, protocols, results, schema
+from . import chance, folds, methods, metrics, protocols, results, schema
 from .config import CLASSES
 from .folds import FoldStore, RunSpec
+from .profile import Profile, resolve
+from .schema import FoldResult
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +53,12 @@ VERSION_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 """Record column suffix -> distribution names tried (first installed one wins)."""
 
-PROFILE_KEYS = ("epochs", "batch_size", "patience", "learning_rate", "augmentation", "repeats")
-"""Keys a profile must have for training and evaluation."""
-
 
 def run_protocols(
     clips: Any,
     method: str,
     protocols_: list[str],
-    profile: dict | str,
+    profile: Profile | dict | str,
     seed: int,
     data_kind: str,
     results_dir: str | Path | None = None,
@@ -110,29 +109,96 @@ class Planned:
     def repeat(self) -> int:
         return self.spec.repeat
 
+    def tasks(self) -> list["FoldTask"]:
+        """The folds this run fits, each with its key in the fold store (none for a run that
+        repeats an earlier one)."""
+        if self.same_as is not None:
+            return []
+        return [
+            FoldTask(self.protocol, self.repeat, f, folds.fold_key(self.spec, f))
+            for f in range(folds.count(self.spec))
+        ]
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """One fold of a page's plan: which run (protocol, repeat), which fold, and its key in the
+    fold store. The local run and a Dask cluster execute the same tasks with :func:`execute`."""
+
+    protocol: str
+    repeat: int
+    fold: int
+    key: str
+
+
+def plan(runs: list[Planned]) -> list[tuple[Planned, FoldTask]]:
+    """Every fold a page's runs fit, in order: the one plan both the local run (:func:`fit`)
+    and the Dask runner (:mod:`mer_utils.cluster`) execute."""
+    return [(planned, task) for planned in runs for task in planned.tasks()]
+
+
+def execute(planned: Planned, task: FoldTask, samples: folds.Plan | None = None) -> FoldResult:
+    """The fold executor: fold ``task`` of run ``planned`` fitted (its samples and folds made
+    first unless ``samples`` gives them). Wherever it runs, a fold is this call."""
+    if (task.protocol, task.repeat) != (planned.protocol, planned.repeat):
+        raise ValueError(f"fold task {task} is not of run {planned.protocol} r{planned.repeat}")
+    return folds.execute(planned.spec, task.fold, samples)
+
+
+def page_runs(params: dict, build: bool = True) -> list[Planned]:
+    """The runs of a method page from its parameters (dataset, dataset_dir, annotation,
+    profile, cache_dir, method, protocols, seed, data_kind, data_id), its clips read exactly as
+    the page reads them (from the stage-1 cache its dataset's stage-1 page wrote). Without
+    ``build`` the method is only described (enough for the fold keys: the runner lists a page's
+    folds with it); a cluster worker builds it and fits folds."""
+    from . import stage1
+
+    clips = stage1.load_clips(
+        params["dataset"],
+        params["dataset_dir"],
+        params["profile"],
+        params["cache_dir"],
+        annotation=params.get("annotation"),
+        data_id=params.get("data_id"),
+    )
+    return runs_to_make(
+        clips,
+        params["method"],
+        list(params["protocols"]),
+        params["profile"],
+        int(params["seed"]),
+        params["data_kind"],
+        data_id=params.get("data_id"),
+        build=build,
+    )
+
 
 def runs_to_make(
     clips: Any,
     method: str,
     protocols_: list[str],
-    profile: dict | str,
+    profile: Profile | dict | str,
     seed: int,
     data_kind: str,
     data_id: str | None = None,
+    build: bool = True,
 ) -> list[Planned]:
     """The runs of a method page, in order: every repeat of every protocol of ``protocols_``
     that the method does not skip, the method built once with the run ``seed`` (every fold then
-    starts from the same initial weights). Arguments as :func:`run_protocols`."""
+    starts from the same initial weights; without ``build`` only described, see
+    :func:`page_runs`). Arguments as :func:`run_protocols`."""
     source = _source(clips, data_kind, data_id)
     data = folds.check_clips(clips)
-    profile_name, prof = resolve_profile(profile, data.dataset)
-    skipped = set(config.method(method).get("skip_protocols", {}))
-    obj = methods.make_method(method, clips, data.X, prof, seed)
+    prof = resolve(profile, data.dataset)
+    obj = methods.describe(method, prof)
+    if build:
+        obj.build(clips, data.X, seed)
+    skipped = set(obj.entry.get("skip_protocols", {}))
     first: dict[tuple, Planned] = {}
     out = []
     for protocol in (p for p in protocols_ if p not in skipped):
-        for repeat in range(repeats_of(protocol, prof)):
-            spec = RunSpec(data, obj, protocol, repeat, profile_name, prof, seed, source)
+        for repeat in range(prof.repeats_of(protocol)):
+            spec = RunSpec(data, obj, protocol, repeat, prof, seed, source)
             same = _equivalent_run(protocol, repeat, obj.switches)
             planned = Planned(spec, same_as=first.get(same))
             first.setdefault(same, planned)
@@ -157,16 +223,24 @@ def fit(
     plan: folds.Plan | None,
     results_dir: str | Path | None = None,
     progress: bool = False,
-) -> list[dict] | None:
+) -> list[FoldResult] | None:
     """Every fold of a run: taken from the fold store under ``results_dir`` when it holds it,
     else fitted (:func:`mer_utils.folds.fit_fold`: resampling of the training part, training with
     model selection on the validation part, prediction of the test part) and stored."""
     if plan is None:
         return None
     start = time.perf_counter()
-    spec = planned.spec
     store = FoldStore(results_dir) if results_dir is not None else None
-    fitted = _fit_folds(spec, plan, store, progress)
+    spec = planned.spec
+    desc = f"{spec.data.dataset} {spec.method.name} {spec.protocol} r{spec.repeat}"
+    fitted = []
+    for task in _progress(planned.tasks(), progress, desc):
+        result = store.get(task.key) if store is not None else None
+        if result is None:
+            result = execute(planned, task, plan)
+            if store is not None:
+                store.put(task.key, result)
+        fitted.append(result)
     planned.seconds += time.perf_counter() - start
     return fitted
 
@@ -174,7 +248,7 @@ def fit(
 def score(
     planned: Planned,
     plan: folds.Plan | None,
-    fitted: list[dict] | None,
+    fitted: list[FoldResult] | None,
     results_dir: str | Path | None = None,
 ) -> results.Run:
     """The run's tables from its folds (:func:`assemble`: the record with its scores, baseline
@@ -209,39 +283,9 @@ def _equivalent_run(protocol: str, repeat: int, switches: dict) -> tuple:
     return (info["split"], info.get("folds"), info.get("samples"), bool(leaky), repeat)
 
 
-def repeats_of(protocol: str, profile: dict) -> int:
-    """How many times ``protocol`` runs under ``profile`` (``repeats``: a count per protocol;
-    a protocol not listed runs once)."""
-    repeats = profile["repeats"]
-    return max(1, int(repeats.get(protocol, 1)))
-
-
-def run(spec: RunSpec, progress: bool = False, store: FoldStore | None = None) -> results.Run:
-    """One repeat of one protocol: its folds (each taken from ``store`` when it already holds
-    it, else fitted and put there), then its tables (:func:`assemble`)."""
-    start = time.perf_counter()
-    plan = folds.prepare(spec)
-    fitted = _fit_folds(spec, plan, store, progress)
-    out = assemble(spec, plan, fitted)
-    out.others = rescored(spec, plan, fitted)
-    out.record.seconds = round(time.perf_counter() - start, 3)
-    _log(spec, out)
-    return out
-
-
-def _fit_folds(spec: RunSpec, plan: folds.Plan, store: FoldStore | None, progress: bool):
-    """Every fold of a run, from ``store`` when it holds it, else fitted (and stored)."""
-    fitted = []
-    desc = f"{spec.data.dataset} {spec.method.name} {spec.protocol} r{spec.repeat}"
-    for f in _progress(range(len(plan.folds)), progress, desc):
-        key = folds.fold_key(spec, f)
-        result = store.get(key) if store is not None else None
-        if result is None:
-            result = folds.fit_fold(spec, plan, f)
-            if store is not None:
-                store.put(key, result)
-        fitted.append(result)
-    return fitted
+def repeats_of(protocol: str, profile: Profile | dict | str) -> int:
+    """How many times ``protocol`` runs under ``profile`` (:meth:`Profile.repeats_of`)."""
+    return resolve(profile).repeats_of(protocol)
 
 
 def _log(spec: RunSpec, out: results.Run) -> None:
@@ -259,17 +303,15 @@ def _log(spec: RunSpec, out: results.Run) -> None:
     )
 
 
-def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run:
+def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[FoldResult]) -> results.Run:
     """The tables of a run from its fold results: the record, one row per fold, one confusion
     matrix per test subject, and the pooled predictions."""
-    preds = pd.concat(
-        [pd.DataFrame({**r["test"], "fold": r["fold"]}) for r in fitted], ignore_index=True
-    )
+    preds = pd.concat([pd.DataFrame({**r.test, "fold": r.fold}) for r in fitted], ignore_index=True)
     true, pred = preds["true"].to_numpy(dtype=int), preds["pred"].to_numpy(dtype=int)
     scores = metrics.summarize(true, pred)
-    majority = [metrics.majority_class(_labels(r["counts"]["train"])) for r in fitted]
+    majority = [metrics.majority_class(_labels(r.counts["train"])) for r in fitted]
     base = metrics.summarize(
-        true, np.concatenate([np.full(r["n_test"], m) for r, m in zip(fitted, majority)])
+        true, np.concatenate([np.full(r.n_test, m) for r, m in zip(fitted, majority)])
     )
     units = [
         (str(subject), metrics.confusion(g["true"].to_numpy(int), g["pred"].to_numpy(int)))
@@ -285,13 +327,13 @@ def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run
         ]
     )
     shuffled = chance.test(groups, seed=protocols.seed_for(spec.seed, spec.repeat, chance.STREAM))
-    leaks = [r["leak"] for r in fitted if r["leak"]]
+    leaks = [r.leak for r in fitted if r.leak]
     leak = {k: int(sum(x[k] for x in leaks)) for k in leaks[0]} if leaks else None
     distinct = leak["distinct_test_clips"] if leak else int(len(true))
     key = _key(spec)
     prof = spec.profile
     params = spec.method.params()
-    device = fitted[0]["device"]
+    device = fitted[0].device
     record = schema.Record(
         **key,
         data_kind=spec.source["kind"],
@@ -306,14 +348,14 @@ def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run
         n_test=int(len(true)),
         n_test_clips=distinct,
         method_kind=spec.method.kind,
-        inputs=_inputs(spec.method.name, params, prof),
+        inputs=spec.method.describe_inputs(),
         augment=spec.method.switches["augment"],
         smote=spec.method.switches["smote"],
         class_weight=spec.method.switches["class_weight"],
         method_params_id=results.params_id(params),
-        size=int(prof["size"]),
-        n_frames=int(prof["n_frames"]),
-        epochs=int(prof["epochs"]),
+        size=int(prof.size),
+        n_frames=int(prof.n_frames),
+        epochs=int(prof.epochs),
         **{k: scores[k] for k in metrics.RECORD_SCORES},
         **{f"baseline_{k}": base[k] for k in metrics.BASELINE_SCORES},
         **shuffled,
@@ -322,11 +364,11 @@ def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run
         leak_test_from_clip_in_training=leak["test_from_a_clip_in_training"] if leak else None,
         leak_test_augmented=leak["test_augmented_copies"] if leak else None,
         leak_test_synthetic=leak["test_synthetic"] if leak else None,
-        seconds=round(sum(r["seconds"] for r in fitted), 3),
+        seconds=round(sum(r.seconds for r in fitted), 3),
         device_kind=str(device["kind"]),
         device_name=str(device["name"]),
         device_count=int(device["count"]),
-        precision=str(fitted[0].get("precision", "float32")),
+        precision=str(fitted[0].precision),
         **package_versions(),
         timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         predictions_file=None,
@@ -342,16 +384,16 @@ def assemble(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> results.Run
         fold_rows,
         unit_rows,
         pooled[list(schema.PREDICTION_COLUMNS)],
-        {"profile": prof, "method": params},
+        {"profile": prof.as_dict(), "method": params},
     )
 
 
-def rescored(spec: RunSpec, plan: folds.Plan, fitted: list[dict]) -> list[results.Run]:
+def rescored(spec: RunSpec, plan: folds.Plan, fitted: list[FoldResult]) -> list[results.Run]:
     """The same training scored with the epoch each fold's TEST part likes best
     (``best-test-epoch``, :func:`mer_utils.flownets.select`), where its folds kept every epoch's
     test predictions: a run of its own, keyed apart by ``selection``, paired with the honest
     run on the same folds and test subjects. None for methods that keep one epoch."""
-    if not fitted or not all(r.get("test_by_epoch") for r in fitted):
+    if not fitted or not all(r.test_by_epoch for r in fitted):
         return []
     from . import flownets
 
@@ -372,15 +414,15 @@ def _key(spec: RunSpec) -> dict:
         "seed": int(spec.seed),
         "repeat": int(spec.repeat),
         "data_id": str(spec.source["data_id"]),
-        "profile_id": results.params_id(spec.profile),
+        "profile_id": results.params_id(spec.profile.as_dict()),
     }
 
 
-def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
-    counts = r["counts"]
-    weights = r["weights"] or {}
-    smote = r["smote_info"] or {}
-    info = r["info"] or {}
+def _fold_row(key: dict, r: FoldResult, majority: int) -> schema.Fold:
+    counts = r.counts
+    weights = r.weights or {}
+    smote = r.smote_info or {}
+    info = r.info or {}
     notes = list(info.get("fallback", [])) if isinstance(info.get("fallback"), list) else []
     lacking = [c for c, n in zip(CLASSES, counts["train"]) if not n]
     if lacking:  # e.g. a LOSO fold whose test subject holds every clip of a class
@@ -388,10 +430,10 @@ def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
     note = "; ".join(notes)
     return schema.Fold(
         **key,
-        fold=str(r["fold"]),
-        n_train=int(r["n_train"]),
-        n_val=int(r["n_val"]),
-        n_test=int(r["n_test"]),
+        fold=str(r.fold),
+        n_train=int(r.n_train),
+        n_val=int(r.n_val),
+        n_test=int(r.n_test),
         **{
             f"{part}_{c}": int(n)
             for part, name in (
@@ -405,12 +447,12 @@ def _fold_row(key: dict, r: dict, majority: int) -> schema.Fold:
         **{f"weight_{c}": weights.get(c) for c in CLASSES},
         smote_k=smote.get("k_used"),
         smote_added=smote.get("added"),
-        epochs=r.get("epochs"),
-        best_epoch=r.get("best_epoch"),
-        **_fit_scores(r.get("train_confusion")),
+        epochs=r.epochs,
+        best_epoch=r.best_epoch,
+        **_fit_scores(r.train_confusion),
         majority=CLASSES[majority],
-        seconds=float(r["seconds"]),
-        cpu_seconds=r.get("cpu_seconds"),
+        seconds=float(r.seconds),
+        cpu_seconds=r.cpu_seconds,
         test_subjects=" ".join(map(str, info.get("test_subjects", []))),
         val_subjects=" ".join(map(str, info.get("val_subjects", []))),
         note=note,
@@ -427,10 +469,10 @@ def _fit_scores(cells: list[int] | None) -> dict:
     return {"train_accuracy": float(got["accuracy"]), "train_uf1": float(got["uf1"])}
 
 
-def training_fit(fitted: list[dict]) -> dict:
+def training_fit(fitted: list[FoldResult]) -> dict:
     """The record's fit on the training part: the folds' accuracy and UF1 on the samples they
     were trained on, each a mean over the folds (None where no fold kept its fit)."""
-    scores = [_fit_scores(r.get("train_confusion")) for r in fitted]
+    scores = [_fit_scores(r.train_confusion) for r in fitted]
     out = {}
     for name in ("train_accuracy", "train_uf1"):
         values = [s[name] for s in scores if s[name] is not None]
@@ -440,18 +482,6 @@ def training_fit(fitted: list[dict]) -> dict:
 
 def _labels(counts: list[int]) -> np.ndarray:
     return np.repeat(np.arange(len(CLASSES)), counts)
-
-
-def _inputs(name: str, params: dict, prof: dict) -> str:
-    """What the method reads, in words with its resolution (tables name it beside the scores)."""
-    if params["kind"] == "flow":
-        size = params.get("keyframe_size") or prof.get("keyframe_size", 128)
-        return f"onset-apex flow at {size} px"
-    if params["kind"] == "flownet":
-        size = params["input"]["size"]
-        return f"onset-apex flow ({', '.join(params['input']['channels'])}) at {size} px"
-    what = "onset-subtracted frames" if params["inputs"] == "onset_difference" else "frames"
-    return f"{prof['n_frames']} {what} at {prof['size']} px"
 
 
 def package_versions() -> dict[str, str | None]:
@@ -466,18 +496,6 @@ def package_versions() -> dict[str, str | None]:
             except metadata.PackageNotFoundError:
                 continue
     return out
-
-
-def resolve_profile(profile: dict | str, dataset: str | None = None) -> tuple[str, dict]:
-    """``(name, values)`` of a profile given by name (``profiles.yaml``; with ``dataset``, the
-    values that dataset runs under, :func:`mer_utils.config.profile`) or as a dict."""
-    if isinstance(profile, str):
-        return profile, config.profile(profile, dataset)
-    prof = dict(profile)
-    missing = set(PROFILE_KEYS) - set(prof)
-    if missing:
-        raise ValueError(f"profile lacks keys {sorted(missing)}")
-    return str(prof.get("name", "custom")), prof
 
 
 def _source(clips: Any, data_kind: str, data_id: str | None) -> dict:

@@ -50,6 +50,10 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     roots = _package_imports(code)
     for family in set(re.findall(r"\breport\.(\w+)\.", code)):
         roots |= _module_files(["report", family])
+    if method:  # the plug-in that runs the method (the registry imports it by its kind)
+        from . import methods
+
+        roots |= _module_files(methods.module_of(method).split(".")[1:])
     return sorted(_closure(frozenset(roots)))
 
 

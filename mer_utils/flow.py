@@ -84,8 +84,6 @@ from typing import Mapping, Sequence
 import cv2
 import numpy as np
 
-from .config import CLASSES
-
 # ----------------------------------------------------------------------------- step 1: flow
 FLOW_METHOD = "DIS"
 """The optical-flow algorithm: OpenCV's Dense Inverse Search (``cv2.DISOpticalFlow``)."""
@@ -522,68 +520,18 @@ def classify(
 
 
 PARAMETERS: dict = {
-    "method": "onset-apex optical flow, region features, linear classifier",
     "flow": {"algorithm": FLOW_METHOD, "opencv": cv2.__version__, **DIS_SETTINGS},
-    "strain": "sqrt(e_xx^2 + e_yy^2 + 2 e_xy^2), central differences",
     "global_motion": GLOBAL_MOTION,
     "mask_margin_px": MASK_MARGIN,
     "regions": {name: [list(v) for v in vertices] for name, vertices in REGIONS.items()},
-    "region_units": "vertex = landmark + iod * (dx * ex + dy * ey)",
     "features_per_region": list(PER_REGION),
     "n_features": len(FEATURE_NAMES),
     "direction_bins": N_BINS,
-    "hoof": "magnitude-weighted, divided by the region's pixel count (not normalised to 1)",
-    "scaler": "StandardScaler (fitted on the training part)",
     "classifier": CLASSIFIER,
     "C": C,
     "penalty": "l2",
     "solver": "lbfgs",
     "max_iter": MAX_ITER,
-    "class_weight": "'balanced' when the variant weights classes, else none",
 }
-"""Every setting of the baseline (JSON-serialisable), for the result records."""
-
-
-# ----------------------------------------------------------------------------- figure
-def example_fields(clips, seed: int = 0, step: int = 6) -> list[dict]:
-    """The flow of one random clip per class (CLASSES order), ready to draw: key frames,
-    region outlines, and the head-motion-compensated flow sampled every ``step`` pixels inside
-    the regions, with the factor that makes the 95th percentile of its magnitudes
-    ``1.5 * step`` pixels long (sub-pixel motion made visible).
-
-    Returns ``[{"label", "clip", "apex_rule", "onset", "apex", "polygons", "x", "y", "u", "v",
-    "scale"}]``; the book draws it with :func:`mer_utils.report.stages.flow_figure`.
-    """
-    labels = clips.rows["label"].to_numpy()
-    rng = np.random.default_rng(seed)
-    out = []
-    for label in [c for c in CLASSES if (labels == c).any()]:
-        i = int(rng.choice(np.flatnonzero(labels == label)))
-        onset, apex = clips.keyframes[i]
-        points = clips.landmarks[i]
-        size = onset.shape[0]
-        masks = region_masks(points, size, masked_pixels(onset, apex))
-        field = compensate(compute_flow(onset, apex), masks)
-        union = np.logical_or.reduce(list(masks.values()))
-        yy, xx = np.mgrid[step // 2 : size : step, step // 2 : size : step]
-        keep = union[yy, xx]
-        u, v = field[yy, xx, 0][keep], field[yy, xx, 1][keep]
-        mag = np.hypot(u, v)
-        scale = 1.5 * step / max(float(np.percentile(mag, 95)) if mag.size else 0.0, 1e-3)
-        row = clips.rows.iloc[i]
-        out.append(
-            {
-                "label": label,
-                "clip": f"{row['subject']}/{row['clip']}",
-                "apex_rule": row.get("apex_rule", "?"),
-                "onset": onset,
-                "apex": apex,
-                "polygons": region_polygons(points),
-                "x": xx[keep],
-                "y": yy[keep],
-                "u": u,
-                "v": v,
-                "scale": scale,
-            }
-        )
-    return out
+"""Every setting of the baseline (JSON-serialisable), for the result records: values only (the
+book describes what they mean; a description here would be part of every fold key)."""

@@ -2,7 +2,8 @@
 
 Both read the optical flow between a clip's onset and apex frames, shrunk to 28 x 28, and were
 among the MEGC 2019 entries. They are implemented here in Keras from their papers; where a paper
-states no value the choice is this study's and is listed in :data:`NOTES`.
+states no value the choice is this study's and is listed on the method pages
+(``notebooks/method.md``, section *The network*).
 
 Input (:func:`flow_images`)
     The flow stage of the optical-flow baseline (:mod:`mer_utils.flow`) on stage 1's key frames:
@@ -53,24 +54,6 @@ CHANNELS = ("u", "v", "strain")
 
 SELECTIONS = ("honest", "best-test-epoch")
 """How an epoch is chosen: on the validation part (``honest``), or per fold on the test part."""
-
-NOTES = """\
-- **Flow**: DIS (the flow of the optical-flow baseline, FLOW-LINEAR), with the head's
-  motion removed and masked pixels zeroed; the papers use TV-L1 flow. This study's choice: the
-  installed OpenCV has no TV-L1.
-- **Input scaling**: each channel standardised with the mean and standard deviation of the
-  training part (this study's choice; the papers state none).
-- **OFF-ApexNet**: convolutions with same padding and ReLU, dropout 0.5 before the output layer
-  (this study's choice, as in the MEB toolkit's re-implementation); the paper's 1,024-unit
-  dense layer is kept.
-- **Training**: Adam, learning rate 0.001, batch 32, categorical cross-entropy, no class
-  weights, the number of epochs of the profile (`methods.yaml`: `epochs`): this study's
-  choices, the papers' own settings differ between them.
-- **Epoch**: the reported (honest) epoch is the one with the lowest validation loss; the
-  validation part holds training subjects only. The `best-test-epoch` rows keep, per fold, the
-  epoch whose test predictions are most often right (ties: the earliest).
-"""
-"""What this study chose where the papers state nothing (the method pages quote it)."""
 
 
 # ----------------------------------------------------------------------------- input
@@ -176,7 +159,7 @@ NETWORKS = {"ststnet": build_ststnet, "offapexnet": build_offapexnet}
 """The networks a ``flownet`` entry of ``methods.yaml`` can name (``network``)."""
 
 TRAINING = {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32}
-"""Training settings shared by the networks (this study's choices, :data:`NOTES`)."""
+"""Training settings shared by the networks (this study's choices, listed on the method pages)."""
 
 
 def build(network: str, seed: int = 0):
@@ -192,25 +175,6 @@ def build(network: str, seed: int = 0):
         jit_compile=False,
     )
     return model
-
-
-def layer_table(method: str) -> list[dict]:
-    """Every layer of the network of ``methods.yaml`` entry ``method``: name, type, output
-    shape, weights, and a total row (the method page shows it)."""
-    from . import config
-
-    model = build(config.method(method)["network"])
-    rows = [
-        {
-            "layer": layer.name,
-            "type": type(layer).__name__,
-            "output shape": str(tuple(layer.output.shape[1:])),
-            "weights": int(layer.count_params()),
-        }
-        for layer in model.layers
-    ]
-    total = {"layer": "total", "type": "", "output shape": "", "weights": model.count_params()}
-    return [*rows, total]
 
 
 # ----------------------------------------------------------------------------- training
@@ -290,18 +254,17 @@ def best_test_epoch(test_by_epoch, y_test) -> int:
     return int(np.argmax(correct)) + 1
 
 
-def select(fold: dict, selection: str) -> dict:
-    """A fold result (:func:`mer_utils.folds.fit_fold`) whose test predictions and best epoch
-    are those of ``selection`` (:data:`SELECTIONS`); a fold without per-epoch predictions is
-    returned as it is."""
-    by_epoch = fold.get("test_by_epoch")
+def select(fold, selection: str):
+    """A fold result (:class:`mer_utils.schema.FoldResult`) whose test predictions and best
+    epoch are those of ``selection`` (:data:`SELECTIONS`); a fold without per-epoch predictions
+    is returned as it is."""
+    import dataclasses
+
+    by_epoch = fold.test_by_epoch
     if selection not in SELECTIONS:
         raise ValueError(f"unknown selection {selection!r}; known: {SELECTIONS}")
     if not by_epoch or selection == "honest":
         return fold
-    epoch = best_test_epoch(by_epoch, fold["test"]["true"])
-    return {
-        **fold,
-        "test": {**fold["test"], "pred": list(by_epoch[epoch - 1])},
-        "best_epoch": epoch,
-    }
+    epoch = best_test_epoch(by_epoch, fold.test["true"])
+    test = {**fold.test, "pred": list(by_epoch[epoch - 1])}
+    return dataclasses.replace(fold, test=test, best_epoch=epoch)

@@ -20,17 +20,17 @@ keeps that confusion matrix (:func:`train_confusion`): whether the model fitted 
 part at all.
 
 :func:`fold_key` is everything a fold's result depends on, and nothing else: the data digest,
-the method's parameters (:func:`mer_utils.methods.method_params`, not its title or prose), the
+the method's parameters (:meth:`mer_utils.methods.Method.params`, not its title or prose), the
 protocol's split kind, folds and resampling flag, the profile values training reads, the
-seeds, and the code of :data:`FIT_MODULES` with docstrings and comments left out. Editing a
-metric, a report, a docstring or a method's title re-fits nothing. Finished folds are kept in a
-:class:`FoldStore` under the results folder.
+seeds, and the code the fit runs: the import closure of this module and of the method's
+plug-in, docstrings and comments left out (:func:`code_digest`, :mod:`mer_utils.code`). Editing
+a metric, a report, a page, a docstring or a method's title re-fits nothing. A fold's result is
+a :class:`mer_utils.schema.FoldResult`; finished folds are kept in a :class:`FoldStore` under
+the results folder.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
 import json
 import logging
@@ -43,8 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import atomic, config, methods, models, protocols
+from . import atomic, code, config, methods, models, protocols
 from .config import CLASSES
+from .profile import Profile
+from .schema import FoldResult
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +98,20 @@ class RunSpec:
     seed, and where the data came from (``source``: kind, root, annotation, data_id)."""
 
     data: Data
-    method: Any
+    method: methods.Method
     protocol: str
     repeat: int
-    profile_name: str
-    profile: dict
+    profile: Profile
     seed: int
     source: dict
 
     @property
     def info(self) -> dict:
         return protocols.info(self.protocol)
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile.name
 
 
 # ----------------------------------------------------------------------------- samples and folds
@@ -150,7 +155,7 @@ def prepare(spec: RunSpec) -> Plan:
 def _windows(spec: RunSpec) -> tuple[methods.Pool, pd.DataFrame]:
     """Every clip cut into the profile's windows: ``per_clip`` windows of ``n_frames`` frames at
     ``stride`` frames of the longer stage-1 sampling."""
-    if spec.method.kind != "cnn":
+    if spec.method.reads != "frames":
         raise ValueError(f"{spec.method.name}: the window protocol needs a method reading frames")
     if spec.data.windows is None:
         raise ValueError("the window protocol needs the longer stage-1 sampling (none given)")
@@ -208,9 +213,16 @@ def _sample_rows(rows: pd.DataFrame, pool: methods.Pool) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- one fold
-def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
+def execute(spec: RunSpec, f: int, plan: Plan | None = None) -> FoldResult:
+    """The fold executor: fold ``f`` of a run, its samples and folds made first unless ``plan``
+    gives them, then fitted (:func:`fit_fold`). The local run and a Dask worker both call it
+    (through :func:`mer_utils.experiment.execute`)."""
+    return fit_fold(spec, prepare(spec) if plan is None else plan, f)
+
+
+def fit_fold(spec: RunSpec, plan: Plan, f: int) -> FoldResult:
     """Fold ``f`` of a run: resample its training part (unless the run resampled everything
-    first), train, predict its test part. Returns plain data (JSON-able), see :class:`FoldStore`."""
+    first), train, predict its test part."""
     start, cpu = time.perf_counter(), time.process_time()
     method, prof = spec.method, spec.profile
     pool, split = plan.pool, plan.folds[f]
@@ -226,13 +238,13 @@ def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
         X_tr, y_tr, weights, pool.X[split.val], pool.y[split.val], pool.X[split.test], fold_seed
     )
     test = split.test
-    return {
-        "fold": split.name,
-        "n_train": len(split.train),
-        "n_val": len(split.val),
-        "n_test": len(test),
-        "info": split.info,
-        "counts": {
+    return FoldResult(
+        fold=split.name,
+        n_train=len(split.train),
+        n_val=len(split.val),
+        n_test=len(test),
+        info=split.info,
+        counts={
             name: np.bincount(labels, minlength=len(CLASSES)).tolist()
             for name, labels in (
                 ("train", y_train),
@@ -241,25 +253,25 @@ def fit_fold(spec: RunSpec, plan: Plan, f: int) -> dict:
                 ("test", pool.y[test]),
             )
         },
-        "test": {
+        test={
             "subject": plan.rows["subject"].to_numpy()[test].tolist(),
             "clip": plan.rows["clip"].to_numpy()[test].tolist(),
             "sample": pool.kind[test].tolist(),
             "true": pool.y[test].tolist(),
             "pred": np.asarray(pred, dtype=int).tolist(),
         },
-        "leak": None if plan.clips else leak_summary(pool, split),
-        "smote_info": _plain_smote(smote_info),
-        "weights": None if weights is None else {CLASSES[k]: w for k, w in weights.items()},
-        "epochs": fit.get("epochs"),
-        "best_epoch": fit.get("best_epoch"),
-        "train_confusion": train_confusion(y_tr, fit["train_pred"]),
+        leak=None if plan.clips else leak_summary(pool, split),
+        smote_info=_plain_smote(smote_info),
+        weights=None if weights is None else {CLASSES[k]: w for k, w in weights.items()},
+        epochs=fit.get("epochs"),
+        best_epoch=fit.get("best_epoch"),
+        train_confusion=train_confusion(y_tr, fit["train_pred"]),
         **_by_epoch(fit),
-        "seconds": round(time.perf_counter() - start, 3),
-        "cpu_seconds": round(time.process_time() - cpu, 3),
-        "device": models.device_info(),
-        "precision": method.precision(),
-    }
+        seconds=round(time.perf_counter() - start, 3),
+        cpu_seconds=round(time.process_time() - cpu, 3),
+        device=models.device_info(),
+        precision=method.precision(),
+    )
 
 
 def _by_epoch(fit: dict) -> dict:
@@ -309,10 +321,6 @@ def leak_summary(pool: methods.Pool, split: protocols.Split) -> dict:
 
 
 # ----------------------------------------------------------------------------- the fold key
-FIT_MODULES = ("folds", "methods", "models", "augment", "balance", "protocols", "flow", "flownets")
-"""The modules whose code decides a fold's result (their code, without docstrings and
-comments, is part of every fold key)."""
-
 TRAINING_KEYS = (
     "epochs",
     "batch_size",
@@ -340,7 +348,7 @@ def fold_key(spec: RunSpec, fold: int) -> str:
         "seed": int(spec.seed),
         "repeat": int(spec.repeat),
         "fold": int(fold),
-        "code": code_digest(),
+        "code": code_digest(spec.method),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -354,62 +362,32 @@ def _windows_key(spec: RunSpec) -> dict:
     return {"windows": spec.profile.get("windows"), "frames": h.hexdigest()}
 
 
-@functools.cache
-def code_digest() -> str:
-    """SHA-256 of the code of :data:`FIT_MODULES`: their syntax trees with docstrings removed
-    (comments are not in a syntax tree), so editing prose changes nothing."""
-    h = hashlib.sha256()
-    for name in FIT_MODULES:
-        h.update(name.encode())
-        h.update(code_of(Path(__file__).parent / f"{name}.py").encode())
-    return h.hexdigest()
+def code_digest(method: methods.Method) -> str:
+    """SHA-256 of the code a fold of ``method`` runs: the import closure of this module and of
+    the method's plug-in module (:func:`mer_utils.code.digest`; docstrings and comments left
+    out, so editing prose changes nothing)."""
+    return code.digest(fit_roots(method))
 
 
-def code_of(path: Path) -> str:
-    """The code of a Python file without docstrings and comments (its syntax tree, dumped)."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list):  # docstrings, and strings documenting an attribute
-            node.body = [b for b in body if not _is_string(b)] or [ast.Pass()]
-    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+def fit_roots(method: methods.Method) -> tuple[str, ...]:
+    """The module files a fold of ``method`` starts from: this module and its plug-in's."""
+    return (code.module_file(__name__), code.module_file(type(method).__module__))
 
 
-def _is_string(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
+def code_digests() -> dict[str, str]:
+    """:func:`code_digest` of every kind of method, computed now (a process that computes fold
+    keys in threads calls this first: Python 3.11's ``ast.parse`` is not safe in two threads at
+    once, CPython gh-106905)."""
+    here = code.module_file(__name__)
+    return {
+        kind: code.digest((here, code.module_file(methods.plugin(kind).__module__)))
+        for kind in methods.kinds()
+    }
 
 
-TEST_FIELDS = ("subject", "clip", "sample", "true", "pred")
-RESULT_FIELDS = ("fold", "n_train", "n_val", "n_test", "info", "counts", "test", "leak")
-RESULT_FIELDS += ("smote_info", "weights", "seconds")
-
-
-def result_digest(result: dict) -> str:
+def result_digest(result: FoldResult) -> str:
     """SHA-256 of a fold result as stored: a hand edit of its predictions breaks it."""
-    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
-
-
-def check_result(result: Any) -> None:
-    """Raise ``ValueError`` saying what is wrong when ``result`` is not a fold result's shape."""
-    if not isinstance(result, dict):
-        raise ValueError(f"the result is {type(result).__name__}, not an object")
-    missing = [k for k in RESULT_FIELDS if k not in result]
-    if missing:
-        raise ValueError(f"the result lacks {', '.join(missing)}")
-    test = result.get("test")
-    if not isinstance(test, dict) or not all(isinstance(test.get(k), list) for k in TEST_FIELDS):
-        raise ValueError(f"the result has no test predictions ({', '.join(TEST_FIELDS)})")
-    if len({len(test[k]) for k in TEST_FIELDS}) != 1 or len(test["true"]) != result.get("n_test"):
-        raise ValueError("the result's test lists differ in length or from n_test")
-    labels = test["true"] + test["pred"]
-    if not all(type(v) is int and 0 <= v < len(CLASSES) for v in labels):
-        raise ValueError(f"the result's labels are not class codes 0..{len(CLASSES) - 1}")
-    if not isinstance(result["counts"], dict) or not isinstance(result["info"] or {}, dict):
-        raise ValueError("the result's counts or info are not objects")
+    return hashlib.sha256(json.dumps(result.to_json(), sort_keys=True).encode()).hexdigest()
 
 
 class FoldStore:
@@ -429,27 +407,28 @@ class FoldStore:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> FoldResult | None:
         path = self.path(key)
         try:
             stored = json.loads(path.read_text())
             if not isinstance(stored, dict) or stored.get("key") != key:
                 raise ValueError("not this fold's file")
-            check_result(stored.get("result"))
-            if stored.get("digest") != result_digest(stored["result"]):
+            result = FoldResult.from_json(stored.get("result"))
+            if stored.get("digest") != result_digest(result):
                 raise ValueError("its result does not match its digest (edited?)")
             before = os.environ.get(config.REFIT_ENV)
             if before and float(stored.get("written", 0)) < float(before):
                 logger.info("fold store: %s predates this --force run; the fold is refitted", path)
                 return None
-            return stored["result"]
+            return result
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
             logger.warning("fold store: %s unusable (%s); the fold is refitted", path, exc)
             return None
 
-    def put(self, key: str, result: dict) -> Path:
-        result = json.loads(json.dumps(result, default=atomic.json_default))  # as read back
-        stored = {"key": key, "result": result, "digest": result_digest(result)}
+    def put(self, key: str, result: FoldResult) -> Path:
+        plain = json.loads(json.dumps(result.to_json(), default=atomic.json_default))
+        result = FoldResult.from_json(plain)  # as read back
+        stored = {"key": key, "result": plain, "digest": result_digest(result)}
         return atomic.write_json(self.path(key), stored | {"written": time.time()})

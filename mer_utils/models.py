@@ -3,8 +3,8 @@
 The paper (Irawan et al. 2024, "Stage 3") states only: a convolutional layer of 64 filters with a
 3x3 kernel, ReLU, pooling layers of size 2x2, dropout, Adam with learning rate 0.001, categorical
 cross-entropy, batch 16/24/32, 50 epochs (5 or 10 while tuning). Its Figure 4, which shows the
-model, is not in the text we have. Every other choice is ours and is listed in
-:data:`ARCHITECTURE_NOTES` (the book quotes it verbatim).
+model, is not in the text we have. Every other choice is ours and is stated on the page *The 3D
+CNN* (``notebooks/classifier.md``).
 """
 
 from __future__ import annotations
@@ -23,49 +23,6 @@ logger = logging.getLogger(__name__)
 
 HEAD_GRID: tuple[int, int, int] = (4, 6, 6)
 """Upper bound on the (time, height, width) cells the head's average pooling leaves."""
-
-ARCHITECTURE_NOTES = """\
-The paper fixes: Conv3D with **64 filters** and **3x3** spatial kernels, **ReLU**, **2x2
-pooling**, **dropout**, **Adam (learning rate 0.001)** and **categorical cross-entropy** over
-the 3 classes. Its Figure 4 is not available to us, so we chose the rest (the softmax output
-included: the paper names none, though categorical cross-entropy implies a probability per
-class):
-
-1. **Input**: a clip of T gray frames, shape (T, H, W, 1), uint8; the model rescales it to
-   [-1, 1] (`Rescaling(1/127.5, offset=-1)`) as its first layer. Centred inputs trained in far
-   fewer steps than [0, 1] inputs on our toy clips (about 10 epochs instead of 30 to fit 48 clips
-   at 48x48x8), which matters with the few steps per epoch of these small datasets.
-2. **Convolutional blocks**: **one** block by default (`conv_blocks=1`), read literally from the
-   paper's text ("a convolutional layer consisting of 64 filters"): `Conv3D(64, kernel (3, 3, 3),
-   padding="same", activation="relu")`. The temporal extent of the kernel (3 frames) is our
-   choice: the paper gives a 2-D size (3x3) for a 3-D convolution. More blocks of the same form
-   can be stacked with `conv_blocks`.
-3. **Pooling**: after each convolution `MaxPooling3D((2, 2, 2), padding="same")`: the paper's
-   2x2 spatial pooling, extended to 2 frames in time (halves T as well as H and W).
-4. **Dropout**: rate 0.25 after each pooling layer and 0.5 before the output layer (common Keras
-   practice; the paper gives no rates).
-5. **Head**: `AveragePooling3D` to a coarse grid of at most 4 (time) x 6 x 6 cells, then
-   `Flatten`. Flattening the full feature map (the usual Keras 3D CNN) would give a dense layer
-   of 134 million weights at 128x128x16; global pooling would discard *where* on the face a
-   feature fires (brows vs mouth), which is what tells the classes apart. The grid keeps a coarse
-   face map with a parameter count independent of the input size.
-6. **Dense**: `Dense(64, activation="relu")`, dropout 0.5, then `Dense(3, activation="softmax")`.
-7. **Training**: Adam (lr 0.001), categorical cross-entropy, batch size and maximum epochs from
-   the run profile; weights from the epoch with the lowest **validation** loss
-   (`EarlyStopping(monitor="val_loss", patience=<profile>, restore_best_weights=True)`); the
-   test part is never seen during training or model selection.
-8. **Initialisation and seeds**: Keras defaults (Glorot uniform, zero bias), drawn once per run;
-   every weight initialiser and dropout layer gets its own seed derived from the run seed
-   (`mer_utils.models.layer_seed`), so the initial state does not depend on Python's global
-   random generator, which other threads of a process (a Dask worker's) may draw from; every
-   fold of a protocol starts from these same initial weights, dropout seed state and a fresh
-   optimizer; each fold has its own seed for shuffling, augmentation and SMOTE. TensorFlow's op
-   determinism is switched on, so a run repeats exactly on the same machine.
-
-With the defaults the model has about 0.6 million parameters at any input size (1,792 in the
-convolution); a training step costs about 6 x 27 x 64 multiply-adds per input voxel.
-"""
-"""The architectural choices, as a markdown numbered list (quoted by the book)."""
 
 
 def set_seeds(seed: int) -> None:
@@ -118,7 +75,7 @@ def build_model(
 ):
     """Build and compile the 3D CNN for clips of ``input_shape`` = (T, H, W, 1).
 
-    See :data:`ARCHITECTURE_NOTES` for every choice; ``inputs_as`` is one of :data:`INPUTS`.
+    The classifier page states every choice; ``inputs_as`` is one of :data:`INPUTS`.
     ``seed`` fixes the initial weights and dropout seed states: the same seed builds the same
     model in any process and thread, whatever else was drawn before.
     Returns a compiled ``keras.Model`` whose output is a softmax over ``n_classes`` classes
@@ -363,22 +320,3 @@ def device_info() -> dict:
     except OSError:
         pass
     return {"kind": "cpu", "name": name, "count": os.cpu_count() or 1}
-
-
-def layer_table(profile: dict) -> list[dict]:
-    """Every layer of the 3D CNN as built for ``profile``: name, type, output shape, weights."""
-    shape = (profile["n_frames"], profile["size"], profile["size"], 1)
-    model = model_for_profile(shape, profile)
-    rows = [
-        {
-            "layer": layer.name,
-            "type": type(layer).__name__,
-            "output shape": str(tuple(layer.output.shape[1:])),
-            "weights": int(layer.count_params()),
-        }
-        for layer in model.layers
-    ]
-    rows.append(
-        {"layer": "total", "type": "", "output shape": "", "weights": int(model.count_params())}
-    )
-    return rows

@@ -102,7 +102,7 @@ def write_manifest(
         "wall_seconds": None if started is None else round(time.time() - started, 1),
         "command": shown_command(argv),
         "profile": profile_name,
-        "profile_parameters": config.profile(profile_name),
+        "profile_parameters": config.profile(profile_name).as_dict(),
         "sources": {n: dataclasses.asdict(s) for n, s in sources.items()},
         "pages": [
             {

@@ -369,3 +369,77 @@ def _parse(cell: Any, base: type, nullable: bool):
         except ValueError:
             raise ValueError(f"{text!r} is not a number") from None
     return text
+
+
+# ----------------------------------------------------------------------------- one fold's result
+TEST_FIELDS = ("subject", "clip", "sample", "true", "pred")
+"""The lists of a fold result's ``test``: one entry per test sample."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldResult:
+    """What one fold of a run gives (:func:`mer_utils.folds.fit_fold`), kept in the fold store
+    as plain data (:meth:`to_json`, :meth:`from_json`) and assembled into a run's tables."""
+
+    fold: str
+    n_train: int
+    n_val: int
+    n_test: int
+    info: dict
+    """The split's facts: test and validation subjects, fallbacks."""
+    counts: dict
+    """Per class, counts of ``train``, ``train_resampled``, ``val`` and ``test``."""
+    test: dict
+    """The test samples (:data:`TEST_FIELDS`): subject, clip, kind of sample, true, predicted."""
+    leak: dict | None
+    """How much of the test part comes from clips in training (:func:`folds.leak_summary`)."""
+    smote_info: dict | None
+    weights: dict | None
+    """The class weights of Eq. 1 by class name, where the method uses them."""
+    seconds: float
+    epochs: int | None = None
+    best_epoch: int | None = None
+    train_confusion: list | None = None
+    """The fitted model's confusion matrix on its own training part (row-major)."""
+    test_by_epoch: list | None = None
+    """Every epoch's test predictions, for a method that keeps them."""
+    val_loss: list | None = None
+    cpu_seconds: float | None = None
+    device: dict = dataclasses.field(default_factory=dict)
+    precision: str = "float32"
+
+    def to_json(self) -> dict:
+        """The result as plain JSON data (what the fold store writes)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "FoldResult":
+        """A result read back; ``ValueError`` saying what is wrong when it has not the shape
+        of one (a file of another version, one edited by hand)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"the result is {type(data).__name__}, not an object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = [f.name for f in dataclasses.fields(cls) if _required(f)]
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"the result lacks {', '.join(missing)}")
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"the result has unknown fields {', '.join(unknown)}")
+        test = data.get("test")
+        if not isinstance(test, dict) or not all(
+            isinstance(test.get(k), list) for k in TEST_FIELDS
+        ):
+            raise ValueError(f"the result has no test predictions ({', '.join(TEST_FIELDS)})")
+        if len({len(test[k]) for k in TEST_FIELDS}) != 1 or len(test["true"]) != data["n_test"]:
+            raise ValueError("the result's test lists differ in length or from n_test")
+        labels = test["true"] + test["pred"]
+        if not all(type(v) is int and 0 <= v < len(CLASSES) for v in labels):
+            raise ValueError(f"the result's labels are not class codes 0..{len(CLASSES) - 1}")
+        if not isinstance(data["counts"], dict) or not isinstance(data["info"] or {}, dict):
+            raise ValueError("the result's counts or info are not objects")
+        return cls(**data)
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

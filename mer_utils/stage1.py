@@ -384,10 +384,10 @@ def for_profile(
     return clips
 
 
-def _profile(profile: str | dict) -> dict:
-    from mer_utils import config
+def _profile(profile):
+    from .profile import resolve
 
-    return config.profile(profile) if isinstance(profile, str) else profile
+    return resolve(profile)
 
 
 def window_frames(profile: str | dict) -> int | None:

@@ -37,8 +37,6 @@ from . import config
 
 REPO = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
-CONDITIONS = ("cnn", "flow", "flownet", "resampling")
-"""The ``when`` conditions a method template's cells may carry."""
 
 
 def family(template: str, method: str | None = None) -> str:
@@ -135,7 +133,7 @@ def render(template: str, method: str | None = None) -> nbformat.NotebookNode:
         if when is not None:
             if entry is None:
                 raise ValueError(f"{template}: a cell has `when: {when}` but no method is given")
-            if not holds(when, entry):
+            if not holds(when, method):
                 continue
         if "parameters" in cell.metadata.get("tags", []) and not _has_code(cell.source):
             cell.source = parameters_source(defaults(kind, method))
@@ -198,13 +196,15 @@ def _has_code(source: str) -> bool:
     return bool(ast.parse(source).body)
 
 
-def holds(when: str, entry: dict) -> bool:
-    """Whether a cell's ``when`` condition holds for a method entry."""
-    if when not in CONDITIONS:
-        raise ValueError(f"unknown cell condition `when: {when}` (known: {CONDITIONS})")
-    if when in ("cnn", "flow", "flownet"):
-        return entry["method"] == when
-    return "resampling" in entry
+def holds(when: str, method: str) -> bool:
+    """Whether a cell's ``when`` condition holds for a method: whether the method's page shows
+    that optional section (:func:`mer_utils.methods.shows`, its plug-in declares it)."""
+    from . import methods
+
+    known = methods.sections()
+    if when not in known:
+        raise ValueError(f"unknown cell condition `when: {when}` (known: {known})")
+    return methods.shows(method, when)
 
 
 def fill(text: str, entry: dict, where: str = "") -> str:

@@ -13,6 +13,7 @@ import pytest
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
 from mer_utils import (
     chance,
+    code,
     config,
     experiment,
     folds,
@@ -22,6 +23,7 @@ from mer_utils import (
     results,
     schema,
 )
+from mer_utils.code import closure, code_of
 from mer_utils.config import CLASSES
 
 pytestmark = pytest.mark.slow
@@ -208,7 +210,10 @@ def test_architecture_is_documented_and_modest():
     assert conv.filters == 64 and conv.kernel_size == (3, 3, 3)
     assert model.output_shape == (None, 3)
     assert model.count_params() < 5_000_000
-    assert "64 filters" in models.ARCHITECTURE_NOTES and "1. " in models.ARCHITECTURE_NOTES
+    notes = (
+        code.PACKAGE.parent / "notebooks" / "classifier.md"
+    ).read_text()  # the page states every choice
+    assert "64 filters" in notes and "8. **Initialisation and seeds**" in notes
 
 
 # --- the whole grid: the paper's variants x every protocol on a toy, smoke profile -----------
@@ -259,10 +264,9 @@ def _repeats(protocol):
 def _plan(grid, method, protocol, repeat):
     """The samples and folds a run of ``method`` had (made again, as the run made them)."""
     data = folds.check_clips(grid.clips)
-    described = SimpleNamespace(
-        name=method, kind="cnn", inputs=data.X, switches=methods.switches(method)
-    )
-    spec = folds.RunSpec(data, described, protocol, repeat, "smoke", config.profile("smoke"), 0, {})
+    described = methods.describe(method, config.profile("smoke"))
+    described.inputs = data.X  # what a cnn method learns from: the clip tensors
+    spec = folds.RunSpec(data, described, protocol, repeat, config.profile("smoke"), 0, {})
     return folds.prepare(spec)
 
 
@@ -455,13 +459,14 @@ def test_bad_arguments():
 
 def _counting_fits(monkeypatch) -> list:
     fits = []
-    real = methods.CNN.fit_predict
+    cnn = methods.plugin("cnn")
+    real = cnn.fit_predict
 
     def counting(self, *args, **kwargs):
         fits.append(1)
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(methods.CNN, "fit_predict", counting)
+    monkeypatch.setattr(cnn, "fit_predict", counting)
     return fits
 
 
@@ -509,12 +514,13 @@ def test_editing_a_title_a_metric_or_a_docstring_refits_no_fold(tmp_path, monkey
     )
     other = tmp_path / "folds_edited.py"
     other.write_text(edited)
-    assert folds.code_of(other) == folds.code_of(folds.Path(folds.__file__))
+    assert code_of(other) == code_of(folds.Path(folds.__file__))
     other.write_text(
         code.replace("fold_seed = protocols.seed_for(", "fold_seed = 1 + protocols.seed_for(")
     )
-    assert folds.code_of(other) != folds.code_of(folds.Path(folds.__file__))  # code does count
-    assert "metrics" not in folds.FIT_MODULES and "experiment" not in folds.FIT_MODULES
+    assert code_of(other) != code_of(folds.Path(folds.__file__))  # code does count
+    fitted = closure(folds.fit_roots(methods.describe("MER-3DCNNST", config.profile("smoke"))))
+    assert "metrics.py" not in fitted and "experiment.py" not in fitted
 
 
 def test_the_onset_difference_input_ignores_what_does_not_move():

@@ -22,6 +22,7 @@ from test_datasets import CASME2_HEADER, _frames, _workbook, make_casme2, make_c
 
 from mer_utils import config, datasets, fingerprints, folds, runner, schema, sources, stage1
 from mer_utils.datasets import DatasetError
+from mer_utils.schema import FoldResult
 
 OUTSIDE = "path outside the dataset folder"  # mer_utils.datasets._common.OUTSIDE
 
@@ -137,7 +138,11 @@ def test_a_link_loop_in_a_data_folder_is_one_line_naming_the_link(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the fold store
-def _result(n: int = 2) -> dict:
+def _result(n: int = 2) -> FoldResult:
+    return FoldResult(**_plain_result(n))
+
+
+def _plain_result(n: int = 2) -> dict:
     return {
         "fold": "f0",
         "n_train": 4,
@@ -165,7 +170,7 @@ def _result(n: int = 2) -> dict:
         [1, 2],
         None,
         {"key": "KEY", "result": {"fold": "f0"}},  # a result without predictions
-        {"key": "KEY", "result": {**_result(), "test": {"true": [0], "pred": [7]}}},
+        {"key": "KEY", "result": {**_plain_result(), "test": {"true": [0], "pred": [7]}}},
         {"key": "KEY", "result": [1, 2]},
     ],
     ids=["list", "null", "no-predictions", "bad-labels", "result-list"],
@@ -344,10 +349,11 @@ def test_a_fold_trained_without_a_class_is_noted_in_its_record_and_on_the_page()
     from mer_utils.report import method
 
     key = {f.name: "x" for f in dataclasses.fields(schema.Key)} | {"seed": 0, "repeat": 0}
-    r = _result() | {"counts": {k: [0, 3, 2] for k in ("train", "train_resampled", "val", "test")}}
-    row = experiment._fold_row(key, r, 1)
+    counts = {k: [0, 3, 2] for k in ("train", "train_resampled", "val", "test")}
+    row = experiment._fold_row(key, dataclasses.replace(_result(), counts=counts), 1)
     assert row.note == f"{schema.LACKS} negative"
-    fine = experiment._fold_row(key, _result() | {"counts": r["counts"] | {"train": [1, 3, 2]}}, 1)
+    fine_counts = counts | {"train": [1, 3, 2]}
+    fine = experiment._fold_row(key, dataclasses.replace(_result(), counts=fine_counts), 1)
     assert fine.note == ""
     folds_ = pd.DataFrame([dataclasses.asdict(row), dataclasses.asdict(fine)]).assign(
         protocol="loso"

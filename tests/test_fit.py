@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
-from mer_utils import config, experiment, flow, folds, methods, results
+from mer_utils import config, experiment, folds, methods, results
 from mer_utils.config import CLASSES
+from mer_utils.schema import FoldResult
 
 
 def test_training_confusion_counts_true_rows_and_predicted_columns():
@@ -19,13 +20,19 @@ def test_training_confusion_counts_true_rows_and_predicted_columns():
         folds.train_confusion(np.array([0, 1]), np.array([0, 1, 2]))
 
 
+def _fold(**values) -> FoldResult:
+    empty = {"subject": [], "clip": [], "sample": [], "true": [], "pred": []}
+    base = dict(fold="f0", n_train=0, n_val=0, n_test=0, info={}, counts={}, test=empty)
+    return FoldResult(**base, leak=None, smote_info=None, weights=None, seconds=0.0, **values)
+
+
 def test_record_fit_is_the_mean_of_the_folds_and_absent_where_no_fold_kept_it():
     perfect = folds.train_confusion(np.array([0, 1, 2]), np.array([0, 1, 2]))
     half = folds.train_confusion(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 0]))
-    got = experiment.training_fit([{"train_confusion": perfect}, {"train_confusion": half}])
+    got = experiment.training_fit([_fold(train_confusion=perfect), _fold(train_confusion=half)])
     assert got["train_accuracy"] == pytest.approx(0.75)
     assert got["train_uf1"] == pytest.approx((1.0 + 0.5) / 2)
-    none = experiment.training_fit([{"epochs": 3}])
+    none = experiment.training_fit([_fold(epochs=3)])
     assert none == {"train_accuracy": None, "train_uf1": None}
 
 
@@ -34,8 +41,8 @@ def test_the_flow_baseline_reports_its_fit_on_a_separable_training_part():
     y = np.repeat([0, 1, 2], 10)
     centres = np.eye(3, 5) * 10
     F = (centres[y] + rng.normal(0, 0.5, (len(y), 5))).astype(np.float32)
-    method = SimpleNamespace(_flow=flow)  # a Flow without its clips: only fit_predict is used
-    pred, fit = methods.Flow.fit_predict(method, F[::2], y[::2], None, None, None, F[1::2], 0)
+    method = methods.describe("FLOW-LINEAR", config.profile("smoke"))  # no clips: not built
+    pred, fit = method.fit_predict(F[::2], y[::2], None, None, None, F[1::2], 0)
     assert list(pred) == list(y[1::2])
     assert list(fit["train_pred"]) == list(y[::2])  # training part predicted by the same model
     assert fit["epochs"] is None and fit["best_epoch"] is None

@@ -228,9 +228,9 @@ def test_baseline_beats_the_majority_class_on_standins_under_loso(standin_clips)
 def test_features_in_workers_equal_serial_and_figure(standin_clips):
     clips = standin_clips["smic"]
     assert np.array_equal(flow.features(clips, workers=2), flow.features(clips))
-    from mer_utils.report import stages
+    from mer_utils.report import networks, stages
 
-    examples = flow.example_fields(clips, seed=1)
+    examples = networks.flow_examples(clips, seed=1)
     assert [e["label"] for e in examples] == sorted(
         set(clips.rows["label"]), key=list(config.CLASSES).index
     )

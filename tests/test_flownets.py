@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mer_utils.schema import FoldResult
+
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
 from mer_utils import config, experiment, flownets, results, schema
 from tests.test_experiment import toy_clips
@@ -63,12 +65,24 @@ def test_a_tiny_separable_flow_problem_is_learned():
 
 
 def _fold(true, by_epoch, val_loss):
-    return {
-        "test": {"true": list(true), "pred": list(by_epoch[int(np.argmin(val_loss))])},
-        "test_by_epoch": [list(p) for p in by_epoch],
-        "val_loss": list(val_loss),
-        "best_epoch": int(np.argmin(val_loss)) + 1,
-    }
+    n = len(true)
+    test = {"subject": ["s"] * n, "clip": ["c"] * n, "sample": ["clip"] * n, "true": list(true)}
+    return FoldResult(
+        fold="f0",
+        n_train=0,
+        n_val=0,
+        n_test=n,
+        info={},
+        counts={},
+        test={**test, "pred": list(by_epoch[int(np.argmin(val_loss))])},
+        leak=None,
+        smote_info=None,
+        weights=None,
+        seconds=0.0,
+        test_by_epoch=[list(p) for p in by_epoch],
+        val_loss=list(val_loss),
+        best_epoch=int(np.argmin(val_loss)) + 1,
+    )
 
 
 def test_the_epoch_chosen_on_the_test_part_is_never_worse_and_equal_with_one_epoch():
@@ -80,13 +94,13 @@ def test_the_epoch_chosen_on_the_test_part_is_never_worse_and_equal_with_one_epo
         fold = _fold(true, by_epoch, rng.random(epochs))
         honest = flownets.select(fold, "honest")
         test = flownets.select(fold, "best-test-epoch")
-        right = [np.sum(np.asarray(f["test"]["pred"]) == true) for f in (honest, test)]
+        right = [np.sum(np.asarray(f.test["pred"]) == true) for f in (honest, test)]
         assert right[1] >= right[0]
         if epochs == 1:
-            assert test["test"]["pred"] == honest["test"]["pred"]
+            assert test.test["pred"] == honest.test["pred"]
     fold = _fold([0, 1, 2], [[0, 0, 0], [0, 1, 2], [0, 1, 1]], [0.1, 0.5, 0.4])
-    assert flownets.select(fold, "best-test-epoch")["best_epoch"] == 2
-    assert flownets.select(fold, "honest")["test"]["pred"] == [0, 0, 0]
+    assert flownets.select(fold, "best-test-epoch").best_epoch == 2
+    assert flownets.select(fold, "honest").test["pred"] == [0, 0, 0]
     with pytest.raises(ValueError, match="unknown selection"):
         flownets.select(fold, "best-val")
 

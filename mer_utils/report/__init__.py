@@ -6,6 +6,7 @@ module          pages
 ``banners``     the box at the top of every page with numbers: which data, profile
 ``dataset``     a dataset's overview page (what the loader read)
 ``stages``      the stage-1, stage-2 and classifier pages
+``networks``    a network's layers as built, example flow fields, the augmentation policy
 ``method``      one method's page (its runs under every protocol)
 ``evaluation``  a dataset's evaluation page (every method, chance, differences)
 ``fit``         whether a model fitted its training part (method and evaluation pages)
@@ -36,6 +37,7 @@ from . import (
     fit,
     leakage,
     method,
+    networks,
     privacy,
     results,
     run,
@@ -55,6 +57,7 @@ __all__ = [
     "leakage",
     "markdown",
     "method",
+    "networks",
     "privacy",
     "results",
     "run",

@@ -77,7 +77,7 @@ def montage(clips, index: int | None = None):
 
 
 def flow_figure(examples: list[dict]) -> plt.Figure:
-    """:func:`mer_utils.flow.example_fields` drawn: per class the onset key frame (regions
+    """:func:`mer_utils.report.networks.flow_examples` drawn: per class the onset key frame (regions
     outlined), the apex key frame, and the flow as arrows over the onset frame, lengthened by
     the factor in the panel title."""
     if not examples:
@@ -265,7 +265,7 @@ def balancing_figure(counts: dict, factor: int) -> plt.Figure:
 
 
 def model_table(layers: list[dict]):
-    """:func:`mer_utils.models.layer_table` as a table (one row per layer, then the total)."""
+    """:func:`mer_utils.report.networks.cnn_layers` (or ``flownet_layers``) as a table (one row per layer, then the total)."""
     out = pd.DataFrame(layers)
     out["weights"] = out["weights"].map(lambda n: f"{int(n):,}")
     return table(out)
