@@ -11,6 +11,8 @@ file                   what it holds
 ``protocols.yaml``     the evaluation protocols (split kind, repeated or not)
 ``grid.yaml``          which notebooks run for which datasets / variants / protocols
 ``reference.yaml``     the paper's reported numbers (Tables 1-4), labelled as reported
+``sentences.yaml``     the book's computed sentences, legends and captions, as templates
+                       (:mod:`mer_utils.report.text`)
 =====================  =====================================================================
 """
 

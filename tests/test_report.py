@@ -88,3 +88,116 @@ def test_the_survival_figure_keeps_reported_and_measured_numbers_on_separate_axe
     box = legend.get_window_extent()
     for ax in (left, right):
         assert not box.overlaps(ax.get_window_extent()), "the legend covers a panel"
+
+
+# ----------------------------------------------------------------------------- the book's words
+def _prose_lines():
+    """benchmarks/prose_lines.py: the scan of report/ Python for book sentences."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "prose_lines.py"
+    spec = importlib.util.spec_from_file_location("prose_lines", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_prose_in_report_code():
+    """The book's sentences are in mer_utils/data/sentences.yaml, not in report/ Python: no
+    string literal outside docstrings and error messages holds 10 words or more, or 3 or more
+    ending a sentence (benchmarks/prose_lines.py)."""
+    scan = _prose_lines()
+    found = [
+        f"{path.relative_to(scan.REPO)}:{first}: {text}"
+        for path in scan.FILES
+        for first, _, text in scan.literals(path)
+    ]
+    assert not found, "sentences in Python; move them to sentences.yaml:\n" + "\n".join(found)
+    # the scan tells a sentence from a label
+    assert scan.is_prose("No runs in this build.") and not scan.is_prose("class weights (Eq. 1)")
+    assert scan.is_prose("mean over repeated splits, or the pooled score of a cross-validation")
+    assert not scan.is_prose("{} measured here ({}), every method under every protocol")
+
+
+def test_say_fills_a_sentence_and_names_the_file_and_id_of_what_it_cannot():
+    import pytest
+
+    from mer_utils.report.text import PATH, SentenceError, say
+
+    assert say("scale.holm", n=4) == "two-sided, Holm-corrected over the 4 rows"
+    assert "{doc}`summary/findings`" in say("findings.summary.more")  # {{doc}}: a brace
+    with pytest.raises(SentenceError, match=rf"{PATH}: no sentence 'scale\.nope'"):
+        say("scale.nope")
+    with pytest.raises(SentenceError, match=r"'nope\.holm'.*the table has no 'nope'"):
+        say("nope.holm", n=4)
+    with pytest.raises(SentenceError, match=rf"{PATH}: sentence 'scale\.holm' .*\{{n\}}"):
+        say("scale.holm", rows=4)
+    with pytest.raises(SentenceError, match=r"'scale' is a group of sentences"):
+        say("scale")
+
+
+def test_every_sentence_the_code_asks_for_is_in_the_table_with_its_placeholders():
+    """Each say("<id>", ...) of report/ names a sentence of the table and gives a value for every
+    placeholder; each sentence of the table is asked for (a literal id, or a computed one after
+    its literal beginning: f"banners.kind.{kind}"); every template is valid."""
+    import ast
+    import string
+
+    from mer_utils.report import text
+
+    scan = _prose_lines()
+    table = text.keys()
+    for key in table:
+        list(string.Formatter().parse(text.template(key)))  # a malformed template raises
+    literal, prefixes = set(), set()
+    for path in scan.FILES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                (prefixes if node.value.endswith(".") else literal).add(node.value)
+            elif isinstance(node, ast.JoinedStr) and isinstance(node.values[0], ast.Constant):
+                prefixes.add(node.values[0].value)
+            if not (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "say"
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                continue
+            key = node.args[0].value
+            where = f"{path.name}:{node.lineno}"
+            assert key in table, f"{where}: say({key!r}) is not in {text.PATH}"
+            given = {k.arg for k in node.keywords}
+            if None not in given:  # **values: checked when the sentence is said
+                missing = text.placeholders(key) - given
+                assert not missing, f"{where}: say({key!r}) gives no value for {missing}"
+    unused = [
+        key
+        for key in table
+        if key not in literal and not any(key.startswith(p) for p in prefixes if "." in p)
+    ]
+    assert not unused, f"sentences of {text.PATH} no code asks for: {unused}"
+
+
+def test_editing_a_sentence_reruns_the_pages_and_retrains_nothing(tmp_path, monkeypatch):
+    """sentences.yaml is one of the tables every page's fingerprint reads as a whole
+    (fingerprints.page_tables); no module whose code is part of a fold key reads it."""
+    import shutil
+    from types import SimpleNamespace
+
+    from mer_utils import fingerprints, folds
+
+    page = SimpleNamespace(
+        parameters={"profile": "quick", "dataset": "casme2", "protocols": ["kfold"]}, method=None
+    )
+    assert "report/text.py" in fingerprints.page_modules("notebooks/findings.md")
+    fitting = fingerprints._closure(frozenset(f"{m}.py" for m in folds.FIT_MODULES))
+    assert not [f for f in fitting if f.startswith("report/")], "a fold key reads report code"
+    for rel in fitting:  # their code, docstrings left out, never names the table
+        assert "sentences" not in folds.code_of(fingerprints.PACKAGE / rel), rel
+    before = fingerprints.page_tables(page)
+    shutil.copytree(fingerprints.PACKAGE / "data", tmp_path / "data")
+    monkeypatch.setattr(fingerprints, "PACKAGE", tmp_path)
+    assert fingerprints.page_tables(page) == before
+    path = tmp_path / "data" / "sentences.yaml"
+    path.write_text(path.read_text().replace("No clip was excluded.", "No clip was left out."))
+    assert fingerprints.page_tables(page) != before

@@ -19,13 +19,16 @@ module          pages
 ``run``         the reproducibility page (the runner's manifest, the records)
 ``privacy``     which subjects' faces a page on licensed data may show
 ``style``       the common look, and how numbers and tables are written
+``text``        the words of every sentence above (``mer_utils/data/sentences.yaml``)
 ==============  =================================================================
 
 Every function returns something a notebook displays as the last expression of a cell: an HTML
 table (:func:`style.table`), a matplotlib ``Figure`` or an IPython ``Markdown`` object.
 Nothing here computes a result: scores come from the run tables (:mod:`mer_utils.results`),
 their intervals and chance levels from :mod:`mer_utils.intervals` and :mod:`mer_utils.chance`,
-the paper's numbers from :mod:`mer_utils.reference` and :mod:`mer_utils.reconstruction`.
+the paper's numbers from :mod:`mer_utils.reference` and :mod:`mer_utils.reconstruction`. Nor
+does it hold the book's sentences: the code decides which sentence applies and fills in its
+numbers; the words are the templates of ``sentences.yaml`` (:func:`text.say`).
 """
 
 from . import (
@@ -44,6 +47,7 @@ from . import (
     scale,
     selection,
     stages,
+    text,
 )
 from .style import markdown, setup
 
@@ -65,4 +69,5 @@ __all__ = [
     "selection",
     "setup",
     "stages",
+    "text",
 ]

@@ -12,7 +12,6 @@ from IPython.display import Markdown
 
 from .. import chance, config, intervals, reference
 from .style import (
-    ADJUSTED,
     markdown,
     ordered,
     pvalue,
@@ -23,6 +22,7 @@ from .style import (
     verdict,
     with_interval,
 )
+from .text import say
 
 COLUMNS = ("composite", "smic", "casme2", "samm")
 """The benchmark's columns: the whole composite, then its parts in the organisers' order."""
@@ -69,7 +69,7 @@ def measured_table(got: pd.DataFrame, column: str):
     """This study's methods in one column of the benchmark."""
     mine = got[got["column"] == column] if not got.empty else got
     if mine.empty:
-        return markdown("No run of this study in this column in this build.")
+        return markdown(say("benchmark.no_column_runs"))
     out = pd.DataFrame(
         {
             "method": mine["method"],
@@ -86,11 +86,9 @@ def measured_table(got: pd.DataFrame, column: str):
         out,
         caption=f"Measured here, on {source_label(mine['kind'])}: {column_name(column)}",
         legend={
-            "UF1, UAR": "pooled over all folds of a run, mean over the runs, [95 % interval: "
-            "bootstrap over the test subjects and the seeds]",
-            "chance UF1": "95th percentile of the same predictions scored against labels "
-            "shuffled within each test subject",
-            "p (adj.)": ADJUSTED,
+            "UF1, UAR": say("benchmark.legend.measured"),
+            "chance UF1": say("benchmark.legend.chance"),
+            "p (adj.)": say("common.adjusted"),
         },
     )
 
@@ -116,10 +114,8 @@ def published_table(column: str):
         pd.DataFrame(rows),
         caption=f"Reported by the papers, on the real datasets: {column_name(column)}",
         legend={
-            "epoch chosen by": "how the method chose the epoch (or model) it reports, from its "
-            "paper or code; a choice made on the test subject itself makes the number optimistic",
-            "read in": "where this study read the numbers (a later paper's table where the "
-            "method's own could not be read)",
+            "epoch chosen by": say("benchmark.legend.epoch"),
+            "read in": say("benchmark.legend.read_in"),
         },
     )
 
@@ -138,29 +134,13 @@ def published_notes() -> Markdown:
     secondary = [short_name(r["method"]) for r in rows if not r["verified"]]
     standard = [r for r in rows if r.get("standard_uar")]
     lines = [
-        f"- {len(rows)} published methods. "
-        + (
-            f"{' and '.join(on_test)} keep, in their released code, the epoch that scored best "
-            "on the test subject (the code evaluates the held-out subject after every epoch and "
-            "keeps the best), so their numbers are optimistically biased, not an estimate of "
-            "performance on a new person."
-            if on_test
-            else ""
-        ),
-        f"- The numbers of {', '.join(secondary)} were read in a later paper's table, not in "
-        "the method's own paper."
-        if secondary
-        else "",
+        f"- {say('benchmark.notes.count', n=len(rows))} "
+        + (say("benchmark.notes.on_test", methods=" and ".join(on_test)) if on_test else ""),
+        "- " + say("benchmark.notes.secondary", methods=", ".join(secondary)) if secondary else "",
     ]
     for r in standard:
-        uar = r["standard_uar"]
-        lines.append(
-            f"- {r['method']}: its printed UAR equals the macro-averaged precision of its released "
-            f"predictions; the mean per-class recall (the benchmark's UAR) of the same predictions "
-            f"is {score(uar['composite'], 4)} for the whole composite "
-            f"(SMIC-HS {score(uar['smic'], 4)}, CASME II {score(uar['casme2'], 4)}, SAMM "
-            f"{score(uar['samm'], 4)}), recomputed by this study from its log."
-        )
+        uar = {k: score(v, 4) for k, v in r["standard_uar"].items()}
+        lines.append("- " + say("benchmark.notes.standard_uar", method=r["method"], **uar))
     return Markdown("\n".join(line for line in lines if line))
 
 
@@ -168,24 +148,18 @@ def summary(got: pd.DataFrame) -> Markdown:
     """Which of this study's methods recognise anything on the whole composite, computed from
     the page's rows."""
     if got.empty:
-        return markdown("No run of this study on the composite in this build.")
+        return markdown(say("benchmark.no_runs"))
     whole = got[got["column"] == "composite"]
     above = whole[whole["p_adj"] < chance.ALPHA]
     kinds = source_label(got["kind"])
     if above.empty:
-        first = (
-            f"On the whole composite ({kinds}), no method of this study scores above the "
-            "permutation chance level (p adjusted over each method's protocols)."
-        )
+        first = say("benchmark.none_above", kinds=kinds)
     else:
         named = ", ".join(
             f"{r['method']} under `{r['protocol']}` (UF1 {with_interval(r['uf1'])})"
             for r in above.to_dict("records")
         )
-        first = (
-            f"On the whole composite ({kinds}), above the permutation chance level "
-            f"(p adjusted over each method's protocols): {named}."
-        )
+        first = say("benchmark.above", kinds=kinds, runs=named)
     return markdown(first)
 
 
@@ -194,15 +168,5 @@ def comparability(data_kind: str) -> Markdown:
     ones: on stand-ins they may not; on licensed data they are the same protocol on the same
     clips, with the differences the page lists."""
     if data_kind == "stand-in":
-        return Markdown(
-            ":::{warning}\nThe numbers **measured here** come from the synthetic stand-ins, "
-            "whose faces move about 3 pixels; the **published** numbers were measured on the real "
-            "datasets. The two are **not comparable**: the published tables are here so that a "
-            "rebuild on licensed data can be read beside them.\n:::"
-        )
-    return Markdown(
-        ":::{note}\nThe numbers measured here come from the licensed datasets, on the "
-        "benchmark's clips and label rule, so they can be read beside the published ones; the "
-        "protocol differences that remain (the epoch choice, the number of seeds) are listed "
-        "under each published table.\n:::"
-    )
+        return Markdown(f":::{{warning}}\n{say('benchmark.standin_warning')}\n:::")
+    return Markdown(f":::{{note}}\n{say('benchmark.licensed_note')}\n:::")

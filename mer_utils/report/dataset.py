@@ -14,6 +14,7 @@ from . import privacy
 from .escape import mpl
 from .style import PALETTE, WIDTH, close, count, markdown, rgb
 from .style import table as html_table
+from .text import say
 
 
 def load_report(frame: pd.DataFrame, dataset_dir: str | None = None):
@@ -72,7 +73,7 @@ def skipped_table(table: pd.DataFrame):
         for r in rep.get("adjusted", [])
     ]
     if not rows:
-        return markdown("The loader skipped and corrected no row.")
+        return markdown(say("dataset.no_skipped"))
     out = pd.DataFrame(rows).fillna("")  # a skip without a detail
     out["file"] = out["file"].map(lambda f: Path(str(f)).name)
     return html_table(out.astype(str))
@@ -125,11 +126,8 @@ def composite_parts(table: pd.DataFrame, dataset: str):
         )
     parts = html_table(
         pd.DataFrame(rows),
-        caption="Clips per part: read here, and in the organisers' ground-truth list",
-        legend={
-            "organisers' list": "the MEGC 2019 ground-truth file's clips of that part (the real "
-            "data); a stand-in of fewer subjects holds fewer"
-        },
+        caption=say("dataset.parts_caption"),
+        legend={"organisers' list": say("dataset.parts_legend")},
     )
     excluded = table.attrs.get("report", {}).get("excluded", [])
     if not excluded:
@@ -139,7 +137,7 @@ def composite_parts(table: pd.DataFrame, dataset: str):
     )
     left = html_table(
         out,
-        caption=f"Left out by the composite's list ({len(excluded)} clips its label rule keeps)",
+        caption=say("dataset.left_out_caption", n=len(excluded)),
     )
     from IPython.display import HTML
 

@@ -16,7 +16,6 @@ from .. import chance, intervals, protocols
 from . import fit
 from .method import heatmap, summed_confusion
 from .style import (
-    ADJUSTED,
     METHODS,
     PROTOCOLS,
     SCORE_NAMES,
@@ -35,8 +34,7 @@ from .style import (
     verdict,
     with_interval,
 )
-
-NO_RUNS = "No runs of this dataset in this build."
+from .text import say
 
 
 def rows(res, score_: str = "uf1") -> pd.DataFrame:
@@ -54,7 +52,7 @@ def chance_table(res, score_: str = "uf1"):
     of each run (:mod:`mer_utils.verdicts`)."""
     got = rows(res, score_)
     if got.empty:
-        return markdown(NO_RUNS)
+        return markdown(say("evaluation.no_runs"))
     name = SCORE_NAMES[score_]
     out = pd.DataFrame(
         {
@@ -69,12 +67,9 @@ def chance_table(res, score_: str = "uf1"):
     return table(
         out,
         legend={
-            name: "mean over repeated splits, or the pooled score of a cross-validation, "
-            "[95 % interval]",
-            f"chance {name}": "95th percentile of the same predictions scored against shuffled "
-            "labels (shuffled within each test subject where the protocol is "
-            "subject-independent, else within each test part)",
-            "p (adj.)": ADJUSTED,
+            name: say("common.interval"),
+            f"chance {name}": say("evaluation.legend.chance"),
+            "p (adj.)": say("common.adjusted"),
         },
     )
 
@@ -85,7 +80,7 @@ def scores_table(res, collapsed: str | None = None):
     samples behind them (what each method reads is on its own page)."""
     acc = rows(res, "accuracy")
     if acc.empty:
-        return markdown(NO_RUNS)
+        return markdown(say("evaluation.no_runs"))
     f1 = rows(res, "f1_weighted")
     fitted = fit.fit_cells(res)
     out = pd.DataFrame(
@@ -102,12 +97,9 @@ def scores_table(res, collapsed: str | None = None):
     return table(
         out,
         legend={
-            "majority acc.": "always answering the training part's most frequent class, on the "
-            "same splits",
-            "train UF1": "fit on the training part: UF1 of the kept model on the samples it was "
-            "trained on, mean over folds (lowest–highest fold); near 1 = it fitted them",
-            "test samples": "per run x runs (distinct test clips in brackets where the samples "
-            "are not clips)",
+            "majority acc.": say("evaluation.legend.majority"),
+            "train UF1": say("evaluation.legend.train_uf1"),
+            "test samples": say("common.tested"),
         },
         collapsed=collapsed,
     )
@@ -119,34 +111,31 @@ def interpretation(res) -> object:
     subject-independent ones."""
     got = rows(res, "uf1")
     if got.empty:
-        return markdown(NO_RUNS)
+        return markdown(say("evaluation.no_runs"))
     lines = []
     n_tests = len(got)
     for protocol in [p for p in PROTOCOLS if p in set(got["protocol"])]:
         part = got[got["protocol"] == protocol]
         above = list(part.loc[part["p_adj"] < chance.ALPHA, "method"])
-        kind = (
-            "subject-independent"
-            if protocols.info(protocol)["subject_independent"]
-            else ("people shared by training and test")
-        )
+        independent = protocols.info(protocol)["subject_independent"]
+        kind = say("evaluation.kind." + ("independent" if independent else "shared"))
         if above:
-            lines.append(
-                f"- `{protocol}` ({kind}): {len(above)} of {len(part)} methods above chance "
-                f"({', '.join(short(m) for m in above)})."
+            methods = ", ".join(short(m) for m in above)
+            line = say(
+                "evaluation.above",
+                protocol=protocol,
+                kind=kind,
+                n=len(above),
+                total=len(part),
+                methods=methods,
             )
         else:
-            lines.append(
-                f"- `{protocol}` ({kind}): none of the {len(part)} methods is above chance."
-            )
+            line = say("evaluation.none_above", protocol=protocol, kind=kind, total=len(part))
+        lines.append(f"- {line}")
     gap = _protocol_gap(got)
     if gap:
         lines.append(gap)
-    head = (
-        f"UF1 against its permutation chance level, {n_tests} tests, Holm-corrected "
-        "(a method *learns* only where it is above chance, not merely above the majority "
-        "baseline):"
-    )
+    head = say("evaluation.interpretation", n=n_tests)
     return markdown(head + "\n\n" + "\n".join(lines))
 
 
@@ -175,15 +164,18 @@ def _protocol_gap(got: pd.DataFrame) -> str:
                 diffs.append(float(x.iloc[0]) - float(y.iloc[0]))
         if diffs:
             parts.append(
-                f"`{a}` minus `{indep[-1]}`: {signed(min(diffs))} to {signed(max(diffs))} "
-                f"over {len(diffs)} methods"
+                say(
+                    "evaluation.gap_part",
+                    clip=a,
+                    independent=indep[-1],
+                    low=signed(min(diffs)),
+                    high=signed(max(diffs)),
+                    n=len(diffs),
+                )
             )
     if not parts:
         return ""
-    return (
-        "- UF1 differences between protocols (means, not paired tests: the protocols split "
-        "different things): " + "; ".join(parts) + "."
-    )
+    return "- " + say("evaluation.gap", gaps="; ".join(parts))
 
 
 def differences(res, score_: str = "uf1") -> pd.DataFrame:
@@ -202,9 +194,7 @@ def differences_table(res, score_: str = "uf1", collapsed: str | None = None):
     """:func:`differences` as a table, with a verdict per pair."""
     diffs = differences(res, score_)
     if diffs.empty:
-        return markdown(
-            "Fewer than two methods ran under the same splits: no difference to compare."
-        )
+        return markdown(say("evaluation.no_pairs"))
     chance_ok = _above_chance(res, score_)
     name = SCORE_NAMES[score_]
 
@@ -232,10 +222,9 @@ def differences_table(res, score_: str = "uf1", collapsed: str | None = None):
     return table(
         out,
         legend={
-            f"{name} A - B": "paired difference on the same splits [95 % interval]",
-            "p (Holm)": f"two-sided, Holm-corrected over the {len(out)} pairs",
-            "verdict": "a difference between methods that are not both above chance compares "
-            "models that may have learned nothing",
+            f"{name} A - B": say("evaluation.legend.difference"),
+            "p (Holm)": say("evaluation.legend.holm", n=len(out)),
+            "verdict": say("evaluation.legend.verdict"),
         },
         collapsed=collapsed,
     )
@@ -260,7 +249,7 @@ def differences_summary(res, score_: str = "uf1"):
     """How many pairs of methods the data resolve under each protocol (Holm over the page)."""
     diffs = differences(res, score_)
     if diffs.empty:
-        return markdown("No paired comparisons.")
+        return markdown(say("evaluation.no_comparisons"))
     lines = []
     for protocol, part in diffs.groupby("protocol", sort=False):
         resolved = part[part["p_holm"] < chance.ALPHA]
@@ -269,14 +258,10 @@ def differences_summary(res, score_: str = "uf1"):
             f"{short(r['b'] if r['difference'] > 0 else r['a'])}"
             for r in resolved.to_dict("records")
         )
-        lines.append(
-            f"- `{protocol}`: {len(resolved)} of {len(part)} pairs resolved"
-            + (f" ({which})" if which else "")
-        )
-    return markdown(
-        f"{len(diffs)} paired comparisons of {SCORE_NAMES[score_]}, Holm-corrected:\n\n"
-        + "\n".join(lines)
-    )
+        line = say("evaluation.resolved", protocol=protocol, resolved=len(resolved), n=len(part))
+        lines.append(f"- {line}" + (f" ({which})" if which else ""))
+    head = say("evaluation.comparisons", n=len(diffs), score=SCORE_NAMES[score_])
+    return markdown(head + "\n\n" + "\n".join(lines))
 
 
 def score_figure(res, score_: str = "uf1") -> plt.Figure:
@@ -303,7 +288,7 @@ def score_figure(res, score_: str = "uf1") -> plt.Figure:
 def confusion_grid(res):
     """Confusion matrices (summed over runs) of every method (rows of panels) and protocol."""
     if res.empty:
-        return markdown(NO_RUNS)
+        return markdown(say("evaluation.no_runs"))
     methods = [m for m in METHODS if m in set(res.metrics["method"])]
     present = [p for p in PROTOCOLS if p in set(res.metrics["protocol"])]
     cols = len(present)
@@ -325,7 +310,7 @@ def first_result(res) -> object:
     """The page's key numbers in one sentence (the first thing a reader sees)."""
     got = rows(res, "uf1")
     if got.empty:
-        return markdown(NO_RUNS)
+        return markdown(say("evaluation.no_runs"))
     indep = [p for p in got["protocol"].unique() if protocols.info(p)["subject_independent"]]
     protocol = indep[-1] if indep else got["protocol"].iloc[-1]
     part = got[got["protocol"] == protocol]
@@ -333,9 +318,14 @@ def first_result(res) -> object:
     above = int((part["p_adj"] < chance.ALPHA).sum())
     kind = set(res.metrics["data_kind"])
     return markdown(
-        f"**In short** ({'/'.join(sorted(kind))} data): under `{protocol}`, {above} of "
-        f"{len(part)} methods are above their permutation chance level (p adjusted over each "
-        "method's protocols); "
-        f"the highest UF1 is {short(best['method'])}'s, {with_interval(best.to_dict())} "
-        f"against a chance level of {score(best['chance'])}."
+        say(
+            "evaluation.first_result",
+            kinds="/".join(sorted(kind)),
+            protocol=protocol,
+            above=above,
+            n=len(part),
+            method=short(best["method"]),
+            interval=with_interval(best.to_dict()),
+            chance=score(best["chance"]),
+        )
     )

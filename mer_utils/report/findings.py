@@ -29,6 +29,7 @@ from .style import (
     verdict,
     with_interval,
 )
+from .text import say
 
 
 def independent(res) -> str | None:
@@ -73,36 +74,32 @@ def arithmetic() -> tuple[str, object]:
 
     def explained(h: str) -> str:
         need = reconstruction.needs_range(h, long)
-        return leakage._describe(h) + (
-            f" (with {need[0]} to {need[1]} of them)" if need and h == "repeats" else ""
-        )
+        if not (need and h == "repeats"):
+            return leakage._describe(h)
+        more = say("findings.arithmetic.repeats", low=need[0], high=need[1])
+        return f"{leakage._describe(h)} {more}"
 
-    text = (
-        f"**The paper's printed accuracies cannot come from one {100 * frac:g} % split of the "
-        f"clips.** {_count(clips_ok, clips_n).capitalize()} of its {clips_n} reported accuracies "
-        f"can be printed by a test part of {100 * frac:g} % of the clips: the smallest test sets "
-        f"that print them are {min(ratios):.1f} to {max(ratios):.0f} times that size. On "
-        f"CAS(ME)², {micro_ok} of the {len(micro)} tests of the micro clips (as clips, frames or "
-        f"windows) are consistent: its {sq_clips} three-class clips hold too few frames for any "
-        f"of its rows. Hypotheses that can print all {clips_n} rows: "
-        + ("; ".join(explained(h) for h in full) if full else "none")
-        + (
-            f". For CAS(ME)², {'; '.join(leakage._describe(h).replace(leakage.ONLY_SQ, '') for h in opened)} "
-            "cannot be excluded, since only a lower bound of their frames is known: they are "
-            "counted as explaining nothing (the paper's Table 2 cites the authors' earlier work "
-            "on long videos: a hint, not proof)"
-            if opened
-            else ""
+    sentences = [
+        say(
+            "findings.arithmetic.head",
+            percent=f"{100 * frac:g}",
+            consistent=_count(clips_ok, clips_n).capitalize(),
+            rows=clips_n,
+            low=f"{min(ratios):.1f}",
+            high=f"{max(ratios):.0f}",
+            micro_ok=micro_ok,
+            micro=len(micro),
+            sq_clips=sq_clips,
+            hypotheses="; ".join(explained(h) for h in full) if full else "none",
         )
-        + (
-            f". {len(fragile)} of the exclusions rest on one exact count (a count nearby would "
-            "print the number) and are marked fragile on the reconstruction page"
-            if len(fragile)
-            else ""
-        )
-        + ". This statement is arithmetic on the paper's numbers and the real datasets' "
-        "structure; it holds without any stand-in."
-    )
+    ]
+    if opened:
+        named = "; ".join(leakage._describe(h).replace(leakage.ONLY_SQ, "") for h in opened)
+        sentences.append(say("findings.arithmetic.open", hypotheses=named))
+    if len(fragile):
+        sentences.append(say("findings.arithmetic.fragile", n=len(fragile)))
+    sentences.append(say("findings.arithmetic.tail"))
+    text = " ".join(sentences)
     evidence = table(
         pd.DataFrame(
             [
@@ -118,8 +115,8 @@ def arithmetic() -> tuple[str, object]:
                 for h, (ok, n) in counts.items()
             ]
         ),
-        caption=f"The paper's {clips_n} own rows against each hypothesis (arithmetic; no data)",
-        legend={"needs": "the repeated splits r or augmentation factor f the rows need"},
+        caption=say("findings.arithmetic.caption", rows=clips_n),
+        legend={"needs": say("findings.arithmetic.needs")},
     )
     return text, evidence
 
@@ -130,25 +127,32 @@ def steps(res) -> tuple[str, object]:
     paper = res.where(method=list(config.paper_methods()))
     got = evaluation.rows(paper, "accuracy")
     if got.empty:
-        return "No runs of the paper's variants in this build.", markdown("")
+        return say("common.no_paper_runs"), markdown("")
     kinds = source_label(res.metrics["data_kind"])
     parts = []
     for p in [p for p in dict.fromkeys(got["protocol"])]:
         part = got[got["protocol"] == p]
         parts.append(
-            f"`{p}` {score(part['mean'].min())}-{score(part['mean'].max())} (majority baseline "
-            f"{score(part['baseline'].min())}-{score(part['baseline'].max())})"
+            say(
+                "findings.steps.range",
+                protocol=p,
+                low=score(part["mean"].min()),
+                high=score(part["mean"].max()),
+                baseline_low=score(part["baseline"].min()),
+                baseline_high=score(part["baseline"].max()),
+            )
         )
     reported = reconstruction.own_rows()["accuracy"] / 100
-    text = (
-        f"**How much of the reported accuracy survives.** The paper reports {score(reported.min())}"
-        f"-{score(reported.max())} accuracy for its "
-        f"{len(config.paper_methods())} variants on the real datasets. Measured "
-        f"here on {kinds}, the same variants score: " + "; ".join(parts) + " (ranges over "
-        "datasets and variants). Reported (real data) and measured numbers are shown in separate "
-        "panels: they come from different data."
-    ) + _like_with_like(got, independent(paper))
-    return text, leakage.survival_figure(res, "MER-DACWB3DCNNST")
+    text = say(
+        "findings.steps.text",
+        low=score(reported.min()),
+        high=score(reported.max()),
+        variants=len(config.paper_methods()),
+        kinds=kinds,
+        ranges="; ".join(parts),
+    )
+    like = _like_with_like(got, independent(paper))
+    return text + (f" {like}" if like else ""), leakage.survival_figure(res, "MER-DACWB3DCNNST")
 
 
 def _like_with_like(got, fair: str | None) -> str:
@@ -165,12 +169,13 @@ def _like_with_like(got, fair: str | None) -> str:
     diff = (table[leaky] - table[fair]).dropna()
     if diff.empty:
         return ""
-    return (
-        f" What the stand-ins can answer is the like-with-like question: the same model on the "
-        f"same data scores {signed(diff.min())} to {signed(diff.max())} accuracy under `{leaky}` "
-        f"against `{fair}` ({len(diff)} dataset-variant pairs; each pair's interval is on the "
-        "results page). How much of the paper's printed accuracy would survive on the real "
-        "data, they cannot say."
+    return say(
+        "findings.steps.like_with_like",
+        low=signed(diff.min()),
+        high=signed(diff.max()),
+        leaky=leaky,
+        fair=fair,
+        pairs=len(diff),
     )
 
 
@@ -178,45 +183,35 @@ def chance_cells(res) -> tuple[str, object]:
     """Which methods are above chance under the subject-independent protocol, per dataset."""
     cv = independent(res)
     if cv is None:
-        return "This build ran no subject-independent cross-validation.", markdown("")
+        return say("findings.chance.no_cv"), markdown("")
     got = evaluation.rows(res.where(protocol=cv), "uf1")
     got["above"] = got["p_adj"] < chance.ALPHA
     paper = got[got["method"].isin(config.paper_methods())]
     others = got[~got["method"].isin(config.paper_methods())]
     lifted = paper[(paper["mean"] > paper["baseline"]) & ~paper["above"]]
-    text = (
-        f"**Subject-independently, {_count(int(paper['above'].sum()), len(paper))} of the "
-        f"{len(paper)} runs of the paper's variants ({paper['method'].nunique()} variants x "
-        f"{paper['dataset'].nunique()} datasets) are above their permutation chance level** "
-        f"under `{cv}` (UF1, each p adjusted over the protocols of its method and dataset). "
-    )
+    sentences = [
+        say(
+            "findings.chance.head",
+            above=_count(int(paper["above"].sum()), len(paper)),
+            runs=len(paper),
+            variants=paper["method"].nunique(),
+            datasets=paper["dataset"].nunique(),
+            protocol=cv,
+        )
+    ]
     for m in dict.fromkeys(others["method"]):
         part = others[others["method"] == m]
-        text += (
-            f"{short(m)}: above chance on {_count(int(part['above'].sum()), len(part))} of "
-            f"{len(part)} datasets. "
-        )
+        above = _count(int(part["above"].sum()), len(part))
+        sentences.append(say("findings.chance.other", method=short(m), above=above, n=len(part)))
     balanced = [
         m for m in lifted["method"] if config.method(m)["class_weight"] or config.method(m)["smote"]
     ]
-    text += (
-        f"{len(lifted)} runs of the paper's variants score a UF1 above the majority baseline's "
-        "without being above chance"
-        + (
-            f"; {_count(len(balanced), len(lifted))} of them use class weights or SMOTE, which "
-            "make a network spread its guesses over the classes, and that alone can lift UF1 "
-            "above the baseline's low floor without recognising anything"
-            if balanced
-            else ""
-        )
-        + (
-            f"; for the {len(lifted) - len(balanced)} that use neither, the test cannot tell a "
-            "weak recognition from none"
-            if len(balanced) < len(lifted)
-            else ""
-        )
-        + "."
-    )
+    clauses = [say("findings.chance.lifted", n=len(lifted))]
+    if balanced:
+        clauses.append(say("findings.chance.balanced", n=_count(len(balanced), len(lifted))))
+    if len(balanced) < len(lifted):
+        clauses.append(say("findings.chance.neither", n=len(lifted) - len(balanced)))
+    text = " ".join(sentences) + " " + "; ".join(clauses) + "."
     rows = []
     for m in [m for m in config.methods() if m in set(got["method"])]:
         row = {"method": short(m)}
@@ -257,32 +252,24 @@ def differences(res) -> tuple[str, object]:
             ok.get((r["protocol"], r["a"])) and ok.get((r["protocol"], r["b"]))
             for r in hit.to_dict("records")
         )
-    text = (
-        f"**Differences between the paper's variants.** Under `{cv}`, "
-        f"{_count(resolved, total)} of the {total} paired comparisons between the "
-        f"{len(config.paper_methods())} variants (UF1, Holm per dataset) are resolved, and "
-        f"{_count(both, resolved) if resolved else 'none'} of those compare two variants that "
-        "are both above chance. "
-        + (
-            "These data therefore support no ranking of the variants such as the paper's "
-            "tables give."
-            if both == 0
-            else "Only those comparisons can rank two variants; the others support no ranking."
-        )
+    text = say(
+        "findings.differences.text",
+        protocol=cv,
+        resolved=_count(resolved, total),
+        total=total,
+        variants=len(config.paper_methods()),
+        both=_count(both, resolved) if resolved else "none",
     )
-    return text, markdown("")
+    ranking = "no_ranking" if both == 0 else "some_ranking"
+    return f"{text} {say('findings.differences.' + ranking)}", markdown("")
 
 
 def scale_check(res_all, book_profile: str) -> tuple[str, object]:
     """What the scale check shows (its runs are in ``res_all``, profile ``scale``...)."""
     check = scale.settings(book_profile)
     if not check:
-        return (
-            f"The `{book_profile}` profile runs no scale check: its networks already read the "
-            "paper's input size.",
-            markdown(""),
-        )
-    text = "**Is it the quick profile?** " + scale.statement(res_all, book_profile)
+        return say("findings.scale.none", profile=book_profile), markdown("")
+    text = say("findings.scale.text", statement=scale.statement(res_all, book_profile))
     return text, scale.comparison_table(res_all, collapsed="Every run of the scale check")
 
 
@@ -293,7 +280,7 @@ def benchmark(res) -> tuple[str, object]:
 
     mine = res.where(dataset="megc2019")
     if mine.empty:
-        return "This build ran nothing on the MEGC 2019 composite.", markdown("")
+        return say("findings.benchmark.none"), markdown("")
     got = page.measured(mine)
     whole = got[got["column"] == "composite"]
     above = whole[whole["p_adj"] < chance.ALPHA]
@@ -301,30 +288,26 @@ def benchmark(res) -> tuple[str, object]:
     rows_published = [r for r in reference.megc_published() if r.get("composite")]
     published = [r["composite"][0] for r in rows_published]
     on_test = [page.short_name(r["method"]) for r in rows_published if "TEST" in r["selection"]]
-    text = (
-        f"**On the field's benchmark.** On the MEGC 2019 composite (SMIC-HS + CASME II + SAMM, "
-        f"{int(mine.metrics['n_test'].max())} test clips of "
-        f"{mine.confusions['subject'].nunique()} subjects here), measured on {kinds}, "
-        f"{_count(len(above), len(whole))} of the {len(whole)} method and protocol runs are above "
-        "their permutation chance level (UF1, as on the benchmark page)"
-        + (
-            ": "
-            + ", ".join(
-                f"{short(m)} under `{p}`" for m, p in zip(above["method"], above["protocol"])
-            )
-            if len(above)
-            else ""
-        )
-        + f". The {len(published)} published methods report composite UF1 "
-        f"{score(min(published))}-{score(max(published))} on the real data"
-        + (
-            f"; {_names(on_test)} keep, in their released code, the epoch that scored best on "
-            "the test subject"
-            if on_test
-            else ""
-        )
-        + ". The benchmark page shows both, never in one table."
+    measured = say(
+        "findings.benchmark.measured",
+        clips=int(mine.metrics["n_test"].max()),
+        subjects=mine.confusions["subject"].nunique(),
+        kinds=kinds,
+        above=_count(len(above), len(whole)),
+        n=len(whole),
     )
+    if len(above):
+        runs = zip(above["method"], above["protocol"])
+        measured += ": " + ", ".join(f"{short(m)} under `{p}`" for m, p in runs)
+    reported = say(
+        "findings.benchmark.published",
+        n=len(published),
+        low=score(min(published)),
+        high=score(max(published)),
+    )
+    if on_test:
+        reported += "; " + say("findings.benchmark.on_test", methods=_names(on_test))
+    text = f"{measured}. {reported}. {say('findings.benchmark.tail')}"
     rows = [
         {
             "method": short(r["method"]),
@@ -354,23 +337,19 @@ def write_summary(res, folder: str | Path) -> Path:
     kinds = source_label(res.metrics["data_kind"]) if not res.empty else "no data"
     text = "\n".join(
         [
-            ":::{admonition} What this study found",
+            f":::{{admonition}} {say('findings.summary.title')}",
             ":class: important",
             f"- {first}",
-            f"- Measured on {kinds}: {cells}",
+            f"- {say('findings.summary.measured', kinds=kinds, statement=cells)}",
             "",
-            "The statements, their evidence and the scale check are on the page "
-            "{doc}`summary/findings`.",
+            say("findings.summary.more"),
             ":::",
             "",
             "```{figure} generated/headline.png",
-            ":alt: Left, the accuracy the paper reports for its best variant on each dataset (real "
-            "data); right, the accuracy measured here under each protocol, with chance levels.",
+            f":alt: {say('findings.summary.alt')}",
             ":width: 100%",
             "",
-            f"How much of the reported accuracy survives: the paper's best variant as reported "
-            f"(real data, left) and as measured here ({kinds}, right), from window sampling "
-            "(windows of one clip in training and test) to subject-independent evaluation.",
+            say("findings.summary.caption", kinds=kinds),
             "```",
             "",
         ]

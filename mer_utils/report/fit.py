@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .style import markdown, ordered, score, table
+from .text import say
 
 FITTED = 0.9
 """Training UF1 from which a fold counts as having fitted its training part (this study's
@@ -86,20 +87,17 @@ def fit_table(res):
     and UF1, mean over folds with their range) and the epochs run and kept."""
     got = fit_rows(res, by=("protocol",))
     if got.empty:
-        return markdown("No fold of this build kept its fit on the training part.")
+        return markdown(say("fit.no_fit"))
     got = got.reset_index(drop=True)
     out = got[["protocol", "folds", "train accuracy", "train UF1", "epochs"]].copy()
     out["fit"] = [verdict(r) for r in got.to_dict("records")]
     return table(
         out,
         legend={
-            "folds": "folds of all runs of the protocol",
-            "train accuracy, train UF1": "of the kept model on the samples it was trained on "
-            "(the training part after resampling): mean over folds (lowest–highest fold)",
-            "epochs": "epochs trained, and the epoch whose weights were kept (lowest "
-            "validation loss)",
-            "fit": f"fitted: training UF1 at least {FITTED:g} in every fold; not fitted: below "
-            f"{NOT_FITTED:g} on average (this study's words for these thresholds)",
+            "folds": say("fit.legend.folds"),
+            "train accuracy, train UF1": say("fit.legend.train"),
+            "epochs": say("fit.legend.epochs"),
+            "fit": say("fit.legend.fit", fitted=f"{FITTED:g}", not_fitted=f"{NOT_FITTED:g}"),
         },
     )
 
@@ -125,21 +123,11 @@ def fit_sentence(res) -> str:
         v: [r["protocol"] for r in got.to_dict("records") if verdict(r) == v]
         for v in ("fitted", "partly", "not fitted")
     }
-    parts = []
-    if said["fitted"]:
-        parts.append(f"it fitted its training part under {_list(said['fitted'])}")
-    if said["partly"]:
-        parts.append(f"it fitted its training part only partly under {_list(said['partly'])}")
-    if said["not fitted"]:
-        parts.append(
-            f"it did not fit its training part under {_list(said['not fitted'])}: there a test "
-            "score near chance says that the model learned nothing, not that what it learned "
-            "fails to carry over"
-        )
+    keys = {"fitted": "fit.fitted", "partly": "fit.partly", "not fitted": "fit.not_fitted"}
+    parts = [say(keys[v], protocols=_list(protocols)) for v, protocols in said.items() if protocols]
     if not parts:
         return ""
-    text = "; ".join(parts)
-    return "On the folds' own training parts, " + text + "."
+    return say("fit.sentence", parts="; ".join(parts))
 
 
 def _list(items: list[str]) -> str:

@@ -34,6 +34,7 @@ from .style import (
     table,
     with_interval,
 )
+from .text import say
 
 MARK = {"consistent": "✓", "excluded": "✗", "open": "○", "": "–"}
 FRAGILE = "(✗)"
@@ -61,12 +62,10 @@ def test_size_table():
         )
     return table(
         pd.DataFrame(rows),
-        caption="The paper's reported accuracies (real data) and arithmetic; nothing measured",
+        caption=say("leakage.test_size.caption"),
         legend={
-            "smallest n": "the fewest test samples k/n that print the accuracy (two decimals, "
-            "half-up), with k",
-            "10 % of clips": "the test part of one 10 % split of the real dataset's three-class "
-            "clips",
+            "smallest n": say("leakage.test_size.smallest"),
+            "10 % of clips": say("leakage.test_size.clips"),
             "ratio": "smallest n / test clips",
         },
     )
@@ -119,15 +118,12 @@ def hypotheses_table(long: pd.DataFrame | None = None):
     )
     return table(
         out,
-        caption="Which sampling of the real data could print each reported accuracy",
+        caption=say("leakage.hypotheses.caption"),
         legend={
-            "✓": "consistent (a test part of that kind can print it; the details say with how "
-            "many repeats, copies or windows)",
+            "✓": say("leakage.hypotheses.consistent"),
             "✗": "excluded",
-            FRAGILE: "excluded, but only at the exact count: a count near it (a few clips, or "
-            "one frame or window per clip, more or fewer) would print it",
-            "○": "open: the hypothesis bounds its test size only from below, so no printed "
-            "number can exclude it; not counted as explaining the row",
+            FRAGILE: say("leakage.hypotheses.fragile"),
+            "○": say("leakage.hypotheses.open"),
             "–": "not applicable to this dataset",
         },
     )
@@ -143,17 +139,22 @@ def surviving_text(long: pd.DataFrame | None = None) -> str:
     lines = []
     for h, (ok, n) in counts.items():
         if h in opened:
-            lines.append(f"- {codes[h]} ({_describe(h)}): open on all {n} rows (no upper bound).")
+            line = say("leakage.surviving.open", code=codes[h], hypothesis=_describe(h), n=n)
+            lines.append(f"- {line}")
             continue
         what = "all" if ok == n else ("none" if ok == 0 else f"{ok}")
         need = reconstruction.needs_range(h, long)
         letter = "r" if h == "repeats" else "f"
-        lines.append(
-            f"- {codes[h]}, {_describe(h)}: explains {what} of the {n} rows it applies to"
-            + (f", needing {letter} = {need[0]} to {need[1]}" if need else "")
-            + (f"; fragile exclusions ({FRAGILE}): {fragile[h]}" if h in fragile.index else "")
-            + "."
+        line = say(
+            "leakage.surviving.explains", code=codes[h], hypothesis=_describe(h), what=what, n=n
         )
+        if need:
+            line += ", " + say(
+                "leakage.surviving.needing", letter=letter, low=need[0], high=need[1]
+            )
+        if h in fragile.index:
+            line += "; " + say("leakage.surviving.fragile", mark=FRAGILE, n=fragile[h])
+        lines.append(f"- {line}.")
     return "\n".join(lines)
 
 
@@ -190,13 +191,7 @@ def inconsistencies_table():
     """Where the paper's numbers and words disagree with each other (computed from the reported
     tables where they are numbers; quoted where they are words)."""
     rows = [{"what": r["what"], "the paper": r["paper"]} for r in reconstruction.inconsistencies()]
-    rows.append(
-        {
-            "what": "how long the model is trained",
-            "the paper": '"the model is trained over 50 epochs" (Stage 3) and "a low number of '
-            'epochs (5 or 10) is selected" (hyperparameter tuning)',
-        }
-    )
+    rows.append({"what": say("leakage.epochs.what"), "the paper": say("leakage.epochs.paper")})
     return table(pd.DataFrame(rows), caption="The paper's own numbers and words (real data)")
 
 
@@ -223,7 +218,7 @@ def survival_table(res, score_: str = "uf1", collapsed: str | None = None):
     paper = res.where(method=list(config.paper_methods()))
     got = evaluation.rows(paper, score_)
     if got.empty:
-        return markdown("No runs of the paper's variants in this build.")
+        return markdown(say("common.no_paper_runs"))
     present = [p for p in PROTOCOLS if p in set(got["protocol"])]
     out = []
     for ds in [d for d in config.datasets() if d in set(got["dataset"])]:
@@ -243,8 +238,7 @@ def survival_table(res, score_: str = "uf1", collapsed: str | None = None):
         pd.DataFrame(out),
         caption=f"{SCORE_NAMES[score_]} measured here ({kinds}), by protocol",
         legend={
-            "*": "above its permutation chance level (p adjusted over the method's protocols on "
-            "the dataset, as on every page)",
+            "*": say("common.above_mark"),
             **{p: protocols.info(p)["title"] for p in present},
         },
         collapsed=collapsed,
@@ -270,10 +264,7 @@ def baselines_table(res, score_: str = "accuracy"):
         )
     return table(
         pd.DataFrame(rows),
-        legend={
-            "cells": f"{SCORE_NAMES[score_]}, each of the same protocol's splits, mean over "
-            "the paper's variants"
-        },
+        legend={"cells": say("leakage.baselines", score=SCORE_NAMES[score_])},
     )
 
 
@@ -349,7 +340,7 @@ def leak_table(res, collapsed: str | None = None):
     counted by the two clips they were made from)."""
     m = res.metrics[res.metrics["leak_test_from_clip_in_training"].notna()]
     if m.empty:
-        return markdown("No run of this build splits samples rather than clips.")
+        return markdown(say("leakage.no_leak"))
     rows = []
     for (ds, method, p), g in m.groupby(["dataset", "method", "protocol"], sort=False):
         share = (g["leak_test_from_clip_in_training"] / g["n_test"]).mean()
@@ -369,10 +360,9 @@ def leak_table(res, collapsed: str | None = None):
         pd.DataFrame(rows),
         caption=f"Test samples and their clips, measured here ({source_label(m['data_kind'])})",
         legend={
-            "(mean)": f"mean over the runs of each row ({len(m)} runs in all)",
-            "clip also in training": "share of the test samples made from a clip that also has "
-            "a sample (another window, a copy) in the training part; mean over runs",
-            "copies / SMOTE in test": "augmented copies and SMOTE samples among the test samples",
+            "(mean)": say("leakage.leak.mean", n=len(m)),
+            "clip also in training": say("leakage.leak.clip"),
+            "copies / SMOTE in test": say("leakage.leak.copies"),
         },
         collapsed=collapsed,
     )
@@ -390,7 +380,7 @@ def windows_arithmetic(profile: str):
     and the fewest windows per clip whose test part can (arithmetic; nothing measured)."""
     per_clip = windows_per_clip(profile)
     if per_clip is None:
-        return markdown(f"The `{profile}` profile cuts no windows.")
+        return markdown(say("leakage.no_windows", profile=profile))
     rows = []
     for r in reference.own_rows().to_dict("records"):
         clips = reconstruction.structure(r["dataset"]).clips
@@ -413,12 +403,8 @@ def windows_arithmetic(profile: str):
         )
     return table(
         pd.DataFrame(rows),
-        caption="What the window sampling's test sizes can print (real data's clip counts; "
-        "arithmetic, nothing measured)",
-        legend={
-            "windows per clip needed": "the fewest windows per clip w (the same w for every "
-            "clip) whose 10 % test part of w x clips windows can print the accuracy",
-        },
+        caption=say("leakage.windows_caption"),
+        legend={"windows per clip needed": say("leakage.windows_needed")},
     )
 
 
@@ -445,18 +431,12 @@ def windows_note(profile: str) -> str:
     many of the paper's rows its test sizes can print (what it may be called)."""
     per_clip = windows_per_clip(profile)
     if per_clip is None:
-        return f"The `{profile}` profile cuts no windows."
+        return say("leakage.no_windows", profile=profile)
     hit, n = windows_rows_printed(profile)
-    name = f"window sampling ({per_clip} windows per clip)"
+    name = say("leakage.windows_name", n=per_clip)
     if hit == 0:
-        return (
-            f"In this build `paper-windows` is {name}. Its test parts print none of the paper's "
-            f"{n} rows, so the book calls it {name}, never the sampling the arithmetic allows."
-        )
-    return (
-        f"In this build `paper-windows` is {name}. Its test parts can print {hit} of the paper's "
-        f"{n} rows."
-    )
+        return say("leakage.windows_none", name=name, rows=n)
+    return say("leakage.windows_some", name=name, printed=hit, rows=n)
 
 
 def windows_summary(res) -> str:
@@ -464,13 +444,15 @@ def windows_summary(res) -> str:
     a run tests, and how much of it was seen in training."""
     m = res.metrics[(res.metrics["protocol"] == "paper-windows")]
     if m.empty:
-        return "This build ran no window protocol."
+        return say("leakage.no_window_runs")
     share = float((m["leak_test_from_clip_in_training"] / m["n_test"]).mean())
-    return (
-        f"Under `paper-windows` a run tests {m['n_test'].min()}-{m['n_test'].max()} windows from "
-        f"{m['n_test_clips'].min()}-{m['n_test_clips'].max()} distinct clips, and "
-        f"{100 * share:.0f} % of the test windows come from a clip with another window in the "
-        "training part."
+    return say(
+        "leakage.windows_summary",
+        low=m["n_test"].min(),
+        high=m["n_test"].max(),
+        clips_low=m["n_test_clips"].min(),
+        clips_high=m["n_test_clips"].max(),
+        percent=f"{100 * share:.0f}",
     )
 
 

@@ -10,7 +10,6 @@ import pandas as pd
 from .. import chance, config, intervals, protocols
 from ..schema import CONFUSION_COLUMNS, LACKS
 from .style import (
-    ADJUSTED,
     PROTOCOLS,
     WIDTH,
     close,
@@ -23,6 +22,7 @@ from .style import (
     verdict,
     with_interval,
 )
+from .text import say
 
 K = len(config.CLASSES)
 
@@ -37,7 +37,7 @@ def runs_table(res):
     chance level, adjusted p-value and verdict (:mod:`mer_utils.verdicts`), the majority
     baseline of the same splits, and the test samples behind the numbers."""
     if res.empty:
-        return markdown("No runs: this method was not run under any protocol of this build.")
+        return markdown(say("method.no_runs"))
     rows = []
     for protocol in _protocols(res):
         group = res.where(protocol=protocol)
@@ -71,16 +71,12 @@ def runs_table(res):
     return table(
         out,
         legend={
-            "UF1, accuracy": "mean over repeated splits, or the pooled score of a "
-            "cross-validation, [95 % interval]",
-            "chance UF1": "95th percentile of UF1 with the labels shuffled "
-            "(within test subjects where the protocol is subject-independent)",
-            "p (adj.)": ADJUSTED,
-            "verdict": "adjusted p below 0.05; otherwise the smallest UF1 this test would have "
-            "called above chance",
-            "majority acc.": "always answering the training part's most frequent class",
-            "test samples": "per run x runs (distinct test clips in brackets where the "
-            "samples are not clips)",
+            "UF1, accuracy": say("common.interval"),
+            "chance UF1": say("method.legend.chance"),
+            "p (adj.)": say("common.adjusted"),
+            "verdict": say("method.legend.verdict"),
+            "majority acc.": say("method.legend.majority"),
+            "test samples": say("common.tested"),
         },
     )
 
@@ -90,7 +86,8 @@ def verdicts(res) -> str:
     (and one more where folds trained without a class, :func:`lacking`)."""
     if res.empty:
         return ""
-    return _verdict(res) + lacking(res)
+    more = lacking(res)
+    return _verdict(res) + (f" {more}" if more else "")
 
 
 def lacking(res) -> str:
@@ -103,10 +100,7 @@ def lacking(res) -> str:
         return ""
     per = hit.groupby("protocol").size()
     where = ", ".join(f"{n} under `{p}`" for p, n in per.items())
-    return (
-        f" {len(hit)} folds ({where}) trained without any clip of a class (listed in the fold "
-        "records' note): those folds cannot predict that class."
-    )
+    return say("method.lacking", n=len(hit), where=where)
 
 
 def _verdict(res) -> str:
@@ -114,23 +108,11 @@ def _verdict(res) -> str:
     got = [intervals.score_interval(res.where(protocol=p), "uf1") for p in names]
     above = [p for p, g in zip(names, got) if g["p_adj"] < chance.ALPHA]
     if not above:
-        return (
-            f"Under none of its {len(names)} protocols is this method's UF1 above its permutation "
-            "chance level (adjusted over its family): on these data it shows no sign of "
-            "recognising the classes, whatever its accuracy. The tests would have called a UF1 "
-            "above chance from "
-            + ", ".join(f"{score(g['detectable'])} (`{p}`)" for p, g in zip(names, got))
-            + "."
-        )
+        detectable = ", ".join(f"{score(g['detectable'])} (`{p}`)" for p, g in zip(names, got))
+        return say("method.none_above", n=len(names), detectable=detectable)
     independent = [p for p in above if protocols.info(p)["subject_independent"]]
-    text = f"Its UF1 is above its permutation chance level under {_list(above)}"
-    if not independent:
-        text += (
-            ", and under none of the subject-independent protocols: these data show no sign "
-            "that what it recognises extends to people it has not seen (no sign is not proof "
-            "that it does not; the scores' intervals say how much the tests could have seen)"
-        )
-    return text + "."
+    key = "method.above" if independent else "method.above_not_independent"
+    return say(key, protocols=_list(above))
 
 
 def _list(items: list[str]) -> str:
@@ -210,10 +192,7 @@ def recall_table(res):
     out = pd.DataFrame(rows)
     return table(
         out,
-        legend={
-            "class": "recall [95 % interval] (n = test samples of the class per run); "
-            "recall is undefined where a test part holds no sample of the class"
-        },
+        legend={"class": say("method.legend.recall")},
     )
 
 
@@ -272,14 +251,14 @@ def skipped(method: str, profile: str | None = None):
     if not skip:
         return markdown("")
     lines = [f"- `{p}`: {why}" for p, why in skip.items()]
-    return markdown("Not run under:\n\n" + "\n".join(lines))
+    return markdown(say("method.not_run") + "\n\n" + "\n".join(lines))
 
 
 def planned_table(planned: list):
     """The runs a method page makes (:func:`mer_utils.experiment.runs_to_make`): one row per
     repeat of each protocol, with the seed of its splits and what it computes."""
     if not planned:
-        return markdown("No runs: this method is not run under any protocol of this build.")
+        return markdown(say("method.no_planned"))
     rows = []
     for run in planned:
         same = run.same_as

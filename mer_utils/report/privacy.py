@@ -23,6 +23,7 @@ from IPython.display import Markdown
 
 from .. import config
 from ..datasets import display_name
+from .text import say
 
 
 def allowed(dataset: str, data_kind: str) -> set[str] | None:
@@ -67,10 +68,5 @@ def clips(clipset, dataset: str, data_kind: str):
 
 def note(dataset: str | None = None) -> Markdown:
     """What a face figure shows when no face of a licensed dataset may be published."""
-    name = display_name(dataset) if dataset else "This dataset"
-    return Markdown(
-        f":::{{note}}\nNo face is shown here: {name} is a licensed dataset, and its licence "
-        "restricts where participants' faces may appear. A licence holder can list the subjects "
-        "who consented to publication in `publishable_subjects` "
-        "(`mer_utils/data/datasets.yaml`).\n:::"
-    )
+    name = display_name(dataset) if dataset else say("privacy.this_dataset")
+    return Markdown(f":::{{note}}\n{say('privacy.no_face', dataset=name)}\n:::")

@@ -17,7 +17,6 @@ from .. import chance, config, intervals, protocols, reference
 from ..datasets import display_name
 from . import evaluation
 from .style import (
-    ADJUSTED,
     METHODS,
     PROTOCOLS,
     SCORE_NAMES,
@@ -35,6 +34,7 @@ from .style import (
     tested,
     with_interval,
 )
+from .text import say
 
 
 # ----------------------------------------------------------------------------- Tables 1-4
@@ -42,7 +42,7 @@ def reported_table(dataset: str):
     """The paper's table for ``dataset`` as printed (reported on the real dataset)."""
     ref = reference.reported(dataset)
     if ref.empty:
-        return markdown("The paper has no table for this dataset.")
+        return markdown(say("results.no_table"))
     out = pd.DataFrame(
         {
             "year": ref["year"].astype(str),
@@ -56,9 +56,7 @@ def reported_table(dataset: str):
     number = reference.table_number(dataset)
     return table(
         out,
-        caption=f"Table {number} of the paper: {display_name(dataset)}, as reported by the paper "
-        "(real data; the paper's own rows state a clip-level 80/10/10 split, the other methods' "
-        "rows are quoted without their protocol)",
+        caption=say("results.reported_caption", number=number, dataset=display_name(dataset)),
     )
 
 
@@ -67,7 +65,9 @@ def measured_table(res, dataset: str, protocol: str = "paper"):
     F1 with intervals, the permutation chance level of the accuracy, and the test samples."""
     mine = res.where(dataset=dataset, protocol=protocol)
     if mine.empty:
-        return markdown(f"No `{protocol}` runs of {display_name(dataset)} in this build.")
+        return markdown(
+            say("results.no_protocol_runs", protocol=protocol, dataset=display_name(dataset))
+        )
     rows = []
     for method in [m for m in METHODS if m in set(mine.metrics["method"])]:
         group = mine.where(method=method)
@@ -93,14 +93,17 @@ def measured_table(res, dataset: str, protocol: str = "paper"):
     kinds = source_label(mine.metrics["data_kind"])
     return table(
         out,
-        caption=f"The same methods measured here on {display_name(dataset)} ({kinds}, "
-        f"{mine.metrics['profile'].iloc[0]} profile) under `{protocol}`: mean [95 % interval] "
-        "over repeated splits",
+        caption=say(
+            "results.measured_caption",
+            dataset=display_name(dataset),
+            kinds=kinds,
+            profile=mine.metrics["profile"].iloc[0],
+            protocol=protocol,
+        ),
         legend={
-            "chance acc.": "95th percentile of the accuracy of the same predictions with "
-            "shuffled labels",
-            "p (adj.)": "of the accuracy: " + ADJUSTED,
-            "F1 (weighted)": "the F1 the paper's numbers behave like (see the reconstruction page)",
+            "chance acc.": say("results.legend.chance"),
+            "p (adj.)": say("results.legend.p", adjusted=say("common.adjusted")),
+            "F1 (weighted)": say("results.legend.f1"),
         },
     )
 
@@ -171,7 +174,7 @@ def protocol_table(res, score_: str = "uf1"):
     evaluation page and in the CSV below."""
     got = evaluation.rows(res, score_)
     if got.empty:
-        return markdown("No runs in this build.")
+        return markdown(say("results.no_runs"))
     got["above"] = got["p_adj"] < chance.ALPHA
     datasets = [d for d in config.datasets() if d in set(got["dataset"])]
     out = []
@@ -192,13 +195,11 @@ def protocol_table(res, score_: str = "uf1"):
             out.append(row)
     out = pd.DataFrame(out)
     legend = {
-        "*": "above its permutation chance level (p adjusted over the method's protocols "
-        "on the dataset, as on every page)",
-        "cells": f"{SCORE_NAMES[score_]}, mean over repeated splits or pooled over a "
-        "cross-validation; intervals on each dataset's evaluation page",
+        "*": say("common.above_mark"),
+        "cells": say("results.legend.cells", score=SCORE_NAMES[score_]),
     }
     if (out[[display_name(d) for d in datasets]] == "–").any().any():
-        legend["–"] = "no run of this method under this protocol on this dataset in this build"
+        legend["–"] = say("results.legend.missing")
     return table(
         out,
         caption=f"{SCORE_NAMES[score_]} measured here ({source_label(got_kinds(res))}), "
@@ -311,11 +312,9 @@ def differences_summary(res, score_: str = "uf1"):
             parts.append(f"`{protocol}` {len(resolved)} of {len(part)}")
         lines.append(f"- {display_name(ds)}: " + "; ".join(parts))
     if not lines:
-        return markdown("No paired comparisons in this build.")
-    return markdown(
-        f"Pairs of methods whose {SCORE_NAMES[score_]} the data resolve (paired, Holm-corrected "
-        "per dataset):\n\n" + "\n".join(lines)
-    )
+        return markdown(say("results.no_comparisons"))
+    head = say("results.comparisons", score=SCORE_NAMES[score_])
+    return markdown(head + "\n\n" + "\n".join(lines))
 
 
 def confusion_figures(res, protocol: str) -> list[plt.Figure]:
@@ -362,8 +361,7 @@ def recall_table(res, protocol: str):
     kinds = source_label(mine.metrics["data_kind"])
     return table(
         pd.DataFrame(rows),
-        caption=f"Per-class recall measured here ({kinds}) under {protocol}, methods in the "
-        "order of methods.yaml",
+        caption=say("results.recall_caption", kinds=kinds, protocol=protocol),
         legend={"cells": "recall [95 % interval]"},
         collapsed=f"Per-class recall of every dataset and method ({kinds})",
     )

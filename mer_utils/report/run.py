@@ -11,6 +11,7 @@ from .. import config, results
 from ..datasets import display_name
 from .banners import shown_path
 from .style import count, markdown, ordered, table
+from .text import say
 
 FINISHED = ("ok", "cached")
 
@@ -70,9 +71,7 @@ def licensed_pages_table(manifest: dict):
     dataset's licence allows)."""
     pages = results.licensed_pages(manifest)
     if not pages:
-        return markdown(
-            "No page of this run used licensed data: every number comes from stand-ins."
-        )
+        return markdown(say("run.no_licensed"))
     return table(pd.DataFrame({"page": pages, "data": "licensed"}))
 
 
@@ -98,7 +97,7 @@ def other_pages_table(manifest: dict):
     executed (placeholders)."""
     rows = manifest.get("other_pages", [])
     if not rows:
-        return markdown("Every page of the book was produced by this run.")
+        return markdown(say("run.all_pages"))
     out = pd.DataFrame(rows).rename(columns={"key": "page", "finished": "finished (UTC)"})
     return table(out[["page", "status", "finished (UTC)"]])
 
@@ -130,7 +129,7 @@ def pages_table(manifest: dict):
 def versions_table(res):
     """The package versions the runs recorded (one row per distinct set)."""
     if res.empty:
-        return markdown("No result records.")
+        return markdown(say("run.no_records"))
     cols = [c for c in res.metrics.columns if c.startswith("version_")]
     out = res.metrics[cols].drop_duplicates()
     out.columns = [c.removeprefix("version_") for c in cols]
@@ -141,7 +140,7 @@ def provenance_table(res):
     """Per run: protocol, repeat, seeds, device, time and duration (the key, data id and
     profile id are in the downloadable ``metrics.csv``)."""
     if res.empty:
-        return markdown("No result records.")
+        return markdown(say("run.no_records"))
     df = ordered(res.metrics)
     out = pd.DataFrame(
         {

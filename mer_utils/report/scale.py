@@ -10,7 +10,6 @@ import pandas as pd
 from .. import chance, config, intervals
 from ..datasets import display_name
 from .style import (
-    ADJUSTED,
     markdown,
     pvalue,
     score,
@@ -21,6 +20,7 @@ from .style import (
     verdict,
     with_interval,
 )
+from .text import say
 
 
 def settings(profile: str) -> dict | None:
@@ -51,7 +51,7 @@ def comparison_table(res, collapsed: str | None = None):
     (``collapsed``: folded behind that summary)."""
     got = rows(res)
     if got.empty:
-        return markdown("No runs for the scale check in this build.")
+        return markdown(say("scale.no_runs"))
     out = pd.DataFrame(
         {
             "method": got["method"].map(short),
@@ -67,9 +67,8 @@ def comparison_table(res, collapsed: str | None = None):
     return table(
         out,
         legend={
-            "reads": "frames per clip and their size (the 3D CNN), or the key frames' size (the "
-            "flow baseline)",
-            "p (adj.)": ADJUSTED,
+            "reads": say("scale.reads"),
+            "p (adj.)": say("common.adjusted"),
         },
         collapsed=collapsed,
     )
@@ -80,7 +79,7 @@ def statement(res, book_profile: str) -> str:
     got = rows(res)
     check = settings(book_profile)
     if got.empty or not check:
-        return "The scale check did not run in this build."
+        return say("scale.not_run")
     ds = display_name(check["dataset"])
     scale = check["profile"]
     lines = []
@@ -100,17 +99,22 @@ def statement(res, book_profile: str) -> str:
                 continue
             a, b = a.iloc[0], b.iloc[0]
             verdict_a, verdict_b = verdict(a.to_dict()), verdict(b.to_dict())
-            lines.append(
-                f"- {short(method)}, `{protocol}`: UF1 {score(a['mean'])} reading {a['reads']} "
-                f"({verdict_a}) and {score(b['mean'])} reading {b['reads']} ({verdict_b})."
+            line = say(
+                "scale.line",
+                method=short(method),
+                protocol=protocol,
+                book=score(a["mean"]),
+                book_reads=a["reads"],
+                book_verdict=verdict_a,
+                scale=score(b["mean"]),
+                scale_reads=b["reads"],
+                scale_verdict=verdict_b,
             )
+            lines.append(f"- {line}")
     if not lines:
-        return f"The scale check on {ds} has no runs to set beside the {book_profile} profile's."
-    return (
-        f"On {ds}, the same methods and splits at the `{book_profile}` profile and at the "
-        f"paper's scale (`{scale}`), each p adjusted over its method's protocols:\n\n"
-        + "\n".join(lines)
-    )
+        return say("scale.nothing_beside", dataset=ds, profile=book_profile)
+    head = say("scale.head", dataset=ds, profile=book_profile, scale=scale)
+    return head + "\n\n" + "\n".join(lines)
 
 
 def paired(res, book_profile: str) -> pd.DataFrame:
@@ -152,7 +156,7 @@ def paired_table(res, book_profile: str):
     """:func:`paired` as a table."""
     got = paired(res, book_profile)
     if got.empty:
-        return markdown("No method ran at both profiles on a shared split in this build.")
+        return markdown(say("scale.no_pairs"))
     check = settings(book_profile)
     out = pd.DataFrame(
         {
@@ -170,8 +174,7 @@ def paired_table(res, book_profile: str):
     return table(
         out,
         legend={
-            f"UF1 {check['profile']} - {book_profile}": "paired difference on the same splits "
-            "and test samples [95 % interval; none where one split leaves no spread]",
-            "p (Holm)": f"two-sided, Holm-corrected over the {len(out)} rows",
+            f"UF1 {check['profile']} - {book_profile}": say("scale.difference"),
+            "p (Holm)": say("scale.holm", n=len(out)),
         },
     )

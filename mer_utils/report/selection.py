@@ -17,6 +17,7 @@ import pandas as pd
 from .. import chance, intervals, reference
 from ..datasets import DatasetError, display_name
 from .style import WIDTH, markdown, score, short, source_label, table, tested, with_interval
+from .text import say
 
 AS_PUBLISHED = "best-test-epoch"
 """The selection that picks each fold's epoch on its test part."""
@@ -70,10 +71,7 @@ def inflation_table(
         mine = mine[mine["protocol"] == protocol]
         name = f"{name}, under {protocol}" if name else f"under {protocol}"
     if mine.empty:
-        return markdown(
-            "No method of this build kept every epoch's test predictions here, so nothing was "
-            "scored twice."
-        )
+        return markdown(say("selection.nothing_twice"))
     out = pd.DataFrame(
         {
             **({"dataset": mine["column"].map(_shown)} if column is None else {}),
@@ -92,13 +90,10 @@ def inflation_table(
         caption=f"Measured here, on {source_label(mine['kind'])}: one training scored twice"
         + (f" ({name})" if name else ""),
         legend={
-            "honest epoch": "per fold, the epoch with the lowest loss on the validation part "
-            "(training subjects only)",
-            "epoch best on the test part": "per fold, the epoch whose test predictions are most "
-            "often right, as the released code of some published methods keeps it",
-            "inflation": "the second minus the first, paired on the same folds and test "
-            "subjects [95 % interval]",
-            "chance UF1": "95th percentile of the same predictions scored against shuffled labels",
+            "honest epoch": say("selection.legend.honest"),
+            "epoch best on the test part": say("selection.legend.test_epoch"),
+            "inflation": say("selection.legend.inflation"),
+            "chance UF1": say("selection.legend.chance"),
         },
         collapsed=collapsed,
     )
@@ -127,11 +122,11 @@ def practice_table(rows: pd.DataFrame):
                 for m, p, d in zip(measured["method"], measured["protocol"], measured["inflation"])
             )
         elif "TEST" in practice:
-            here = "not measured in this build"
+            here = say("selection.practice.not_measured")
         elif "not stated" in practice:
-            here = "unknown: how the epoch was chosen is not stated"
+            here = say("selection.practice.not_stated")
         else:
-            here = "not this practice (the epoch is not chosen on the test part)"
+            here = say("selection.practice.not_this")
         lines.append(
             {
                 "epoch chosen by": practice,
@@ -141,42 +136,35 @@ def practice_table(rows: pd.DataFrame):
         )
     return table(
         pd.DataFrame(lines),
-        caption="How the published methods chose their epoch, and the inflation this study "
-        "measured for the same practice (its own networks, on this build's data)",
-        legend={
-            "UF1 inflation measured here": "UF1 with the epoch best on the test part minus UF1 "
-            "with the honest epoch, same trainings, on the whole composite [95 % paired interval]",
-        },
+        caption=say("selection.practice.caption"),
+        legend={"UF1 inflation measured here": say("selection.legend.measured")},
     )
 
 
 def sentence(rows: pd.DataFrame) -> str:
     """What the records show about the epoch chosen on the test part, in one sentence."""
     if rows.empty:
-        return (
-            "No method of this build was scored with the epoch chosen on the test part, so the "
-            "records say nothing about that practice here."
-        )
+        return say("selection.no_scoring")
     resolved = [r for r in rows.to_dict("records") if r["inflation"]["low"] > 0]
     gains = [r["inflation"]["difference"] for r in rows.to_dict("records")]
     kinds = source_label(rows["kind"])
     above = [
         r for r in rows.to_dict("records") if r["published"]["p"] < chance.ALPHA <= r["honest"]["p"]
     ]
-    return (
-        f"**Choosing the epoch on the test subject.** Scoring the same trainings of "
-        f"{', '.join(dict.fromkeys(rows['method']))} with, per fold, the epoch that did best on "
-        f"its test part instead of the epoch chosen on validation subjects changes UF1 by "
-        f"{min(gains):+.3f} to {max(gains):+.3f} over {len(rows)} dataset, method and protocol "
-        f"runs (on {kinds}); the paired 95 % interval lies above zero in {len(resolved)} of them"
-        + (
-            f", and in {len(above)} the test-chosen score clears its chance level (p < "
-            f"{chance.ALPHA}, uncorrected) where the honest one does not"
-            if above
-            else ""
+    clauses = [
+        say(
+            "selection.sentence",
+            methods=", ".join(dict.fromkeys(rows["method"])),
+            low=f"{min(gains):+.3f}",
+            high=f"{max(gains):+.3f}",
+            n=len(rows),
+            kinds=kinds,
+            resolved=len(resolved),
         )
-        + "."
-    )
+    ]
+    if above:
+        clauses.append(say("selection.clears", n=len(above), alpha=chance.ALPHA))
+    return ", ".join(clauses) + "."
 
 
 # ----------------------------------------------------------------------------- cost
@@ -278,7 +266,7 @@ def cost_table(res):
     """The numbers of :func:`cost_figure`."""
     rows = cost_rows(res)
     if rows.empty:
-        return markdown("No subject-independent run in this build.")
+        return markdown(say("selection.no_cv"))
     out = pd.DataFrame(
         {
             "dataset": rows["dataset"],
@@ -291,8 +279,5 @@ def cost_table(res):
     return table(
         out,
         caption=f"Measured here, on {source_label(rows['kind'])}: UF1 and training time",
-        legend={
-            "CPU seconds per fold": "mean CPU seconds (all threads) of a fold's fit: "
-            "resampling, training and prediction (folds.csv), on the machine that ran it"
-        },
+        legend={"CPU seconds per fold": say("selection.legend.seconds")},
     )

@@ -12,6 +12,7 @@ from . import privacy
 from .dataset import class_table
 from .escape import mpl
 from .style import PALETTE, WIDTH, close, count, markdown, rgb, table
+from .text import say
 
 REGION_COLOURS = {
     "forehead": "tab:purple",
@@ -129,14 +130,18 @@ def clips_summary(clips):
 def tensors_text(clips, longer=None):
     """What stage 1 produced: the clip tensor and, for the window protocol, the denser
     sampling; whether they came from the cache."""
-    text = (
-        f"Clip tensor: shape `{clips.X.shape}` (clips, frames, height, width, channel), dtype "
-        f"`{clips.X.dtype}`; read from the cache: {'yes' if clips.from_cache else 'no'}."
+    text = say(
+        "stages.tensor",
+        shape=clips.X.shape,
+        dtype=clips.X.dtype,
+        cached="yes" if clips.from_cache else "no",
     )
     if longer is not None:
-        text += (
-            f" For the window protocol: `{longer.X.shape}`, {longer.X.shape[1]} frames per clip "
-            f"(read from the cache: {'yes' if longer.from_cache else 'no'})."
+        text += " " + say(
+            "stages.windows",
+            shape=longer.X.shape,
+            frames=longer.X.shape[1],
+            cached="yes" if longer.from_cache else "no",
         )
     return markdown(text)
 
@@ -151,7 +156,7 @@ def kept_table(clips):
 def excluded_table(clips):
     """Every clip stage 1 excluded, with its first frame file (relative to the dataset) and why."""
     if not len(clips.excluded):
-        return markdown("No clip was excluded.")
+        return markdown(say("stages.none_excluded"))
     out = clips.excluded.copy()
     root = str(clips.source.get("root", "")) if getattr(clips, "source", None) else ""
     out["file"] = out["file"].map(lambda f: _relative(str(f), root))

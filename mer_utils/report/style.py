@@ -225,14 +225,6 @@ def verdict(row: dict, name: str = "UF1") -> str:
     return "not above chance" + ("" if _missing(need) else f" (needs {name} > {score(need)})")
 
 
-ADJUSTED = (
-    "permutation p-value (one relabelling of the test clips shared by every repeat) times the "
-    "size of its family: the protocols this profile runs the method under on this dataset "
-    "(Bonferroni); the same value on every page that shows the run"
-)
-"""The legend of an adjusted p-value column."""
-
-
 def tested(row: dict) -> str:
     """Test samples behind a score: ``38`` or ``38 x 3`` (and the distinct clips where the
     samples are not clips)."""
