@@ -38,18 +38,18 @@ lint: $(STAMP)
 
 # Run the notebook grid (papermill) into book/; `make book` then compiles it.
 run: $(STAMP)
-	$(BIN)/python -m mer_utils.study --profile $(PROFILE) $(STUDY_ARGS)
+	$(BIN)/python -m mer_utils.build --profile $(PROFILE) $(STUDY_ARGS)
 
 # PUBLISH=1 (the publishing workflow): refuse a book whose pages used licensed data unless
 # MER_PUBLISH_LICENSED=yes says the licences allow it.
 book: run
 	BOOK_REPOSITORY_URL="$(BOOK_REPOSITORY_URL)" BOOK_REPOSITORY_BRANCH="$(BOOK_REPOSITORY_BRANCH)" \
 	  $(BIN)/jupyter-book build . -W --keep-going
-	@if [ -n "$(PUBLISH)" ]; then $(BIN)/python -m mer_utils.study --check-publish; fi
+	@if [ -n "$(PUBLISH)" ]; then $(BIN)/python -m mer_utils.build --check-publish; fi
 
 # What the book's launch buttons (Binder, Colab) open, for the publishing workflow after
 # `make book`: the built commit plus every executed per-dataset page with its launch cell
-# (mer_utils/launch.py), committed in a separate work tree and pushed to LAUNCH_BRANCH. The
+# (mer_utils/build/launch.py), committed in a separate work tree and pushed to LAUNCH_BRANCH. The
 # book itself is left as it is. Build the book with BOOK_LAUNCH_BRANCH set to show the buttons.
 LAUNCH_BRANCH ?= launch
 LAUNCH_TREE := .cache/launch-tree
@@ -57,7 +57,7 @@ launch-branch: $(STAMP)
 	@test -n "$(BOOK_REPOSITORY_URL)" || { echo "make launch-branch: BOOK_REPOSITORY_URL is not set" >&2; exit 2; }
 	rm -rf $(LAUNCH_TREE) && git worktree prune
 	git worktree add --detach $(LAUNCH_TREE) HEAD
-	$(BIN)/python -m mer_utils.launch book $(LAUNCH_TREE) \
+	$(BIN)/python -m mer_utils.build.launch book $(LAUNCH_TREE) \
 	  --repository "$(BOOK_REPOSITORY_URL)" --commit "$$(git rev-parse HEAD)"
 	cd $(LAUNCH_TREE) && git add -f book/datasets && \
 	  git -c user.name=mer-book -c user.email=mer-book@users.noreply.github.com commit -q \

@@ -1,6 +1,6 @@
 """Benchmark: the grid's throughput in trainings per hour (``make bench``), one JSON line each.
 
-Runs the same small grid three ways with the real runner (``python -m mer_utils.study``):
+Runs the same small grid three ways with the real runner (``python -m mer_utils.build``):
 one local worker (``--jobs 1``), two local workers (``--jobs 2``), and a Dask
 ``distributed.LocalCluster`` of two worker processes (``--scheduler``). The grid: the quick
 profile on the CAS(ME)^2 stand-in, two methods (MER-3DCNNST, MER-DA3DCNNST) under ``kfold``:
@@ -43,7 +43,7 @@ def run(tmp: Path, name: str, extra: list[str]) -> tuple[float, int]:
     cmd = [
         sys.executable,
         "-m",
-        "mer_utils.study",
+        "mer_utils.build.study",
         *ARGS,
         "--book-dir",
         str(book),

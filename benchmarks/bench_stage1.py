@@ -143,7 +143,7 @@ def stage1_share(repeat: int = 2) -> None:
     preprocessing itself (``stage1.for_profile`` on the book's stand-ins, no cache), timed here.
     """
     from mer_utils import results
-    from mer_utils.runner import REPO
+    from mer_utils.build.runner import REPO
 
     path = results.manifest_path(REPO / "book" / "results")
     if not path.exists():

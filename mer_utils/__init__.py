@@ -18,9 +18,12 @@ module              what it serves
 ``balance``         stage 2b: class weights (Eq. 1) and SMOTE
 ``models``          stage 3: the 3D CNN
 ``flow``            the optical-flow baseline
-``methods``         a method of ``methods.yaml``: its switches and its model
+``methods``         the methods as typed plug-ins (one module per kind); stage 2's
+                    resampling
 ``protocols``       the splits: clip-level, subject, k-fold, leave-one-subject-out
+``profile``         a run profile, resolved once into a typed, frozen object
 ``folds``           one fold: split, resample, fit, predict; the fold store
+``code``            the code a fold depends on (its key's import closure)
 ``experiment``      a method under its protocols -> records
 ``metrics``         accuracy, F1, UF1, UAR, the majority baseline
 ``chance``          the permutation chance level
@@ -29,18 +32,14 @@ module              what it serves
 ``results``         reading and writing the record tables
 ``reference``       the paper's (and the benchmark's) published numbers
 ``reconstruction``  which sampling could have printed the paper's numbers
-``grid``            the pages of a run, and the table of contents
-``templates``       notebook templates (MyST) rendered for a page
-``fingerprints``    what a page's result depends on
-``runner``          executing pages with papermill; resume; interrupts
-``pages``           placeholders, the run manifest, generated text
-``processes``       workers bound to the runner, signals, the run lock
-``publish``         the publishing guard
-``cluster``         folds on a Dask cluster
-``study``           the command line (``python -m mer_utils.study``)
 ``report``          tables, charts and sentences the book shows
 ``config``          the YAML tables: labels, layouts, profiles, methods, grid
 ``atomic``          crash-safe file writes shared by caches and results
+``environment``     the environment every process computes in
+``build``           what runs the book, a subpackage: the runner, the grid of
+                    pages, templates, fingerprints, Dask, the publishing guard,
+                    the command line ``python -m mer_utils.build``. Nothing
+                    above imports it.
 ==================  ==========================================================
 """
 

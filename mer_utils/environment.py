@@ -1,8 +1,13 @@
-"""The environment every process of the study computes in, set before TensorFlow is imported."""
+"""The environment every process of the study computes in: TensorFlow's variables, set before it
+is imported (:func:`kernel_environment`), and workers that die with their parent
+(:func:`bind_to_parent`: the runner's page workers, the stand-in generator's renderers)."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
 
 KERNEL_ENV = {
     # TensorFlow maps nearly all of a GPU's memory in the first process that uses it; with
@@ -22,3 +27,17 @@ def kernel_environment(environ: dict | None = None) -> dict[str, str]:
     for name, value in KERNEL_ENV.items():
         environ.setdefault(name, value)
     return {name: environ[name] for name in KERNEL_ENV}
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def bind_to_parent() -> None:
+    """Make this process die with its parent (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``) and
+    leave Ctrl-C to the parent, which then stops its workers itself. Elsewhere a no-op."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the signal was armed
+        os._exit(1)

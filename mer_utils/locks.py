@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 if TYPE_CHECKING:
     from .sources import Source
 
-log = logging.getLogger("mer_utils.study")
+log = logging.getLogger("mer_utils.build.study")
 
 LOCK_SUFFIX = ".lock"
 """``<folder>.lock`` beside a stand-in folder is its lock file."""

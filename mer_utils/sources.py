@@ -1,6 +1,6 @@
 """Where each dataset's data come from, and whether a folder holds a stand-in.
 
-The runner (:mod:`mer_utils.study`) asks :func:`resolve_sources` which folder each dataset's
+The runner (:mod:`mer_utils.build.study`) asks :func:`resolve_sources` which folder each dataset's
 pages read: a licence holder's copy under the data root (or a ``--dataset-dir``), else the
 dataset's stand-in. This module only *reads* stand-ins; writing them is
 :mod:`mer_utils.standins`' job, and nothing here imports it (not even inside a function), so that
@@ -43,7 +43,10 @@ from . import atomic, config
 from .config import CLASSES
 from .locks import LOCK_SUFFIX, StandinInUse, lock_holders, standin_lock  # noqa: F401 - re-exported
 
-log = logging.getLogger("mer_utils.study")
+log = logging.getLogger("mer_utils.build.study")
+
+REPO = Path(__file__).resolve().parent.parent
+"""Repository root: relative data folders are read from it."""
 
 __all__ = [
     "DATA_ROOT_ENV",
@@ -57,7 +60,6 @@ __all__ = [
     "SourceError",
     "StandinInUse",
     "check_marker",
-    "data_stamp",
     "expected_counts",
     "is_standin",
     "read_marker",
@@ -168,7 +170,6 @@ def resolve_sources(
     is not a stand-in) is an error, since stand-ins are never written over it.
     """
     from .datasets import find_root
-    from .runner import REPO
 
     annotations = annotations or {}
     selectable = set(datasets) | {
@@ -250,7 +251,6 @@ def composite(name: str, parts: tuple[Source, ...]) -> Source:
     parts' folders: their common parent where they lie side by side under their own names (a
     data root, the stand-ins' folder), else a folder of links to them under
     :data:`COMPOSITES`. Its kind is ``stand-in`` only when every part is one."""
-    from .fingerprints import REPO
 
     folders = [config.dataset_info(p.dataset)["folder"] for p in parts]
     parents = {str(Path(p.dir).parent) for p in parts}
@@ -318,17 +318,6 @@ def _require_folder(path: Path, what: str) -> None:
         raise SourceError(f"{what}: {path} does not exist")
     if not path.is_dir():
         raise SourceError(f"{what}: {path} is a file, not a folder")
-
-
-def data_stamp(source: Source) -> str:
-    """Fingerprint of a dataset folder: the (path, size, mtime) of every annotation and frame
-    file in it (:func:`mer_utils.fingerprints.files_stamp`), and the chosen annotation file. A frame
-    replaced in place in a licensed copy changes it, so every page reading that dataset reruns."""
-    from .fingerprints import REPO, files_stamp
-
-    if source.parts:  # a composite: its parts' folders, not everything beside them
-        return "".join(data_stamp(p) for p in source.parts)
-    return files_stamp(REPO / source.dir) + (source.annotation or "")
 
 
 # ----------------------------------------------------------------------------- the marker

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic, chance, config, grid, protocols
+from . import atomic, chance, config, protocols
 from .config import CLASSES
 from .schema import CONFUSION_COLUMNS, KEY
 
@@ -54,7 +54,9 @@ def family(dataset: str, method: str, profile: str) -> list[str]:
     (the dataset's own protocols where ``datasets.yaml`` gives it some), less the method's
     ``skip_protocols``."""
     prof = config.profile(profile, dataset)
-    wanted = grid.dataset_protocols(dataset, profile, list(prof["protocols"]), method)
+    from .experiment import dataset_protocols  # which protocols the pages run
+
+    wanted = dataset_protocols(dataset, profile, list(prof["protocols"]), method)
     skipped = set(config.method(method).get("skip_protocols") or {})
     return [p for p in wanted if p not in skipped]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pybtex.database import parse_file
 
-from mer_utils import grid
+from mer_utils.build import grid
 
 REPO = Path(__file__).resolve().parents[1]
 BIB = REPO / "book" / "references.bib"

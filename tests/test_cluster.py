@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from mer_utils import code, config, folds, methods, results, schema, study
+from mer_utils import code, config, folds, methods, results, schema
 from mer_utils import standins as generator
+from mer_utils.build import study
 from mer_utils.sources import standin_root
 
 pytestmark = pytest.mark.slow
@@ -127,7 +128,7 @@ def test_same_records_locally_and_on_a_dask_cluster(tmp_path, standins, cluster,
 
 
 def test_workers_that_cannot_see_the_repository_stop_the_run(cluster, tmp_path):
-    from mer_utils.cluster import DaskExecutor
+    from mer_utils.build.cluster import DaskExecutor
 
     executor = DaskExecutor(cluster.scheduler_address, local_workers=1)
     try:
@@ -145,7 +146,7 @@ def test_the_fitting_code_is_parsed_before_the_executor_threads_start(cluster, m
     makes the digest in the runner's thread when it starts; its threads then parse nothing."""
     import threading
 
-    from mer_utils.cluster import DaskExecutor
+    from mer_utils.build.cluster import DaskExecutor
 
     parsed_in, real_parse = [], code.ast.parse
 

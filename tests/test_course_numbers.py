@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from mer_utils import pages
+from mer_utils.build import pages
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def test_the_course_page_types_no_build_time_by_hand():
 
 def test_the_run_summary_states_what_the_manifest_measured():
     manifest = {
-        "command": "python -m mer_utils.study --profile quick",
+        "command": "python -m mer_utils.build --profile quick",
         "profile": "quick",
         "wall_seconds": 1920.4,
         "pages": [

@@ -631,7 +631,7 @@ def _imported_modules(path: Path) -> set[str]:
     an absolute ``mer_utils...`` name where it is relative."""
     import ast
 
-    from mer_utils import fingerprints
+    from mer_utils.build import fingerprints
 
     package = ["mer_utils", *path.parent.relative_to(fingerprints.PACKAGE).parts]
     out = set()
@@ -649,7 +649,7 @@ def test_dataset_readers_and_the_sources_module_never_import_the_generator():
     """The dataset plug-ins only read, and whether a folder is a stand-in is read without the
     generator: neither imports mer_utils.standins, not even inside a function, so that no
     page's fingerprint includes the generator's code."""
-    from mer_utils import fingerprints
+    from mer_utils.build import fingerprints
 
     files = sorted((fingerprints.PACKAGE / "datasets").glob("*.py"))
     files += [fingerprints.PACKAGE / "sources.py", fingerprints.PACKAGE / "locks.py"]

@@ -25,7 +25,7 @@ import pytest
 from markdown_it import MarkdownIt
 from mdit_py_plugins.colon_fence import colon_fence_plugin
 
-from mer_utils import templates
+from mer_utils.build import templates
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,21 +25,8 @@ import numpy as np
 import pytest
 from test_datasets import SAMM_HEADER, make_casme2, make_samm
 
-from mer_utils import (
-    config,
-    datasets,
-    experiment,
-    fingerprints,
-    grid,
-    processes,
-    results,
-    runner,
-    schema,
-    sources,
-    stage1,
-    standins,
-    study,
-)
+from mer_utils import config, datasets, experiment, results, schema, sources, stage1, standins
+from mer_utils.build import fingerprints, grid, processes, runner, study
 from mer_utils.datasets import DatasetError
 from mer_utils.sources import PARTIAL, standin_root, write_marker
 
@@ -334,7 +321,7 @@ def _start(tmp: Path, standins: Path, token: str) -> subprocess.Popen:
     args = [
         sys.executable,
         "-m",
-        "mer_utils.study",
+        "mer_utils.build.study",
         *RUN_ARGS,
         "--book-dir",
         str(tmp / "book"),

@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 from test_datasets import CASME2_HEADER, _frames, _workbook, make_casme2, make_casme_sq
 
-from mer_utils import config, datasets, fingerprints, folds, runner, schema, sources, stage1
+from mer_utils import config, datasets, folds, schema, sources, stage1
+from mer_utils.build import fingerprints, runner
 from mer_utils.datasets import DatasetError
 from mer_utils.schema import FoldResult
 

@@ -11,7 +11,8 @@ from test_faults import DATASET, standins_dir  # noqa: F401 - a fixture of that 
 from test_faults_publish import _with_fold
 from test_schema import _run
 
-from mer_utils import config, grid, results, schema, study
+from mer_utils import config, results, schema
+from mer_utils.build import grid, study
 
 SMOKE = ["--profile", "smoke", "--datasets", "casme2", "--methods", "MER-3DCNNST"]
 
@@ -162,8 +163,8 @@ def test_a_duplicated_row_in_a_results_table_is_named_on_read(tmp_path, capsys, 
 # ----------------------------------------------------------------------------- what pages show
 def test_the_command_a_page_shows_has_no_path_of_the_build_machine(tmp_path):
     """WEAK: the reproducibility page printed `--book-dir` as given (an absolute path)."""
-    from mer_utils import pages
-    from mer_utils.fingerprints import REPO
+    from mer_utils.build import pages
+    from mer_utils.build.fingerprints import REPO
 
     argv = [
         *SMOKE,
@@ -220,7 +221,8 @@ def test_a_results_folder_that_turns_read_only_mid_run_is_one_line(
     """WEAK: a results folder made read-only mid-run ended in a 40-line traceback and a manifest
     that called finished pages pending. (The test runs as any user, root included: the folder
     refuses new files through the atomic writer, as a read-only folder does.)"""
-    from mer_utils import atomic, pages
+    from mer_utils import atomic
+    from mer_utils.build import pages
 
     executor = _Instant()
     monkeypatch.setattr(study, "_executor", lambda args, sources: executor)

@@ -14,7 +14,8 @@ import nbformat
 import pytest
 from test_schema import _run
 
-from mer_utils import publish, results, schema
+from mer_utils import results, schema
+from mer_utils.build import publish
 
 STANDIN, LICENSED = "s0standin000", "l0licensed00"
 

@@ -20,7 +20,8 @@ from test_datasets import make_casme2
 from test_faults import DATASET, standins_dir  # noqa: F401 - a fixture of that module
 from test_schema import _run
 
-from mer_utils import config, fingerprints, processes, results, runner, study
+from mer_utils import config, results
+from mer_utils.build import fingerprints, processes, runner, study
 from mer_utils.datasets import DatasetError
 from mer_utils.datasets._frames import read_image
 from mer_utils.report import banners
@@ -116,7 +117,7 @@ def test_a_malformed_scheduler_address_is_refused_at_once(address, capsys):
 
 
 def test_an_unreachable_scheduler_is_a_clear_message(monkeypatch):
-    from mer_utils import cluster
+    from mer_utils.build import cluster
 
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
     args = argparse.Namespace(scheduler="tcp://127.0.0.1:9", jobs=1, cache_dir=Path("c"))

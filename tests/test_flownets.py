@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer_utils.schema import FoldResult
-
 import mer_utils  # noqa: F401  (sets TensorFlow's environment before it is imported)
 from mer_utils import config, experiment, flownets, results, schema
+from mer_utils.schema import FoldResult
 from tests.test_experiment import toy_clips
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mer_utils import config, launch, sources, templates
+from mer_utils import config, sources
+from mer_utils.build import launch, templates
 
 REPO = Path(__file__).resolve().parents[1]
 URL = "https://github.com/owner/mer-book"

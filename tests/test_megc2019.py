@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from test_datasets import CASME2_HEADER, SAMM_HEADER, _frames, _workbook
 
-from mer_utils import config, datasets, grid, protocols, sources
+from mer_utils import config, datasets, protocols, sources
+from mer_utils.build import grid
+from mer_utils.build.fingerprints import REPO
 from mer_utils.datasets import megc2019
 from mer_utils.datasets._common import label_rule, map_label
-from mer_utils.fingerprints import REPO
 
 CLASSES = config.CLASSES
 PARTS = {

@@ -18,7 +18,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from mer_utils import config, experiment, grid, publish, results, schema, sources, study
+from mer_utils import config, experiment, results, schema, sources
+from mer_utils.build import grid, publish, study
 
 pytestmark = pytest.mark.slow
 DATASET = "casme_sq"  # exercises the header-less spreadsheets and long-video frames
@@ -184,10 +185,10 @@ def test_a_downloaded_page_reruns_with_one_parameter_changed(smoke_run, tmp_path
 
 
 def test_a_launched_page_runs_on_the_smoke_stand_ins(smoke_run, tmp_path):
-    """What a launch button opens (an executed page with its launch cell, mer_utils.launch),
+    """What a launch button opens (an executed page with its launch cell, mer_utils.build.launch),
     run where no build of the study is: the cell moves to a work folder of its own, switches to
     the smoke stand-ins and kfold, and the page generates its stand-in and runs."""
-    from mer_utils import launch
+    from mer_utils.build import launch
 
     page = smoke_run["book"] / "datasets" / DATASET / "15-FLOW-LINEAR.ipynb"
     here = tmp_path / "colab"

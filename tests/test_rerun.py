@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mer_utils import config, runner, sources, templates
+from mer_utils import config, sources
+from mer_utils.build import runner, templates
 from mer_utils.standins.ondemand import ensure_data
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 from test_datasets import make_casme2
 
-from mer_utils import config, sources, standins, study
+from mer_utils import config, sources, standins
+from mer_utils.build import study
 
 TINY = {"subjects": 2, "max_clip_frames": 8}
 """The smallest useful stand-in: the two largest subjects, clips cut to 8 frames."""

@@ -11,20 +11,9 @@ import nbformat
 import pytest
 import yaml
 
-from mer_utils import (
-    config,
-    fingerprints,
-    grid,
-    pages,
-    publish,
-    results,
-    runner,
-    schema,
-    sources,
-    study,
-    templates,
-)
+from mer_utils import config, results, schema, sources
 from mer_utils import methods as methods_
+from mer_utils.build import fingerprints, grid, pages, publish, runner, study, templates
 
 REPO = study.REPO
 
@@ -49,7 +38,7 @@ def _full_plan(book: Path = grid.BOOK) -> list[runner.Job]:
 
 def test_toc_is_generated_from_the_registries():
     assert (REPO / "_toc.yml").read_text() == grid.toc_text(), (
-        "_toc.yml is stale: run `python -m mer_utils.study --write-toc`"
+        "_toc.yml is stale: run `python -m mer_utils.build --write-toc`"
     )
 
 
@@ -452,7 +441,7 @@ def test_the_workflow_uses_the_two_readme_commands_and_nothing_else():
         step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
     ]
     # the browser check of the built pages before they are published, and the launch branch
-    # the book's Binder / Colab buttons open (mer_utils/launch.py)
+    # the book's Binder / Colab buttons open (mer_utils/build/launch.py)
     assert commands == [
         "make book PUBLISH=1",
         "make check-book",

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from mer_utils import grid, runner, templates
-from mer_utils.fingerprints import rendered
+from mer_utils.build import grid, runner, templates
+from mer_utils.build.fingerprints import rendered
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ invented: the buttons stay off and every page links the repository's README, whi
 renders (``book/readme.md``).
 
 **Launch buttons** (Binder, Colab) when the build is also handed ``BOOK_LAUNCH_BRANCH``: the
-branch the publishing workflow wrote with ``python -m mer_utils.launch`` (the built commit plus
+branch the publishing workflow wrote with ``python -m mer_utils.build.launch`` (the built commit plus
 every executed per-dataset page with its launch cell). The theme forms the buttons from the
 repository's branch; they are pointed at the launch branch, and shown on the per-dataset pages
 only (the summary pages read the records of a whole run and are not on that branch).
@@ -141,7 +141,7 @@ def templates(srcdir: Path) -> dict[str, str]:
     """Executed page (docname) -> its notebook template, from the runner's grid (or, when
     mer_utils cannot be imported, from the latest run's manifest)."""
     try:
-        from mer_utils import grid
+        from mer_utils.build import grid
 
         jobs = [(j.output, j.template) for j in grid.full_grid()]
     except Exception:  # noqa: BLE001 - the manifest is a complete fallback

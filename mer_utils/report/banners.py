@@ -12,7 +12,7 @@ from .text import say
 KINDS = ("stand-in", "licensed")
 """The data kinds a banner names (their words: ``banners.kind`` in sentences.yaml)."""
 UNSUCCESSFUL = ("failed", "skipped", "interrupted")
-"""Statuses of a page that finished without producing its page (mer_utils.study)."""
+"""Statuses of a page that finished without producing its page (mer_utils.build.study)."""
 
 
 def data_banner(
@@ -71,11 +71,14 @@ def sources_banner(
     return Markdown("\n".join(lines))
 
 
-def kind_class(data_kind: str) -> str:
-    """The CSS class of a data banner: the publishing guard (:mod:`mer_utils.publish`) looks
-    for the licensed one in the built HTML."""
-    from ..publish import LICENSED_CLASS
+LICENSED_CLASS = "data-licensed"
+"""The CSS class of the banner of a page that read licensed data (what the publishing guard,
+:mod:`mer_utils.build.publish`, looks for in the built HTML)."""
 
+
+def kind_class(data_kind: str) -> str:
+    """The CSS class of a data banner: the publishing guard (:mod:`mer_utils.build.publish`) looks
+    for the licensed one in the built HTML."""
     return LICENSED_CLASS if data_kind == "licensed" else "data-standin"
 
 

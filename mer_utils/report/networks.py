@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import augment, config, flow, flownets, models
 from ..config import CLASSES
+from .text import say
 
 
 def cnn_layers(profile) -> list[dict]:
@@ -88,11 +89,12 @@ def policy_text(policy: dict | None = None) -> str:
     """The policy as one sentence of the book (the book's single source of it)."""
     p = {**augment.POLICY, **(policy or {})}
     side = 100 * augment.zoom_fraction(p["crop_area_fraction"])
-    return (
-        f"rotation up to {p['rotation_degrees']:g} degrees, a crop keeping "
-        f"{100 * (1 - p['crop_area_fraction']):g} % of the image area (at most {side:.1f} % "
-        f"of each side), contrast up to {100 * p['contrast']:g} % and brightness up to "
-        f"{100 * p['brightness']:g} % of the grey range (the paper gives no amount for "
-        f"brightness: ours), one random draw per clip; the training part grows "
-        f"{p['factor']:g}-fold"
+    return say(
+        "networks.policy",
+        rotation=f"{p['rotation_degrees']:g}",
+        kept=f"{100 * (1 - p['crop_area_fraction']):g}",
+        side=f"{side:.1f}",
+        contrast=f"{100 * p['contrast']:g}",
+        brightness=f"{100 * p['brightness']:g}",
+        factor=f"{p['factor']:g}",
     )

@@ -23,7 +23,7 @@ def load_manifest(results_dir: str | Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{path}: no run manifest; this page is written by `python -m mer_utils.study`"
+            f"{path}: no run manifest; this page is written by `python -m mer_utils.build`"
         ) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None

@@ -8,7 +8,7 @@ placeholders named after the values the code passes: ``say("scale.no_runs")``,
 sentence (a MyST role such as ``{doc}``) is written twice: ``{{doc}}``.
 
 Editing the table re-runs the pages (it is one of the tables every page's fingerprint reads,
-:func:`mer_utils.fingerprints.page_tables`) and retrains nothing (no fold key reads it).
+:func:`mer_utils.build.fingerprints.page_tables`) and retrains nothing (no fold key reads it).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import config
 from ..config import CLASSES
-from ..processes import bind_to_parent
+from ..environment import bind_to_parent
 from . import layouts, nuisances, seeds
 from .files import imwrite, write_video
 from .looks import REFERENCE_FACE_PX, Subject, make_subject
@@ -200,7 +200,7 @@ def run_tasks(tasks: list[_Task], workers: int, bars: dict[str, Any]) -> None:
     """Render every task, the costliest first, in ``workers`` processes (spawned: safe even
     when the parent process has started TensorFlow).
 
-    The workers are bound to this process (:func:`mer_utils.processes.bind_to_parent`): killing
+    The workers are bound to this process (:func:`mer_utils.build.processes.bind_to_parent`): killing
     it, even with SIGKILL, takes them down too. Ctrl-C reaches this process alone (the workers
     start with SIGINT blocked and then ignore it): it stops the pool at once and the
     ``KeyboardInterrupt`` goes on, once; so does a failing task's error."""

@@ -1,6 +1,6 @@
 """Checks of the runner's command line, made once where it is read, before anything starts.
 
-:func:`check_args` (called by :func:`mer_utils.study.main` right after parsing) removes repeated
+:func:`check_args` (called by :func:`mer_utils.build.study.main` right after parsing) removes repeated
 values of the list options (``--protocols kfold kfold`` runs ``kfold`` once: every page then
 sees the same protocols, so no page can disagree with another about a run) and refuses, with
 one line naming the option, what would otherwise fail a page minutes later or be dropped
@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from . import config
+from .. import config
 from .fingerprints import REPO
 
-log = logging.getLogger("mer_utils.study")
+log = logging.getLogger("mer_utils.build.study")
 
 
 class OptionError(ValueError):
@@ -80,7 +80,7 @@ def check_args(args) -> None:
 def check_annotations(annotations: dict[str, str], sources: dict) -> None:
     """An ``--annotation`` of a dataset that falls back to its stand-in (no copy of it was
     found) would be dropped: refuse it, naming the dataset and the folder it reads."""
-    from .sources import flat
+    from ..sources import flat
 
     for source in flat(sources):
         if source.dataset in annotations and source.annotation is None:

@@ -39,10 +39,11 @@ import os
 import threading
 from pathlib import Path
 
-from . import experiment, folds, runner
+from .. import experiment, folds
+from . import runner
 from .runner import REPO, Job
 
-log = logging.getLogger("mer_utils.study")
+log = logging.getLogger("mer_utils.build.study")
 
 
 def _visible(paths: list[str]) -> dict:

@@ -8,7 +8,7 @@ forms both from ``repository.url``, ``repository.branch`` and the page's path). 
 publishing workflow, after building the book from commit ``C``, writes a **launch branch**: the
 tree of ``C`` plus every executed per-dataset page at its path in the book
 (``book/datasets/<dataset>/<page>.ipynb``), each with one hidden cell added after its parameters
-(:func:`with_launch`). ``python -m mer_utils.launch BOOK_DIR OUT_DIR --repository URL --commit C``
+(:func:`with_launch`). ``python -m mer_utils.build.launch BOOK_DIR OUT_DIR --repository URL --commit C``
 writes those pages; the book is then built with ``BOOK_LAUNCH_BRANCH`` naming that branch
 (``book/_ext/mer_book.py`` turns the buttons on).
 
@@ -112,7 +112,7 @@ def write_launch_pages(book: Path, out: Path, repository: str, commit: str) -> l
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m mer_utils.launch", description=__doc__.split("\n")[0]
+        prog="python -m mer_utils.build.launch", description=__doc__.split("\n")[0]
     )
     p.add_argument("book", type=Path, help="the book folder the runner wrote (book)")
     p.add_argument("out", type=Path, help="the launch branch's work tree")

@@ -20,7 +20,7 @@ runner renders one into the notebook papermill executes:
    method's entry in ``methods.yaml`` (``flow``, ``cnn``, ``resampling``) and fills
    ``{{title}}``, ``{{introduction}}``, ``{{resampling.heading}}``... from that entry.
 
-``python -m mer_utils.templates notebooks/method.md --method MER-3DCNNST -o page.ipynb`` writes
+``python -m mer_utils.build.templates notebooks/method.md --method MER-3DCNNST -o page.ipynb`` writes
 a rendered template, ready for ``papermill page.ipynb out.ipynb -p dataset smic ...``.
 """
 
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import config
+from .. import config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
@@ -54,7 +54,7 @@ def defaults(kind: str, method: str | None = None) -> dict:
     params = config.load("grid")["parameters"]
     out = dict(params["summary" if kind == "summary" else "dataset"])
     if "dataset_dir" in out and out["dataset_dir"] is None:
-        from .sources import STANDINS, standin_root
+        from ..sources import STANDINS, standin_root
 
         folder = config.dataset_info(out["dataset"]).get("folder") or ""
         standin = config.profile(out["profile"]).get("standin")
@@ -199,7 +199,7 @@ def _has_code(source: str) -> bool:
 def holds(when: str, method: str) -> bool:
     """Whether a cell's ``when`` condition holds for a method: whether the method's page shows
     that optional section (:func:`mer_utils.methods.shows`, its plug-in declares it)."""
-    from . import methods
+    from .. import methods
 
     known = methods.sections()
     if when not in known:
@@ -223,7 +223,7 @@ def fill(text: str, entry: dict, where: str = "") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m mer_utils.templates", description=__doc__.split("\n")[0]
+        prog="python -m mer_utils.build.templates", description=__doc__.split("\n")[0]
     )
     p.add_argument("template", help="e.g. notebooks/method.md")
     p.add_argument("--method", help="the method of the method template (methods.yaml)")

@@ -3,7 +3,7 @@
 A page that succeeded leaves ``<page>.done.json`` with the fingerprint of what it read
 (:func:`fingerprint`): its rendered template, its parameters, its data (:func:`files_stamp`), the
 pages it depends on, the ``mer_utils`` modules its code uses (:func:`page_modules`) and the table
-entries it uses (:func:`page_tables`). The runner (:mod:`mer_utils.runner`) skips a page whose
+entries it uses (:func:`page_tables`). The runner (:mod:`mer_utils.build.runner`) skips a page whose
 fingerprint is unchanged.
 """
 
@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Iterable
 import nbformat
 
 if TYPE_CHECKING:
+    from ..sources import Source
     from .runner import Job
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 """Repository root: the kernels' working directory, so notebook paths are relative to it."""
 PACKAGE = REPO / "mer_utils"
 
@@ -36,7 +37,7 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     :mod:`mer_utils.report`; then everything those modules import inside the package, followed
     transitively. The ``report`` and ``datasets`` packages count by what is used: their
     ``__init__`` files re-export submodules the page may never call. The hidden cell that
-    generates a missing stand-in (:data:`mer_utils.templates.PREPARE`, metadata ``mer.prepare``)
+    generates a missing stand-in (:data:`mer_utils.build.templates.PREPARE`, metadata ``mer.prepare``)
     does not count: in a run of the study the runner has generated the data already, and what
     the page computes depends on those data (their digest is part of the page's fingerprint),
     not on the generator's code.
@@ -51,7 +52,7 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     for family in set(re.findall(r"\breport\.(\w+)\.", code)):
         roots |= _module_files(["report", family])
     if method:  # the plug-in that runs the method (the registry imports it by its kind)
-        from . import methods
+        from .. import methods
 
         roots |= _module_files(methods.module_of(method).split(".")[1:])
     return sorted(_closure(frozenset(roots)))
@@ -132,7 +133,7 @@ def page_tables(job: Job) -> str:
     summary or evaluation page: the run's methods). Every other table of ``mer_utils/data``
     counts as a whole. Editing the title of a method a run does not select re-runs nothing.
     """
-    from . import config
+    from .. import config
 
     p = job.parameters
     profile = config.load("profiles").get(p.get("profile"), {})
@@ -166,7 +167,7 @@ def _without(entry, keys):
 
 @functools.lru_cache(maxsize=64)
 def rendered(template: str, method: str | None = None):
-    """The notebook a page executes: its template rendered (:mod:`mer_utils.templates`)."""
+    """The notebook a page executes: its template rendered (:mod:`mer_utils.build.templates`)."""
     from . import templates
 
     return templates.render(template, method)
@@ -208,7 +209,7 @@ def files_stamp(root: Path, skip: Iterable[str] = ()) -> str:
     changes the stamp. Links to folders are followed; a broken link, a link loop or a link back
     to a folder above it is a :class:`~mer_utils.datasets.DatasetError` naming the link.
     """
-    from .datasets import DatasetError
+    from ..datasets import DatasetError
 
     h = hashlib.sha256()
     skip = set(skip)
@@ -251,3 +252,12 @@ def files_stamp(root: Path, skip: Iterable[str] = ()) -> str:
 def _folder_id(path) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_dev, st.st_ino
+
+
+def data_stamp(source: Source) -> str:
+    """Fingerprint of a dataset folder: the (path, size, mtime) of every annotation and frame
+    file in it (:func:`mer_utils.build.fingerprints.files_stamp`), and the chosen annotation file. A frame
+    replaced in place in a licensed copy changes it, so every page reading that dataset reruns."""
+    if source.parts:  # a composite: its parts' folders, not everything beside them
+        return "".join(data_stamp(p) for p in source.parts)
+    return files_stamp(REPO / source.dir) + (source.annotation or "")

@@ -1,6 +1,6 @@
 """The processes of a run: workers bound to the runner, their environment, signals, the lock.
 
-* The runner's page workers (:mod:`mer_utils.runner`) and the stand-in generator's rendering
+* The runner's page workers (:mod:`mer_utils.build.runner`) and the stand-in generator's rendering
   workers (:mod:`mer_utils.standins.render`) call :func:`bind_to_parent` when they start, so that
   killing the parent, even with SIGKILL, takes them down with it.
 * :func:`kernel_environment` is what every kernel and Dask worker gets on top of the runner's
@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import signal
@@ -23,20 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .environment import KERNEL_ENV, kernel_environment  # noqa: F401 (the runner's)
-
-_PR_SET_PDEATHSIG = 1
-
-
-def bind_to_parent() -> None:
-    """Make this process die with its parent (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``) and
-    leave Ctrl-C to the parent, which then stops its workers itself. Elsewhere a no-op."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the signal was armed
-        os._exit(1)
+from ..environment import (  # noqa: F401 (the runner's)
+    KERNEL_ENV,
+    bind_to_parent,
+    kernel_environment,
+)
 
 
 # ----------------------------------------------------------------------------- signals

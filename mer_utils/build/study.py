@@ -2,11 +2,11 @@
 
 Usage (from the repository root; ``make book`` runs the first line, then builds the book)::
 
-    python -m mer_utils.study                       # quick profile, all datasets, stand-ins
-    python -m mer_utils.study --data-root /data/me  # licensed copies where present
-    python -m mer_utils.study --datasets smic --methods MER-3DCNNST --protocols loso
-    python -m mer_utils.study --profile paper --jobs 1
-    python -m mer_utils.study --list                # show the plan, run nothing
+    python -m mer_utils.build                       # quick profile, all datasets, stand-ins
+    python -m mer_utils.build --data-root /data/me  # licensed copies where present
+    python -m mer_utils.build --datasets smic --methods MER-3DCNNST --protocols loso
+    python -m mer_utils.build --profile paper --jobs 1
+    python -m mer_utils.build --list                # show the plan, run nothing
 
 What it does, in order:
 
@@ -22,7 +22,7 @@ What it does, in order:
    ``methods.yaml``) and the summary notebooks. Each (template, parameters) pair becomes one
    job with a deterministic output name, ``book/datasets/<dataset>/<name>.ipynb`` or
    ``book/summary/<name>.ipynb``.
-3. **Execute** (:mod:`mer_utils.runner`). Jobs run in worker processes (``--jobs``, default 2)
+3. **Execute** (:mod:`mer_utils.build.runner`). Jobs run in worker processes (``--jobs``, default 2)
    or on a Dask cluster (``--scheduler``), each job one papermill kernel. A job starts when the
    jobs it depends on have succeeded; a failing notebook does not stop the others (its
    dependents are skipped), and at the end every failure is listed and the exit status is
@@ -45,28 +45,27 @@ import sys
 import time
 from pathlib import Path
 
-from . import atomic, config, results
-from .datasets import DatasetError
-from .fingerprints import REPO
-from .grid import BOOK, CACHE, data_id, plan, set_data_ids, toc_text
-from .locks import standin_lock
-from .options import OptionError, check_annotations, check_args
-from .pages import ResultsUnwritable, write_generated, write_manifest, write_placeholders
-from .processes import RunLock, exit_status, stop_signals
-from .protocols import PROTOCOLS
-from .publish import PUBLISH_LICENSED_ENV, check_publishable
-from .runner import Interrupted, LocalExecutor, clean_partials, run_jobs
-from .schema import SchemaError
-from .sources import (
+from .. import atomic, config, results
+from ..datasets import DatasetError
+from ..locks import standin_lock
+from ..protocols import PROTOCOLS
+from ..schema import SchemaError
+from ..sources import (
     DATA_ROOT_ENV,
     DEFAULT_DATA_ROOT,
     STANDINS,
     Source,
     SourceError,
-    data_stamp,
     flat,
     resolve_sources,
 )
+from .fingerprints import REPO, data_stamp
+from .grid import BOOK, CACHE, data_id, plan, set_data_ids, toc_text
+from .options import OptionError, check_annotations, check_args
+from .pages import ResultsUnwritable, write_generated, write_manifest, write_placeholders
+from .processes import RunLock, exit_status, stop_signals
+from .publish import PUBLISH_LICENSED_ENV, check_publishable
+from .runner import Interrupted, LocalExecutor, clean_partials, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,8 @@ def prepare_standins(sources: dict[str, Source], profile: dict, standins: Path =
     Their seed is the profile's ``standin.seed`` (default 0), not the run's ``--seed``: a seed
     sweep varies the training, not the data.
     """
-    from .sources import standin_root
-    from .standins import generate_all
+    from ..sources import standin_root
+    from ..standins import generate_all
 
     size = dict(profile["standin"])
     seed = int(size.pop("seed", 0))
@@ -116,9 +115,9 @@ def _positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m mer_utils.study``."""
+    """The command line of ``python -m mer_utils.build``."""
     p = argparse.ArgumentParser(
-        prog="python -m mer_utils.study", description=__doc__.split("\n")[0]
+        prog="python -m mer_utils.build", description=__doc__.split("\n")[0]
     )
     p.add_argument(
         "--profile",

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import nbformat
 
-from . import atomic, config, results
+from .. import atomic, config, results
+from ..sources import Source
 from .fingerprints import REPO, read_marker
 from .grid import BOOK, RESULTS, full_grid
 from .processes import now
 from .runner import Job
-from .sources import Source
 
 
 def write_placeholders(selected: list[Job], book: Path = BOOK) -> list[str]:
@@ -159,7 +159,7 @@ def shown_command(argv: list[str]) -> str:
     absolute path relative to the repository where it lies inside it, else its last two parts
     (:func:`mer_utils.report.banners.shown_path`: never the build machine's own folders), and
     each word quoted for a shell."""
-    from .report.banners import shown_path
+    from ..report.banners import shown_path
 
     def shown(option: str, value: str) -> str:
         name, sep, path = value.partition("=") if option in PATH_OPTIONS[-2:] else ("", "", value)
@@ -178,7 +178,7 @@ def shown_command(argv: list[str]) -> str:
         else:
             words.append(word)
             option = word if word in PATH_OPTIONS else None
-    return " ".join(["python -m mer_utils.study", *(shlex.quote(w) for w in words)])
+    return " ".join(["python -m mer_utils.build", *(shlex.quote(w) for w in words)])
 
 
 RUN_SUMMARY = "run.md"

@@ -1,8 +1,8 @@
 """Executing the book's pages: papermill in worker processes, resume, the lock, interrupts.
 
-:mod:`mer_utils.study` plans the pages (a list of :class:`Job`); :func:`run_jobs` executes them
+:mod:`mer_utils.build.study` plans the pages (a list of :class:`Job`); :func:`run_jobs` executes them
 with an *executor*: the embedded local one (:class:`LocalExecutor`, a process pool on this
-machine, the default) or a Dask ``distributed`` cluster (:class:`mer_utils.cluster.DaskExecutor`).
+machine, the default) or a Dask ``distributed`` cluster (:class:`mer_utils.build.cluster.DaskExecutor`).
 
 Guarantees (the README's section on the runner repeats them):
 
@@ -42,11 +42,12 @@ from typing import Callable
 
 import nbformat
 
-from . import atomic, config, templates
+from .. import atomic, config
+from . import templates
 from .fingerprints import REPO, fingerprint, read_marker, rendered
 from .processes import bind_to_parent, exit_status, kernel_environment, now
 
-log = logging.getLogger("mer_utils.study")
+log = logging.getLogger("mer_utils.build.study")
 
 RUNNING_SUFFIX = ".running.ipynb"
 """Pages under execution are written to ``<page>.<id>.running.ipynb`` and renamed when done."""

@@ -1,6 +1,6 @@
 """The publishing guard: a book whose pages used licensed data is not published by accident.
 
-``make book PUBLISH=1`` (the publishing workflow) runs ``python -m mer_utils.study
+``make book PUBLISH=1`` (the publishing workflow) runs ``python -m mer_utils.build
 --check-publish``, which calls :func:`check_publishable`. It judges the book that would be
 published, not the latest run: every executed page in the book folder and in the built HTML
 (the data kind in its parameters); every table, prediction file, archive and JSON file the book
@@ -25,15 +25,13 @@ from pathlib import Path
 
 import nbformat
 
+from ..report.banners import LICENSED_CLASS  # the CSS class the guard looks for
+from ..results import manifest_path
 from .fingerprints import REPO
-from .results import manifest_path
 
 PUBLISH_LICENSED_ENV = "MER_PUBLISH_LICENSED"
 """Set to ``yes`` to allow publishing a book whose pages used licensed data."""
 
-LICENSED_CLASS = "data-licensed"
-"""CSS class of the data banner of every page that shows licensed data
-(:mod:`mer_utils.report.banners`); the guard looks for it in the built HTML."""
 
 HTML = Path("_build") / "html"
 
@@ -296,7 +294,7 @@ def _judge_csv(where, data: bytes, ids: _Ids | None) -> list[str]:
 def _judge_json(where, value) -> list[str]:
     """A manifest's licensed pages; in any other JSON file, a ``data_kind`` (or
     ``data_kinds``) entry that says ``licensed``."""
-    from .results import licensed_pages
+    from ..results import licensed_pages
 
     if isinstance(value, dict) and isinstance(value.get("pages"), list):
         try:
