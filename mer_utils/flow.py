@@ -511,7 +511,7 @@ def classify(
     classes (0 negative, 1 positive, 2 surprise: :data:`mer_utils.config.CLASSES`) of the test
     rows; the test rows are only transformed and predicted, so changing them cannot change the
     model. A training part with a single class predicts that class. What
-    :class:`mer_utils.methods.Flow` does on every fold."""
+    :class:`mer_utils.methods.flow.Flow` does on every fold."""
     y_train = np.asarray(y_train, int)
     if len(np.unique(y_train)) == 1:
         return np.full(len(F_test), int(y_train[0]), int)

@@ -275,7 +275,7 @@ def fit_fold(spec: RunSpec, plan: Plan, f: int) -> FoldResult:
 
 
 def _by_epoch(fit: dict) -> dict:
-    """The per-epoch test predictions of a method that keeps them (:class:`methods.FlowNet`),
+    """The per-epoch test predictions of a method that keeps them (a ``flownet`` or ``cnn`` method),
     so that the same training can be scored with another epoch choice; nothing otherwise."""
     if fit.get("test_by_epoch") is None:
         return {}

@@ -184,17 +184,19 @@ def test_editing_a_sentence_reruns_the_pages_and_retrains_nothing(tmp_path, monk
     import shutil
     from types import SimpleNamespace
 
-    from mer_utils import folds
+    from mer_utils import code, config, folds, methods
     from mer_utils.build import fingerprints
 
     page = SimpleNamespace(
         parameters={"profile": "quick", "dataset": "casme2", "protocols": ["kfold"]}, method=None
     )
     assert "report/text.py" in fingerprints.page_modules("notebooks/findings.md")
-    fitting = fingerprints._closure(frozenset(f"{m}.py" for m in folds.FIT_MODULES))
+    fitting = set().union(
+        *(code.closure(folds.fit_roots(methods.describe(m, "smoke"))) for m in config.methods())
+    )
     assert not [f for f in fitting if f.startswith("report/")], "a fold key reads report code"
     for rel in fitting:  # their code, docstrings left out, never names the table
-        assert "sentences" not in folds.code_of(fingerprints.PACKAGE / rel), rel
+        assert "sentences" not in code.code_of(fingerprints.PACKAGE / rel), rel
     before = fingerprints.page_tables(page)
     shutil.copytree(fingerprints.PACKAGE / "data", tmp_path / "data")
     monkeypatch.setattr(fingerprints, "PACKAGE", tmp_path)

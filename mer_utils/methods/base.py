@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import config
+from ..profile import resolve
 
 SWITCHES = ("augment", "smote", "class_weight")
 """The paper's stage-2 switches of a method entry."""
@@ -55,7 +56,7 @@ class Method(ABC):
     def __init__(self, name: str, profile: Any):
         self.name = name
         self.entry = config.method(name)
-        self.profile = profile
+        self.profile = resolve(profile)
         self.switches = {k: bool(self.entry[k]) for k in SWITCHES}
         refused = sorted(k for k, on in self.switches.items() if on and k not in self.allowed)
         if refused:
