@@ -23,31 +23,39 @@ PACKAGE = Path(__file__).resolve().parent
 def module_file(module: str) -> str:
     """The package-relative file of ``mer_utils.<...>`` module ``module``."""
     parts = module.split(".")
-    if parts[0] != PACKAGE.name:
-        raise ValueError(f"{module} is not a module of {PACKAGE.name}")
-    found = _file_of(parts[1:])
+    found = file_of(parts[1:]) if parts[0] == PACKAGE.name else None
     if found is None:
-        raise ValueError(f"no file for module {module}")
+        raise ValueError(f"no file of {PACKAGE.name} for module {module}")
     return found
 
 
-def _file_of(parts: list[str]) -> str | None:
-    path = PACKAGE.joinpath(*parts) if parts else PACKAGE
+def file_of(parts: list[str], package: Path | None = None) -> str | None:
+    """The package-relative file of module ``mer_utils.<parts>`` (a package: its
+    ``__init__.py``), or None where there is none."""
+    package = PACKAGE if package is None else package
+    path = package.joinpath(*parts) if parts else package
     if parts and path.with_suffix(".py").is_file():
-        return str(path.with_suffix(".py").relative_to(PACKAGE))
+        return str(path.with_suffix(".py").relative_to(package))
     if (path / "__init__.py").is_file():
-        return str((path / "__init__.py").relative_to(PACKAGE))
+        return str((path / "__init__.py").relative_to(package))
     return None
 
 
 @functools.cache
 def imports_of(rel: str) -> frozenset[str]:
-    """The package files module file ``rel`` imports anywhere in its code (relative or
-    ``mer_utils...`` imports, at the top or inside functions), with the ``__init__`` of every
-    package on the way (Python runs them)."""
-    here = Path(rel).parent.parts
+    """The package files module file ``rel`` imports anywhere in its code (:func:`imports_in`),
+    with the ``__init__`` of every package on the way (Python runs them)."""
+    found = imports_in((PACKAGE / rel).read_text(), Path(rel).parent.parts)
+    parents = {f for rel_ in found for f in _parents(rel_)}
+    return frozenset((found | parents) - {rel})
+
+
+def imports_in(code: str, here: tuple[str, ...] = (), package: Path | None = None) -> set[str]:
+    """The package files that ``code`` imports, at the top or inside functions: relative
+    imports from the package folder ``here`` and ``mer_utils...`` imports (a page's code has
+    only these)."""
     out: set[str] = set()
-    for node in ast.walk(_parsed((PACKAGE / rel).read_text())):
+    for node in ast.walk(_parsed(code)):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = list(here[: len(here) - (node.level - 1)])
@@ -57,19 +65,20 @@ def imports_of(rel: str) -> frozenset[str]:
             else:
                 continue
             for alias in node.names:
-                out |= _with_parents(base + [alias.name]) or _with_parents(base)
+                found = file_of(base + [alias.name], package) or file_of(base, package)
+                out |= {found} if found else set()
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == PACKAGE.name:
-                    out |= _with_parents(alias.name.split(".")[1:])
-    return frozenset(out - {rel})
+                    found = file_of(alias.name.split(".")[1:], package)
+                    out |= {found} if found else set()
+    return out
 
 
-def _with_parents(parts: list[str]) -> set[str]:
-    found = _file_of(parts)
-    if found is None:
-        return set()
-    return {found} | {f for i in range(len(parts)) if (f := _file_of(parts[:i]))}
+def _parents(rel: str) -> set[str]:
+    """The ``__init__.py`` of every package above module file ``rel``."""
+    parts = Path(rel).parent.parts
+    return {str(Path(*parts[:i], "__init__.py")) for i in range(1, len(parts) + 1)}
 
 
 @functools.cache

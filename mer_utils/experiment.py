@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import chance, config, folds, methods, metrics, protocols, results, schema
+from . import chance, folds, methods, metrics, protocols, results, schema
 from .config import CLASSES
 from .folds import FoldStore, RunSpec
 from .profile import Profile, resolve
@@ -496,32 +496,6 @@ def package_versions() -> dict[str, str | None]:
             except metadata.PackageNotFoundError:
                 continue
     return out
-
-
-def dataset_protocols(
-    dataset: str, profile: str, protocols: list[str], method: str | None = None
-) -> list[str]:
-    """The protocols a dataset's pages run under: the run's, or where ``datasets.yaml`` gives
-    the dataset its own for this profile (the MEGC 2019 composite: its benchmark protocol),
-    those, for a method page only the ones listed for the method's kind. A dataset with its
-    own protocols keeps them whatever the run's default; ``--protocols`` narrows them. A method's
-    ``skip_protocols_in`` (``methods.yaml``: profile -> protocol -> why) leaves protocols out of
-    one profile's book."""
-    own = (config.dataset_info(dataset).get("protocols") or {}).get(profile)
-    budget = (
-        set(config.method(method).get("skip_protocols_in", {}).get(profile, {}))
-        if method
-        else set()
-    )
-    if own is None:
-        return [p for p in protocols if p not in budget]
-    explicit = protocols != config.profile(profile)["protocols"]
-    kind = methods.plugin_of(method).kind if method else None
-    return [
-        p
-        for p, kinds in own.items()
-        if (kind is None or kind in kinds) and (not explicit or p in protocols) and p not in budget
-    ]
 
 
 def _source(clips: Any, data_kind: str, data_id: str | None) -> dict:

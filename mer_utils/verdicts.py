@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic, chance, config, protocols
+from . import atomic, chance, config, methods, protocols
 from .config import CLASSES
 from .schema import CONFUSION_COLUMNS, KEY
 
@@ -49,13 +49,37 @@ VERSION = 1
 _CACHE: dict[tuple, dict] = {}
 
 
+def dataset_protocols(
+    dataset: str, profile: str, protocols: list[str], method: str | None = None
+) -> list[str]:
+    """The protocols a dataset's pages run under: the run's, or where ``datasets.yaml`` gives
+    the dataset its own for this profile (the MEGC 2019 composite: its benchmark protocol),
+    those, for a method page only the ones listed for the method's kind. A dataset with its
+    own protocols keeps them whatever the run's default; ``--protocols`` narrows them. A method's
+    ``skip_protocols_in`` (``methods.yaml``: profile -> protocol -> why) leaves protocols out of
+    one profile's book."""
+    own = (config.dataset_info(dataset).get("protocols") or {}).get(profile)
+    budget = (
+        set(config.method(method).get("skip_protocols_in", {}).get(profile, {}))
+        if method
+        else set()
+    )
+    if own is None:
+        return [p for p in protocols if p not in budget]
+    explicit = protocols != config.profile(profile)["protocols"]
+    kind = methods.plugin_of(method).kind if method else None
+    return [
+        p
+        for p, kinds in own.items()
+        if (kind is None or kind in kinds) and (not explicit or p in protocols) and p not in budget
+    ]
+
+
 def family(dataset: str, method: str, profile: str) -> list[str]:
     """The protocols of a test's family: those the profile runs ``method`` under on ``dataset``
     (the dataset's own protocols where ``datasets.yaml`` gives it some), less the method's
     ``skip_protocols``."""
     prof = config.profile(profile, dataset)
-    from .experiment import dataset_protocols  # which protocols the pages run
-
     wanted = dataset_protocols(dataset, profile, list(prof["protocols"]), method)
     skipped = set(config.method(method).get("skip_protocols") or {})
     return [p for p in wanted if p not in skipped]

@@ -9,7 +9,6 @@ fingerprint is unchanged.
 
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
 import json
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import nbformat
+
+from .. import code
 
 if TYPE_CHECKING:
     from ..sources import Source
@@ -43,13 +44,13 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
     not on the generator's code.
     """
     nb = rendered(str(template), method)
-    code = "\n".join(
+    source = "\n".join(
         c.source
         for c in nb.cells
         if c.cell_type == "code" and not c.metadata.get("mer", {}).get("prepare")
     )
-    roots = _package_imports(code)
-    for family in set(re.findall(r"\breport\.(\w+)\.", code)):
+    roots = code.imports_in(source, (), PACKAGE)
+    for family in set(re.findall(r"\breport\.(\w+)\.", source)):
         roots |= _module_files(["report", family])
     if method:  # the plug-in that runs the method (the registry imports it by its kind)
         from .. import methods
@@ -60,14 +61,8 @@ def page_modules(template: str | Path, method: str | None = None) -> list[str]:
 
 def _module_files(parts: list[str]) -> set[str]:
     """The package-relative file of module ``mer_utils.<parts>`` (a package: its __init__)."""
-    if not parts:
-        return {"__init__.py"}
-    path = PACKAGE.joinpath(*parts)
-    if path.with_suffix(".py").is_file():
-        return {str(path.with_suffix(".py").relative_to(PACKAGE))}
-    if (path / "__init__.py").is_file():
-        return {str((path / "__init__.py").relative_to(PACKAGE))}
-    return set()
+    found = code.file_of(parts, PACKAGE)
+    return {found} if found else set()
 
 
 @functools.cache
@@ -85,38 +80,13 @@ def _closure(roots: frozenset[str]) -> frozenset[str]:
 
 @functools.cache
 def _imports_of(rel: str) -> set[str]:
-    """Package files module ``rel`` imports (relative or absolute). The ``report`` and
-    ``datasets`` package inits count as importing their shared parts only."""
-    path = PACKAGE / rel
-    here = Path(rel).parent.parts
+    """Package files module ``rel`` imports (:func:`mer_utils.code.imports_in`). The ``report``
+    and ``datasets`` package inits count as importing their shared parts only."""
     if rel == "report/__init__.py":
         return {"report/style.py"}
     if rel == "datasets/__init__.py":
         return {str(p.relative_to(PACKAGE)) for p in (PACKAGE / "datasets").glob("*.py")} - {rel}
-    return _package_imports(path.read_text(), here)
-
-
-def _package_imports(code: str, here: tuple[str, ...] = ()) -> set[str]:
-    """Package files that ``code`` imports: ``mer_utils...`` imports, and relative ones from
-    the package folder ``here`` (a page's code has none)."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = list(here[: len(here) - (node.level - 1)]) + (
-                    node.module.split(".") if node.module else []
-                )
-            elif node.module and node.module.startswith("mer_utils"):
-                base = node.module.split(".")[1:]
-            else:
-                continue
-            for alias in node.names:
-                out |= _module_files(base + [alias.name]) or _module_files(base)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("mer_utils."):
-                    out |= _module_files(alias.name.split(".")[1:])
-    return out
+    return code.imports_in((PACKAGE / rel).read_text(), Path(rel).parent.parts, PACKAGE)
 
 
 SELECTED_TABLES = ("profiles", "protocols", "datasets", "labels", "methods")

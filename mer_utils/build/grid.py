@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 from .. import config
-from ..experiment import dataset_protocols
 from ..sources import Source
+from ..verdicts import dataset_protocols
 from .runner import Job
 
 BOOK = Path("book")
