@@ -12,6 +12,12 @@ of the same predictions (:mod:`mer_utils.chance`), one row per fold and one conf
 test subject, and stores them (:mod:`mer_utils.results`). :func:`run_protocols` is the same four
 steps in one call.
 
+The runs' folds are one plan (:func:`plan`: every :class:`FoldTask` with its key in the fold
+store), executed by one fold executor (:func:`execute`) wherever it runs: :func:`fit` on the
+page's machine, or a Dask worker the runner sent the same tasks to
+(:mod:`mer_utils.build.cluster`, which lists them with :func:`page_runs`). The pages then only
+view what the plan produced.
+
 Seeds: split seeds depend on the run seed and the repeat only (every method sees the same
 splits); the model is built once per call with the run seed, so every fold starts from the same
 initial weights, and fold ``f`` of repeat ``r`` trains with ``protocols.seed_for(seed, r, f)``.

@@ -185,7 +185,7 @@ def count(spec: RunSpec) -> int:
     return len(protocols.splits(spec.data.rows, spec.protocol, spec.seed, spec.repeat))
 
 
-def window_shape(profile: dict) -> tuple[int, int]:
+def window_shape(profile: Profile) -> tuple[int, int]:
     """``(windows per clip, stride)`` of the profile's ``windows``."""
     w = profile.get("windows") or {}
     if not w:

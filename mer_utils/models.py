@@ -14,6 +14,7 @@ import itertools
 import logging
 import math
 import platform
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def layer_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] % (10**9))
 
 
-def precision_policy(profile: dict) -> str:
+def precision_policy(profile: Mapping) -> str:
     """The Keras dtype policy training uses: ``mixed_float16`` when the profile asks for mixed
     precision and TensorFlow sees a GPU, else ``float32`` (a CPU gains nothing from float16)."""
     import tensorflow as tf
@@ -148,7 +149,7 @@ def precision_policy(profile: dict) -> str:
 
 def model_for_profile(
     input_shape: tuple[int, int, int, int],
-    profile: dict,
+    profile: Mapping,
     n_classes: int = len(CLASSES),
     inputs_as: str = "frames",
     seed: int = 0,
@@ -197,7 +198,7 @@ def train(
     y_train: np.ndarray,
     X_val: np.ndarray,
     y_val: np.ndarray,
-    profile: dict,
+    profile: Mapping,
     class_weight: dict[int, float] | None = None,
     seed: int = 0,
     callbacks: list | None = None,

@@ -41,6 +41,8 @@ from tqdm import tqdm
 
 from mer_utils import atomic, config, datasets, faces
 
+from .profile import Profile
+
 log = logging.getLogger(__name__)
 
 ALGORITHM_VERSION = 3
@@ -244,7 +246,7 @@ def _run_clips(worker, jobs: list, progress: bool, workers: int) -> list:
 def load_clips(
     dataset: str,
     dataset_dir: str | os.PathLike,
-    profile: str | dict,
+    profile: str | Profile,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     annotation: str | os.PathLike | None = None,
@@ -285,7 +287,7 @@ def _snapshot_path(cache_dir, dataset, data_id, profile, annotation) -> Path | N
     )
 
 
-def _params_of(profile: str | dict) -> dict:
+def _params_of(profile: str | Profile) -> dict:
     prof = _profile(profile)
     return stage_params(
         prof["size"], prof["n_frames"], keyframe_size=prof.get("keyframe_size", faces.KEYFRAME_SIZE)
@@ -357,7 +359,7 @@ def _check_snapshot(meta, X, keyframes, landmarks, params: dict) -> pd.DataFrame
 
 def for_profile(
     table: pd.DataFrame,
-    profile: str | dict,
+    profile: str | Profile,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     dataset_dir: str | os.PathLike | None = None,
@@ -390,7 +392,7 @@ def _profile(profile):
     return resolve(profile)
 
 
-def window_frames(profile: str | dict) -> int | None:
+def window_frames(profile: str | Profile) -> int | None:
     """Frames of the denser stage-1 sampling the window protocol cuts its windows from
     (``n_frames + (per_clip - 1) x stride``), or None where the profile defines no windows."""
     prof = _profile(profile)
@@ -402,7 +404,7 @@ def window_frames(profile: str | dict) -> int | None:
 
 def windows_for_profile(
     table: pd.DataFrame,
-    profile: str | dict,
+    profile: str | Profile,
     protocols: list[str],
     cache_dir: str | os.PathLike | None = None,
     dataset_dir: str | os.PathLike | None = None,

@@ -107,7 +107,7 @@ def test_the_data_fingerprint_sees_a_frame_replaced_in_place(tmp_path):
     frame.rename(frame.with_name("img99.jpg"))
     assert fingerprints.files_stamp(root) != after
     source = sources.Source("casme2", str(root), "licensed")
-    assert sources.data_stamp(source) == fingerprints.files_stamp(root)
+    assert fingerprints.data_stamp(source) == fingerprints.files_stamp(root)
 
 
 def test_the_data_kind_comes_from_the_folder_not_from_how_it_was_passed(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from test_datasets import CASME2_HEADER, SAMM_HEADER, _frames, _workbook
 
 from mer_utils import config, datasets, protocols, sources
-from mer_utils.build import grid
+from mer_utils.build import fingerprints, grid
 from mer_utils.build.fingerprints import REPO
 from mer_utils.datasets import megc2019
 from mer_utils.datasets._common import label_rule, map_label
@@ -177,8 +177,8 @@ def test_sources_of_the_composite_come_from_its_parts(tmp_path, licensed):
     stand = sources.resolve_sources(["megc2019"], None, {}, standins=tmp_path / "st", standin={})
     assert stand["megc2019"].kind == "stand-in"
     assert stand["megc2019"].dir == str(sources.standin_root(tmp_path / "st", {}))
-    assert sources.data_stamp(chosen["megc2019"]) == "".join(
-        sources.data_stamp(p) for p in chosen["megc2019"].parts
+    assert fingerprints.data_stamp(chosen["megc2019"]) == "".join(
+        fingerprints.data_stamp(p) for p in chosen["megc2019"].parts
     )
 
 

@@ -3,6 +3,7 @@ sample the clip(s) it was made from (:class:`Pool`), and the class weights of Eq
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,9 @@ def originals(X: np.ndarray, y: np.ndarray) -> Pool:
     return Pool(X, np.asarray(y, dtype=int), np.arange(n), np.full(n, "original"), None)
 
 
-def resample_pool(X: np.ndarray, y: np.ndarray, switches: dict, profile: dict, seed: int) -> Pool:
+def resample_pool(
+    X: np.ndarray, y: np.ndarray, switches: dict, profile: Mapping, seed: int
+) -> Pool:
     """A method's resampling of ``(X, y)``: augmentation (the profile's policy and factor), then
     SMOTE, with each sample's origin. Applied to a training part, or, under a protocol that
     resamples before the split (``paper-leaky``), to the whole dataset."""
