@@ -37,7 +37,6 @@ from mer_utils import (
     schema,
     sources,
     stage1,
-    standins,
     study,
 )
 from mer_utils.datasets import DatasetError
@@ -316,17 +315,6 @@ RUN_ARGS = [
     "--jobs",
     "2",
 ]
-
-
-@pytest.fixture(scope="module")
-def standins_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fault-standins")
-    size = dict(config.profile("smoke")["standin"])
-    seed = int(size.pop("seed", 0))
-    # where the runner reads the smoke profile's stand-ins under --standins-dir root
-    folder = standin_root(root, config.profile("smoke")["standin"])
-    standins.generate_all(folder, seed=seed, datasets=[DATASET], **size)
-    return root
 
 
 def _start(tmp: Path, standins: Path, token: str) -> subprocess.Popen:
