@@ -406,6 +406,14 @@ def _interrupt_midway(tmp: Path, standins: Path, sig: int) -> tuple[subprocess.P
     return proc, token
 
 
+@pytest.fixture
+def stage1_cache(tmp_path, smoke_build) -> None:
+    """The smoke build's stage-1 cache (tests/conftest.py) copied to where the runs below keep
+    theirs: they start as a rerun of the study does, stage 1 read back rather than recomputed
+    (what they test happens after it; the smoke build computes it)."""
+    shutil.copytree(smoke_build["cache"], tmp_path / "cache")
+
+
 def _resume_and_check(tmp: Path, standins: Path) -> None:
     token = uuid.uuid4().hex
     proc = _start(tmp, standins, token)
@@ -434,7 +442,7 @@ def _resume_and_check(tmp: Path, standins: Path) -> None:
     ids=["ctrl-c twice", "sigterm twice"],
 )
 def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
-    tmp_path, standins_dir, sig, status
+    tmp_path, standins_dir, stage1_cache, sig, status
 ):
     """Resuming is checked after SIGKILL (the next test), which leaves more behind than a
     stop by signal does: partial pages, no manifest update, workers to take down."""
@@ -459,7 +467,9 @@ def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_parti
 
 
 @pytest.mark.slow
-def test_sigkill_of_the_runner_takes_its_workers_and_kernels_down(tmp_path, standins_dir):
+def test_sigkill_of_the_runner_takes_its_workers_and_kernels_down(
+    tmp_path, standins_dir, stage1_cache
+):
     proc, token = _interrupt_midway(tmp_path, standins_dir, signal.SIGKILL)
     proc.wait(timeout=10)
     assert _wait_until(lambda: not _processes_with(token), 20), (
