@@ -4,6 +4,8 @@ runner, and workers that cannot see the repository stop the run with a clear mes
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from mer_utils import folds, results, schema, study
@@ -86,6 +88,8 @@ def test_same_records_locally_and_on_a_dask_cluster(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(folds, "fit_fold", spy)
+    # stage 1 runs in the runner's kernels, never on the cluster: read back from the build's cache
+    shutil.copytree(smoke_build["cache"], tmp_path / "dask" / "cache")
     status, dask_book = _run(
         tmp_path / "dask", standins_dir, ["--scheduler", cluster.scheduler_address]
     )
