@@ -4,42 +4,34 @@ runner, and workers that cannot see the repository stop the run with a clear mes
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from mer_utils import code, config, folds, methods, results, schema
-from mer_utils import standins as generator
+from mer_utils import code, folds, methods, results, schema
 from mer_utils.build import study
-from mer_utils.sources import standin_root
 
 pytestmark = pytest.mark.slow
 
-DATASET = "casme_sq"
+DATASET = "casme_sq"  # the smoke build's (tests/conftest.py)
+METHODS = ["MER-DACWB3DCNNST", "FLOW-LINEAR"]
+PROTOCOLS = ["paper-leaky", "kfold"]
+"""paper-leaky, the paper's split, rather than paper: in the smoke build (every protocol) the
+paper run of a method that resamples nothing is a copy of its paper-leaky run, with that run's
+folds (named after it, none stored of its own; experiment.runs_to_make)."""
 ARGS = [
     "--profile",
     "smoke",
     "--datasets",
     DATASET,
     "--methods",
-    "MER-DACWB3DCNNST",
-    "FLOW-LINEAR",
+    *METHODS,
     "--protocols",
-    "paper",
-    "kfold",
+    *PROTOCOLS,
     "--jobs",
     "2",
 ]
 SCORES = ["accuracy", "f1_macro", "f1_weighted", "uf1", "uar", "baseline_accuracy"]
-
-
-@pytest.fixture(scope="module")
-def standins(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cluster-standins")
-    size = dict(config.profile("smoke")["standin"])
-    seed = int(size.pop("seed", 0))
-    # where the runner reads the smoke profile's stand-ins under --standins-dir root
-    folder = standin_root(root, config.profile("smoke")["standin"])
-    generator.generate_all(folder, seed=seed, datasets=[DATASET], **size)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +65,21 @@ def _run(tmp, standins, extra=()):
     return status, book
 
 
-def test_same_records_locally_and_on_a_dask_cluster(tmp_path, standins, cluster, monkeypatch):
+def test_same_records_locally_and_on_a_dask_cluster(
+    tmp_path, standins_dir, smoke_build, cluster, monkeypatch
+):
+    # The local records: the smoke build's (tests/conftest.py), which ran every method and
+    # protocol of the smoke profile on the same stand-in, locally, with one TensorFlow thread per
+    # kernel as here; its runs of ARGS' methods and protocols are the local run of ARGS.
     # The summary pages send nothing to the cluster (the scale check trains in its own kernel,
-    # on the runner's machine): both runs leave them out (the test took 92 s with them, 59 without).
+    # on the runner's machine): the run on the cluster leaves them out.
     real_plan = study.plan
     monkeypatch.setattr(
         study,
         "plan",
         lambda *a, **k: [j for j in real_plan(*a, **k) if not j.key.startswith("summary/")],
     )
-    status, local_book = _run(tmp_path / "local", standins)
+    status, local_book = smoke_build["status"], smoke_build["book"]
     assert status == 0
     fitted_here = []
     real = folds.fit_fold
@@ -92,13 +89,17 @@ def test_same_records_locally_and_on_a_dask_cluster(tmp_path, standins, cluster,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(folds, "fit_fold", spy)
+    # stage 1 runs in the runner's kernels, never on the cluster: read back from the build's cache
+    shutil.copytree(smoke_build["cache"], tmp_path / "dask" / "cache")
     status, dask_book = _run(
-        tmp_path / "dask", standins, ["--scheduler", cluster.scheduler_address]
+        tmp_path / "dask", standins_dir, ["--scheduler", cluster.scheduler_address]
     )
     assert status == 0
     assert fitted_here == []  # the runner fitted nothing itself: the cluster did
     key = [k for k in schema.KEY if k != "data_id"]  # the two books read the same stand-in
-    local_res = results.load(local_book / "results", profile="smoke")
+    local_res = results.load(local_book / "results", profile="smoke").where(
+        method=METHODS, protocol=PROTOCOLS
+    )
     remote_res = results.load(dask_book / "results", profile="smoke")
     local = local_res.metrics.set_index(key).sort_index()
     remote = remote_res.metrics.set_index(key).sort_index()
@@ -123,6 +124,7 @@ def test_same_records_locally_and_on_a_dask_cluster(tmp_path, standins, cluster,
         == remote_res.confusions.sort_values(key + ["subject"])[cm].values.tolist()
     )
     assert set(local.index.get_level_values("method")) == {"MER-DACWB3DCNNST", "FLOW-LINEAR"}
+    assert set(remote.index.get_level_values("protocol")) == set(PROTOCOLS)
     stored = list((dask_book / "results" / "folds").rglob("*.json"))
     assert len(stored) >= int(remote["n_folds"].sum())
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from test_datasets import SAMM_HEADER, make_casme2, make_samm
 
-from mer_utils import config, datasets, experiment, results, schema, sources, stage1, standins
+from mer_utils import config, datasets, experiment, results, schema, sources, stage1
 from mer_utils.build import fingerprints, grid, processes, runner, study
 from mer_utils.datasets import DatasetError
 from mer_utils.sources import PARTIAL, standin_root, write_marker
@@ -305,17 +305,6 @@ RUN_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def standins_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fault-standins")
-    size = dict(config.profile("smoke")["standin"])
-    seed = int(size.pop("seed", 0))
-    # where the runner reads the smoke profile's stand-ins under --standins-dir root
-    folder = standin_root(root, config.profile("smoke")["standin"])
-    standins.generate_all(folder, seed=seed, datasets=[DATASET], **size)
-    return root
-
-
 def _start(tmp: Path, standins: Path, token: str) -> subprocess.Popen:
     env = {**os.environ, "MER_FAULT_TOKEN": token, "PYTHONPATH": str(study.REPO)}
     args = [
@@ -405,6 +394,14 @@ def _interrupt_midway(tmp: Path, standins: Path, sig: int) -> tuple[subprocess.P
     return proc, token
 
 
+@pytest.fixture
+def stage1_cache(tmp_path, smoke_build) -> None:
+    """The smoke build's stage-1 cache (tests/conftest.py) copied to where the runs below keep
+    theirs: they start as a rerun of the study does, stage 1 read back rather than recomputed
+    (what they test happens after it; the smoke build computes it)."""
+    shutil.copytree(smoke_build["cache"], tmp_path / "cache")
+
+
 def _resume_and_check(tmp: Path, standins: Path) -> None:
     token = uuid.uuid4().hex
     proc = _start(tmp, standins, token)
@@ -433,7 +430,7 @@ def _resume_and_check(tmp: Path, standins: Path) -> None:
     ids=["ctrl-c twice", "sigterm twice"],
 )
 def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_partial_page(
-    tmp_path, standins_dir, sig, status
+    tmp_path, standins_dir, stage1_cache, sig, status
 ):
     """Resuming is checked after SIGKILL (the next test), which leaves more behind than a
     stop by signal does: partial pages, no manifest update, workers to take down."""
@@ -458,7 +455,9 @@ def test_ctrl_c_or_sigterm_stops_at_once_keeps_what_finished_and_leaves_no_parti
 
 
 @pytest.mark.slow
-def test_sigkill_of_the_runner_takes_its_workers_and_kernels_down(tmp_path, standins_dir):
+def test_sigkill_of_the_runner_takes_its_workers_and_kernels_down(
+    tmp_path, standins_dir, stage1_cache
+):
     proc, token = _interrupt_midway(tmp_path, standins_dir, signal.SIGKILL)
     proc.wait(timeout=10)
     assert _wait_until(lambda: not _processes_with(token), 20), (

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_faults import DATASET, standins_dir  # noqa: F401 - a fixture of that module
+from test_faults import DATASET
 from test_faults_publish import _with_fold
 from test_schema import _run
 
@@ -214,7 +214,7 @@ class _Instant:
 
 def test_a_results_folder_that_turns_read_only_mid_run_is_one_line(
     tmp_path,
-    standins_dir,  # noqa: F811
+    standins_dir,
     monkeypatch,
     capsys,
 ):

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from test_datasets import make_casme2
-from test_faults import DATASET, standins_dir  # noqa: F401 - a fixture of that module
+from test_faults import DATASET
 from test_schema import _run
 
 from mer_utils import config, results
@@ -179,7 +179,7 @@ def test_a_users_own_gpu_setting_is_kept():
 
 # ----------------------------------------------------------------------------- stand-in lock
 @pytest.mark.slow
-def test_the_runner_holds_its_stand_ins_for_the_whole_run(tmp_path, standins_dir, monkeypatch):  # noqa: F811
+def test_the_runner_holds_its_stand_ins_for_the_whole_run(tmp_path, standins_dir, monkeypatch):
     """WEAK, stand-ins have no lock: while a run reads a stand-in, another process that would
     rewrite it stops at once, naming the runner."""
     seen = {}

@@ -26,32 +26,16 @@ DATASET = "casme_sq"  # exercises the header-less spreadsheets and long-video fr
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """Run the grid once: smoke profile, one dataset, all variants and protocols."""
-    tmp = tmp_path_factory.mktemp("study")
-    book = tmp / "book"
-    status = study.main(
-        [
-            "--profile",
-            "smoke",
-            "--datasets",
-            DATASET,
-            "--jobs",
-            "2",
-            "--book-dir",
-            str(book),
-            "--cache-dir",
-            str(tmp / "cache"),
-            "--standins-dir",
-            str(tmp / "standins"),
-        ]
-    )
-    return {"tmp": tmp, "book": book, "status": status}
+def smoke_run(smoke_build):
+    """The grid run once (tests/conftest.py, shared with the other tests of a smoke build):
+    smoke profile, one dataset, all variants and protocols."""
+    assert (smoke_build["book"] / "datasets" / DATASET).is_dir(), "the build is of DATASET"
+    return smoke_build
 
 
-def _smoke_standin(tmp: Path) -> Path:
-    """The folder of the CAS(ME)^2 stand-in the smoke run generated under ``tmp/standins``."""
-    root = sources.standin_root(tmp / "standins", config.profile("smoke")["standin"])
+def _smoke_standin(standins: Path) -> Path:
+    """The folder of the CAS(ME)^2 stand-in the smoke run read under ``standins``."""
+    root = sources.standin_root(standins, config.profile("smoke")["standin"])
     return root / config.dataset_info(DATASET)["folder"]
 
 
@@ -116,7 +100,7 @@ def test_method_pages_recorded_one_row_per_run(smoke_run):
     for col in ("accuracy", "f1_macro", "uf1", "uar", "baseline_accuracy", "chance_uf1", "p_uf1"):
         assert table[col].between(0, 1).all(), col
     loso = table[table["protocol"] == "loso"]
-    standin = json.loads((_smoke_standin(smoke_run["tmp"]) / sources.MARKER).read_text())
+    standin = json.loads((_smoke_standin(smoke_run["standins"]) / sources.MARKER).read_text())
     assert (loso["n_folds"] == loso["n_subjects"]).all()
     assert loso["n_subjects"].iloc[0] <= standin["params"]["n_subjects"]
     for rec in table.to_dict("records"):  # pooled test counts = confusion matrix total
@@ -150,9 +134,9 @@ def test_a_second_run_reuses_every_up_to_date_page(smoke_run):
             "--book-dir",
             str(book),
             "--cache-dir",
-            str(smoke_run["tmp"] / "cache"),
+            str(smoke_run["cache"]),
             "--standins-dir",
-            str(smoke_run["tmp"] / "standins"),
+            str(smoke_run["standins"]),
         ]
     )
     assert status == 0
@@ -212,8 +196,8 @@ def test_a_launched_page_runs_on_the_smoke_stand_ins(smoke_run, tmp_path):
     assert set(table["protocol"]) == {"kfold"} and set(table["method"]) == {"FLOW-LINEAR"}
 
 
-def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run):
-    site = smoke_run["tmp"] / "site"
+def test_the_book_builds_without_warnings_and_shows_real_tables(smoke_run, tmp_path):
+    site = tmp_path / "site"
     site.mkdir()
     for name in ("_config.yml", "_toc.yml", "README.md"):  # book/readme.md includes README.md
         shutil.copy(study.REPO / name, site / name)
@@ -277,10 +261,13 @@ def _images(cell) -> int:
     return sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
 
-def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(smoke_run, monkeypatch):
-    tmp = smoke_run["tmp"]
+def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(
+    smoke_run, tmp_path, monkeypatch
+):
+    tmp = tmp_path
     licensed = tmp / "licensed" / "CASME_sq"
-    shutil.copytree(_smoke_standin(tmp), licensed)
+    shutil.copytree(_smoke_standin(smoke_run["standins"]), licensed)
+    shutil.copytree(smoke_run["cache"], tmp / "cache")  # the build's stage-1 cache, as before
     (licensed / sources.MARKER).unlink()  # a copy without the marker reads as licensed data
     book = tmp / "licensed-book"
     status = study.main(
@@ -300,7 +287,7 @@ def test_pages_on_licensed_data_show_no_face_but_stand_in_pages_do(smoke_run, mo
             "--cache-dir",
             str(tmp / "cache"),
             "--standins-dir",
-            str(tmp / "standins"),
+            str(smoke_run["standins"]),
         ]
     )
     assert status == 0

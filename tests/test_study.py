@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -360,6 +363,29 @@ def test_editing_a_module_refingerprints_only_the_pages_using_it(tmp_path, monke
     assert fingerprints.fingerprint(method, []) != before[method.key]
     fingerprints._closure.cache_clear()
     fingerprints._imports_of.cache_clear()
+
+
+def test_a_page_has_the_same_fingerprint_in_another_process():
+    """Reading a template gives its cells new random ids (nbformat 4.5) in every process. In
+    the fingerprint they made every rerun of the study in a new process (`make book` twice, a
+    resume after a kill) find no page current and execute every page again; a rerun in the same
+    process (tests/test_notebooks.py) read its templates from a cache and never saw it."""
+    key = "casme2/20-evaluation"
+    job = next(j for j in _full_plan() if j.key == key)
+    code = (
+        "from mer_utils.build import fingerprints, grid\n"
+        f"job = next(j for j in grid.full_grid(grid.BOOK) if j.key == {key!r})\n"
+        "print(fingerprints.fingerprint(job, ['run']))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert other.stdout.strip() == fingerprints.fingerprint(job, ["run"])
 
 
 # ----------------------------------------------------------------------------- publishing

@@ -143,12 +143,20 @@ def rendered(template: str, method: str | None = None):
     return templates.render(template, method)
 
 
+def _page_text(nb: nbformat.NotebookNode) -> str:
+    """The rendered notebook as text, its cells numbered instead of their ids: reading a
+    template gives every cell a new random id (nbformat 4.5), in every process, and a page whose
+    ids alone differ is the same page (with them, a rerun or a resume found no page current)."""
+    cells = [{**cell, "id": f"cell-{i}"} for i, cell in enumerate(nb.cells)]
+    return nbformat.writes(nbformat.from_dict({**nb, "cells": cells}))
+
+
 def fingerprint(job: Job, dep_runs: list[str]) -> str:
     """Everything a page depends on, hashed: its rendered template and parameters, its data
     stamp, the runs of the pages it depends on, the ``mer_utils`` files its code uses and the
     table entries it uses (:func:`page_tables`)."""
     h = hashlib.sha256()
-    h.update(nbformat.writes(rendered(job.template, job.method)).encode())
+    h.update(_page_text(rendered(job.template, job.method)).encode())
     h.update(json.dumps(job.parameters, sort_keys=True).encode())
     h.update(job.data_stamp.encode())
     h.update(page_tables(job).encode())
