@@ -78,10 +78,6 @@ class Profile(Mapping):
         """The table values as plain data (what records keep and ``profile_id`` hashes)."""
         return {k: _plain(getattr(self, k)) for k in self.given}
 
-    def with_values(self, **values: Any) -> "Profile":
-        """A new profile with ``values`` replaced (a control experiment's change)."""
-        return Profile.of(self.name, {**self.as_dict(), **values})
-
     # a read-only mapping of the table values; each value a plain copy
     def __getitem__(self, key: str) -> Any:
         if key not in self.given:

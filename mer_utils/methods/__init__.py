@@ -33,7 +33,6 @@ __all__ = [
     "describe",
     "kinds",
     "make_method",
-    "method_params",
     "originals",
     "plugin",
     "resample_pool",
@@ -86,12 +85,6 @@ def make_method(name: str, clips: Any, X: np.ndarray, profile: Any, seed: int) -
     """Method ``name`` built on a page's clips (``X``: their stage-1 tensors) with the run
     ``seed``: its inputs, and its model where it has one."""
     return describe(name, profile).build(clips, X, seed)
-
-
-def method_params(name: str, profile: Any) -> dict:
-    """What defines method ``name`` beyond its data (stored in every record, part of every fold
-    key): its kind and what its plug-in declares (:meth:`Method.params_for`)."""
-    return describe(name, profile).params()
 
 
 def shows(name: str, section: str) -> bool:
