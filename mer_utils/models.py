@@ -171,6 +171,17 @@ def model_for_profile(
     )
 
 
+def fresh_model(build, seed: int):
+    """A model built by ``build()`` in a fresh Keras session with the run ``seed``, and its fresh
+    state (:func:`snapshot`), which :func:`restore` brings back before every fold."""
+    import keras
+
+    keras.backend.clear_session()
+    set_seeds(seed)
+    model = build()
+    return model, snapshot(model)
+
+
 def snapshot(model) -> list[np.ndarray]:
     """Copy the complete fresh state of a compiled model: weights, dropout seed states and the
     optimizer's variables (built here if needed). :func:`restore` puts it back.

@@ -96,10 +96,3 @@ class Method(ABC):
         test part. Returns the test predictions and what the fit kept: ``epochs``,
         ``best_epoch``, ``train_pred`` (the selected model on its training part) and, for a
         method that keeps them, ``test_by_epoch`` and ``val_loss``."""
-
-
-def clear_session() -> None:
-    """A fresh Keras session before a model is built (names and seeds start again)."""
-    import keras
-
-    keras.backend.clear_session()

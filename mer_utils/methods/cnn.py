@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import flownets, models
-from .base import Method, clear_session
+from .base import Method
 
 
 class CNN(Method):
@@ -42,15 +42,12 @@ class CNN(Method):
 
     def build(self, clips: Any, X: np.ndarray, seed: int) -> "CNN":
         self.inputs = X
-        clear_session()
-        models.set_seeds(seed)
-        self.model = models.model_for_profile(
-            tuple(X.shape[1:]),
-            self.profile,
-            inputs_as=self.entry.get("inputs", "frames"),
-            seed=seed,
+        inputs_as = self.entry.get("inputs", "frames")
+        shape = tuple(X.shape[1:])
+        self.model, self.fresh = models.fresh_model(
+            lambda: models.model_for_profile(shape, self.profile, inputs_as=inputs_as, seed=seed),
+            seed,
         )
-        self.fresh = models.snapshot(self.model)
         return self
 
     def fit_predict(

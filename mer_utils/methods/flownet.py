@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import flow, flownets, models
-from .base import Method, clear_session
+from .base import Method
 
 FLOW_STAGE = ("flow", "global_motion", "mask_margin_px", "regions")
 """The settings of the flow stage a ``flownet`` method shares with the flow baseline."""
@@ -45,10 +45,8 @@ class FlowNet(Method):
     def build(self, clips: Any, X: np.ndarray, seed: int) -> "FlowNet":
         self.inputs = flownets.flow_images(clips)
         self.epochs = epochs(self.entry, self.profile)
-        clear_session()
-        models.set_seeds(seed)
-        self.model = flownets.build(self.entry["network"], seed)
-        self.fresh = models.snapshot(self.model)
+        network = self.entry["network"]
+        self.model, self.fresh = models.fresh_model(lambda: flownets.build(network, seed), seed)
         return self
 
     def fit_predict(
